@@ -1,0 +1,1 @@
+"""The ``pellacia-dist`` command line: thin, it parses, calls a service, renders."""

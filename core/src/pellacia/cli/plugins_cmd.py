@@ -1,0 +1,44 @@
+"""``pellacia-dist plugins``: what was discovered and what failed."""
+
+from __future__ import annotations
+
+import click
+
+from pellacia.cli.context import AppContext, console, emit_json, json_option, pass_app
+
+
+@click.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@json_option
+@pass_app
+def list_plugins(app: AppContext, as_json: bool) -> None:
+    """List discovered plugins, what each provides, and any that failed to load."""
+    registry = app.registry
+    if as_json:
+        emit_json([info.to_json() for info in registry.plugins])
+        return
+    from rich.table import Table
+
+    table = Table(title="pellacia-dist plugins")
+    for column in ("name", "distribution", "version", "provides", "status"):
+        table.add_column(column)
+    for info in registry.plugins:
+        status = "[green]ok[/green]" if info.error is None else f"[red]{info.error}[/red]"
+        table.add_row(
+            info.name,
+            info.distribution or "-",
+            info.version or "-",
+            ", ".join(info.provides) or "-",
+            status,
+        )
+    out = console()
+    out.print(table)
+    if not registry.platforms:
+        out.print(
+            "No platform plugin is installed: pip install pellacia-dist-youtube (or -tiktok, "
+            "-meta, -twitter, -linkedin) to publish anywhere."
+        )

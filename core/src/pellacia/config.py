@@ -1,0 +1,170 @@
+"""Configuration: environment (``PELLACIA_*``), ``.env``, and a TOML file.
+
+Precedence, highest first: explicit arguments, environment, ``.env``, the
+TOML config file (``--config``, ``PELLACIA_CONFIG``, or ``config.toml`` in the
+user config directory). Nested keys use ``__`` in the environment, e.g.
+``PELLACIA_SPACING__MIN_INTERVAL=600``.
+
+Secrets are ``SecretStr``: they print as ``**********`` everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "pellacia-dist"
+
+#: The chain of DESIGN §4; layers whose plugin is absent are skipped.
+DEFAULT_CHAIN: tuple[str, ...] = ("api", "api+vpn", "browser", "browser+vpn", "manual")
+KNOWN_LAYERS = frozenset(DEFAULT_CHAIN)
+
+
+def default_config_path() -> Path:
+    """Where the config file lives unless ``--config``/``PELLACIA_CONFIG`` says otherwise."""
+    env = os.environ.get("PELLACIA_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+class AccountSettings(BaseModel):
+    """One account on one platform, and the OAuth app used to reach it."""
+
+    name: str = "default"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    #: per-platform defaults merged into every post's options (privacy, mode, ...)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SpacingSettings(BaseModel):
+    """How far apart posts on one (platform, account) must be."""
+
+    min_interval: float = Field(1800.0, ge=0, description="seconds between two posts")
+    jitter: float = Field(900.0, ge=0, description="random extra seconds, up to this")
+    breaking_floor: float = Field(0.0, ge=0, description="seconds between breaking posts")
+
+
+class RetrySettings(BaseModel):
+    """Retries inside one fallback layer (exponential backoff)."""
+
+    tries_per_layer: int = Field(5, ge=1, le=20)
+    base_delay: float = Field(1.0, gt=0)
+    max_delay: float = Field(16.0, gt=0)
+
+
+class RouteSettings(BaseModel):
+    """A VPN or proxy route (used by the ``+vpn`` layers)."""
+
+    kind: Literal["proxy", "openvpn", "wireguard"] = "proxy"
+    url: SecretStr | None = None  # http://user:pass@host:port or socks5://...
+    config_file: Path | None = None
+    platforms: list[str] = Field(default_factory=list)  # empty: every platform
+
+
+class TelegramSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    chat_id: str | None = None
+    base_url: str | None = None  # a Bot API server other than Telegram's (the sandbox)
+
+
+class AlertSettings(BaseModel):
+    min_level: Literal["info", "warning", "critical"] = "warning"
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+
+
+class Settings(BaseSettings):
+    """All of pellacia-dist's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PELLACIA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PELLACIA_DATABASE_URL", "DATABASE_URL", "database_url")
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    secret_key: SecretStr | None = None
+    sandbox_url: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = False
+    timezone: str = "UTC"  # default for --timezone
+
+    accounts: dict[str, list[AccountSettings]] = Field(default_factory=dict)
+    chains: dict[str, list[str]] = Field(default_factory=dict)
+    spacing: SpacingSettings = Field(default_factory=SpacingSettings)
+    spacing_overrides: dict[str, SpacingSettings] = Field(default_factory=dict)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    routes: dict[str, RouteSettings] = Field(default_factory=dict)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    lease_seconds: float = Field(15.0, gt=1)
+
+    # the TOML file in use; set by load_settings
+    config_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _active_toml_path
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        if toml_path is not None and toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def chain_for(self, platform: str) -> list[str]:
+        """The fallback chain configured for ``platform`` (DESIGN §4 by default)."""
+        return list(self.chains.get(platform, DEFAULT_CHAIN))
+
+    def spacing_for(self, platform: str) -> SpacingSettings:
+        return self.spacing_overrides.get(platform, self.spacing)
+
+    def accounts_for(self, platform: str) -> list[AccountSettings]:
+        return self.accounts.get(platform) or [AccountSettings()]
+
+    def account(self, platform: str, name: str) -> AccountSettings:
+        for account in self.accounts_for(platform):
+            if account.name == name:
+                return account
+        return AccountSettings(name=name)
+
+
+_active_toml_path: Path | None = None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from every source; ``config_file`` wins over the default path."""
+    global _active_toml_path
+    _active_toml_path = config_file or default_config_path()
+    try:
+        settings = Settings(**overrides)
+    finally:
+        path, _active_toml_path = _active_toml_path, None
+    settings.config_file = path if path.is_file() else None
+    return settings

@@ -1,0 +1,472 @@
+"""The types of the plugin contract: what hooks register and what core hands back.
+
+Hooks (``hookspecs.py``) are synchronous and only *register* objects. All
+network I/O lives in the async methods of those objects, described here as
+``Protocol``s. Plugins build their objects from these types; core never imports
+a plugin. Changing anything here in an incompatible way bumps
+``pellacia.PLUGIN_API_VERSION``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from pellacia.clock import Clock
+
+#: Metric names every platform maps its own fields to. A platform fills the
+#: ones it has; the raw payload is always kept beside them.
+UNIFIED_METRICS: tuple[str, ...] = (
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "impressions",
+    "reach",
+    "clicks",
+    "watch_time_s",
+    "avg_view_duration_s",
+)
+
+Priority = Literal["normal", "breaking"]
+
+
+# --------------------------------------------------------------------------- media
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the media probe read from a real video file."""
+
+    path: Path
+    size: int
+    container: str  # "mp4", "mov", "webm", "matroska", ...
+    duration: float  # seconds
+    width: int
+    height: int
+    video_codec: str | None  # "h264", "hevc", "vp9", "av1", ...
+    audio_codec: str | None
+    bitrate: int | None  # bits per second, whole file
+    fps: float | None
+
+    @property
+    def aspect(self) -> float:
+        """Width divided by height (``0.5625`` for a vertical 9:16 video)."""
+        return self.width / self.height if self.height else 0.0
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """A platform's limits for a video post. ``None`` means "no limit"."""
+
+    containers: frozenset[str] = frozenset({"mp4", "mov"})
+    video_codecs: frozenset[str] = frozenset()  # empty: any codec
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    min_side: int | None = None  # pixels, each of width and height
+    max_side: int | None = None
+    min_aspect: float | None = None  # width / height
+    max_aspect: float | None = None
+    min_fps: float | None = None
+    max_fps: float | None = None
+    max_title_chars: int | None = None
+    max_description_chars: int | None = None
+
+
+@dataclass(frozen=True)
+class RuleViolation:
+    """One rule a post breaks on one platform, said so a person can fix it."""
+
+    rule: str  # stable identifier, e.g. "max_duration"
+    message: str  # "duration 12m30s exceeds TikTok's limit of 10m"
+    platform: str | None = None
+
+
+# ------------------------------------------------------------------ platforms
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform can do; the engine and the conformance kit read this."""
+
+    resumable_upload: bool = True
+    #: publish() is a call of its own. When False the post goes public after
+    #: processing and publish() only waits for that and returns the post.
+    separate_publish: bool = True
+    #: the platform can hold a post until a time of its own (e.g. YouTube publishAt)
+    scheduled_publish: bool = False
+    #: most posts one fetch_metrics call may be given
+    metrics_batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class QuotaBudget:
+    """A platform allowance the engine checks *before* posting.
+
+    A delivery that would exceed it waits for the window to reset (with this
+    budget named as the reason) instead of failing at the platform.
+    """
+
+    name: str  # "youtube:daily-units"
+    limit: int
+    cost_per_delivery: int = 1
+    #: rolling window; or None when the budget resets at local midnight
+    window: timedelta | None = None
+    #: IANA zone whose midnight resets the budget (YouTube: America/Los_Angeles)
+    reset_timezone: str | None = None
+    #: per account (True) or per application (False)
+    per_account: bool = True
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """One delivery as a plugin sees it: the video and what to say with it."""
+
+    delivery_id: str
+    idempotency_key: str  # stable for the delivery's lifetime: use it where the platform allows
+    platform: str
+    account: str
+    video: MediaInfo
+    title: str
+    description: str = ""
+    hashtags: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)  # per-platform overrides
+    priority: Priority = "normal"
+    scheduled_at: datetime | None = None
+
+    @property
+    def caption(self) -> str:
+        """Description followed by the hashtags, as most platforms want it."""
+        tags = " ".join(self.hashtags)
+        return f"{self.description}\n\n{tags}".strip() if tags else self.description
+
+
+@dataclass(frozen=True)
+class UploadReceipt:
+    """What ``upload`` hands ``publish``: the platform's handle on the uploaded media.
+
+    ``state`` must be JSON-serialisable: core stores it with the delivery so a
+    publish after a crash can go on from it.
+    """
+
+    remote_id: str | None
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemotePost:
+    """A post that exists on the platform."""
+
+    remote_id: str
+    url: str | None = None
+    published_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """Metrics of one post at one moment, in the unified vocabulary plus raw fields."""
+
+    remote_id: str
+    metrics: Mapping[str, float]
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """OAuth tokens of one platform account. ``repr`` never shows a token."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    #: non-secret facts the platform returned (TikTok open_id, channel id, ...)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key in ("expires_at", "refresh_expires_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value else None
+        data["scopes"] = list(self.scopes)
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TokenSet:
+        def when(key: str) -> datetime | None:
+            value = data.get(key)
+            return datetime.fromisoformat(value) if value else None
+
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token"),
+            expires_at=when("expires_at"),
+            refresh_expires_at=when("refresh_expires_at"),
+            scopes=tuple(data.get("scopes") or ()),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """The application's OAuth registration on a platform."""
+
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False)
+
+
+class TokenSource(Protocol):
+    """Core's handle on an account's tokens, given to plugins in the context.
+
+    ``current`` refreshes ahead of expiry; ``refresh`` forces one refresh (call
+    it once after a 401, then retry once). Both persist what they get and raise
+    ``AuthExpired`` when the platform refuses to refresh.
+    """
+
+    async def current(self) -> TokenSet: ...
+
+    async def refresh(self) -> TokenSet: ...
+
+
+@runtime_checkable
+class AuthFlow(Protocol):
+    """OAuth 2.0 authorization-code flow (with PKCE) of one platform."""
+
+    scopes: Sequence[str]
+
+    def authorization_url(
+        self,
+        ctx: PlatformContext,
+        *,
+        client: OAuthClient,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str,
+    ) -> str:
+        """The URL the user opens to grant access (S256 PKCE challenge)."""
+        ...
+
+    async def exchange_code(
+        self,
+        ctx: PlatformContext,
+        *,
+        client: OAuthClient,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+    ) -> TokenSet:
+        """Trade the authorization code for tokens."""
+        ...
+
+    async def refresh(
+        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
+    ) -> TokenSet:
+        """New tokens from the refresh token; keep a rotated refresh token.
+
+        Raises ``AuthExpired`` when the platform refuses (revoked, expired).
+        """
+        ...
+
+
+# -------------------------------------------------------------------- context
+
+
+class UploadSession(Protocol):
+    """Core's side of one upload: resume state and progress.
+
+    ``resume_state`` is what the plugin last saved for this delivery (None on a
+    fresh upload). ``save_state`` persists durably before it returns: call it
+    after every acknowledged chunk so a crash resumes there, not at zero.
+    """
+
+    resume_state: Mapping[str, Any] | None
+
+    async def save_state(self, state: Mapping[str, Any]) -> None: ...
+
+    def progress(self, sent: int, total: int) -> None: ...
+
+
+@dataclass
+class PlatformContext:
+    """Everything a platform object needs for one operation; built by core.
+
+    ``http`` is already bound to the route (direct or proxy). Plugins never
+    open their own sessions, read config files or touch the database.
+    """
+
+    platform: str
+    account: str
+    http: aiohttp.ClientSession
+    tokens: TokenSource
+    clock: Clock
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    sandbox_url: str | None = None
+    route: str = "direct"
+
+    def endpoint(self, real_base: str) -> str:
+        """``real_base`` (e.g. ``https://open.tiktokapis.com``), or the sandbox's
+        fake of this platform when pellacia-dist runs against the sandbox."""
+        if self.sandbox_url:
+            return f"{self.sandbox_url.rstrip('/')}/{self.platform}"
+        return real_base.rstrip("/")
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """A publishing platform (YouTube, TikTok, Instagram, ...).
+
+    A plugin may register several (plugin-meta registers Instagram and Facebook).
+    Every method raises only ``pellacia.errors`` classes. An operation the
+    plugin cannot do raises ``Unsupported``: never a fake success.
+    """
+
+    name: str  # "tiktok": stable, lower case, used in config and the database
+    display_name: str  # "TikTok"
+    capabilities: Capabilities
+    media_rules: MediaRules
+    auth: AuthFlow
+    quotas: Sequence[QuotaBudget]
+
+    async def upload(
+        self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
+    ) -> UploadReceipt:
+        """Send the video (resumable, streaming from disk, constant memory).
+
+        Resumes from ``session.resume_state`` when present; saves state after
+        every acknowledged chunk; reports progress.
+        """
+        ...
+
+    async def publish(
+        self, request: PublishRequest, receipt: UploadReceipt, ctx: PlatformContext
+    ) -> RemotePost:
+        """Make the uploaded media a public post and return it.
+
+        Core marks the delivery ``publishing`` before calling this. A timeout
+        after the request went out must raise ``OutcomeUnknown``.
+        """
+        ...
+
+    async def reconcile(
+        self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
+    ) -> RemotePost | None:
+        """Find the post this delivery already made, if any (the anti-duplicate check).
+
+        Returns None only when sure there is none; raises ``OutcomeUnknown``
+        when it cannot tell.
+        """
+        ...
+
+    async def fetch_metrics(
+        self, posts: Sequence[RemotePost], ctx: PlatformContext
+    ) -> list[MetricsSnapshot]:
+        """Metrics for up to ``capabilities.metrics_batch_size`` posts of one account."""
+        ...
+
+
+# ------------------------------------------------------------- fallback layers
+
+
+@dataclass(frozen=True)
+class RouteHandle:
+    """An open route: how to reach the platform while it is held."""
+
+    name: str
+    proxy: str | None = field(default=None, repr=False)  # may carry credentials
+
+
+@runtime_checkable
+class Route(Protocol):
+    """A way to reach a platform: direct, or through a VPN/proxy."""
+
+    name: str  # "direct", "vpn:nl-1"
+    kind: Literal["direct", "proxy"]
+
+    def open(self) -> AbstractAsyncContextManager[RouteHandle]:
+        """Bring the route up for the duration of the ``async with``."""
+        ...
+
+
+@dataclass
+class BrowserJob:
+    """What a browser uploader gets: the request, the route and where to leave evidence."""
+
+    request: PublishRequest
+    route: RouteHandle
+    artifacts_dir: Path  # screenshots and page dumps for the manual queue
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    sandbox_url: str | None = None
+
+
+@runtime_checkable
+class BrowserUploader(Protocol):
+    """Publishes through the platform's web upload page with a real browser."""
+
+    platform: str
+
+    async def upload(self, job: BrowserJob) -> RemotePost: ...
+
+
+# --------------------------------------------------------- alerts, validators
+
+
+AlertLevel = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something the operator should hear about within seconds."""
+
+    level: AlertLevel
+    title: str
+    body: str = ""
+    platform: str | None = None
+    delivery_id: str | None = None
+    at: datetime | None = None
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """Delivers alerts somewhere (log, Telegram, ...). Core isolates sinks from
+    each other: one failing sink never stops the others."""
+
+    name: str
+
+    async def send(self, alert: Alert) -> None: ...
+
+
+@runtime_checkable
+class Validator(Protocol):
+    """Checks a post for one platform before anything is sent."""
+
+    name: str
+
+    def validate(self, request: PublishRequest, platform: Platform) -> Sequence[RuleViolation]: ...
+
+
+@dataclass(frozen=True)
+class MigrationSource:
+    """Numbered ``NNNN_name.sql`` files shipped inside a package.
+
+    ``owner`` prefixes the plugin's tables and records; ``package`` is the
+    importable package holding the files (read with importlib.resources).
+    """
+
+    owner: str
+    package: str

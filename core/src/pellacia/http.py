@@ -1,0 +1,47 @@
+"""The one place HTTP client sessions are made.
+
+Every platform call goes through a session from ``client_session``: same
+timeouts, same user agent, and the route's proxy applied. aiohttp is imported
+lazily so CLI start stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pellacia import __version__
+
+if TYPE_CHECKING:
+    import aiohttp
+
+USER_AGENT = f"pellacia-dist/{__version__}"
+
+
+def client_session(
+    *,
+    proxy: str | None = None,
+    total_timeout: float | None = None,
+    connect_timeout: float = 15.0,
+    read_timeout: float = 120.0,
+    limit_per_host: int = 8,
+) -> aiohttp.ClientSession:
+    """A new ``aiohttp.ClientSession`` configured the pellacia-dist way.
+
+    ``proxy`` (http(s):// or socks via the route plugin) applies to every
+    request. No redirects are followed for uploads by the callers (YouTube's
+    308 means "resume incomplete"), so sessions keep aiohttp's default and
+    callers pass ``allow_redirects=False`` on upload requests.
+    """
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(
+        total=total_timeout, connect=connect_timeout, sock_read=read_timeout
+    )
+    connector = aiohttp.TCPConnector(limit_per_host=limit_per_host, enable_cleanup_closed=True)
+    return aiohttp.ClientSession(
+        timeout=timeout,
+        connector=connector,
+        headers={"User-Agent": USER_AGENT},
+        proxy=proxy,
+        raise_for_status=False,
+    )

@@ -1,0 +1,320 @@
+"""Plugin discovery: entry points, per-plugin isolation, what each one provides.
+
+Plugins load lazily (never at import time of ``pellacia``), one entry point at
+a time, each inside its own try/except: a plugin that fails to import, fails to
+register, or was written for another contract version is recorded with the
+reason and skipped. ``PELLACIA_STRICT_PLUGINS=1`` (the test-suite) re-raises.
+
+Environment:
+  PELLACIA_LOAD_PLUGINS    comma-separated allow-list of entry-point names ('' = none)
+  PELLACIA_DISABLE_PLUGINS comma-separated names to skip
+  PELLACIA_STRICT_PLUGINS  1 to raise on the first broken plugin
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from pellacia import PLUGIN_API_VERSION, __version__, hookspecs
+from pellacia.contract import (
+    AlertSink,
+    BrowserUploader,
+    MigrationSource,
+    Platform,
+    Route,
+    Validator,
+)
+
+#: hook name -> (kind used in ``provides``, how to name what was registered)
+_REGISTRATION_HOOKS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "register_platforms": ("platform", lambda obj: obj.name),
+    "register_routes": ("route", lambda obj: obj.name),
+    "register_browser_uploaders": ("browser", lambda obj: obj.platform),
+    "register_alert_sinks": ("alert-sink", lambda obj: obj.name),
+    "register_validators": ("validator", lambda obj: obj.name),
+    "register_migrations": ("migrations", lambda obj: obj.owner),
+}
+
+_CONTRACTS: dict[str, type] = {
+    "register_platforms": Platform,
+    "register_routes": Route,
+    "register_browser_uploaders": BrowserUploader,
+    "register_alert_sinks": AlertSink,
+    "register_validators": Validator,
+    "register_migrations": MigrationSource,
+}
+
+
+class PluginLoadError(Exception):
+    """A plugin could not be loaded (raised only in strict mode)."""
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as ``plugins list`` shows it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    provides: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "provides": self.provides,
+            "hooks": self.hooks,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins contributed."""
+
+    manager: pluggy.PluginManager
+    plugins: list[PluginInfo] = field(default_factory=list)
+    platforms: dict[str, Platform] = field(default_factory=dict)
+    routes: dict[str, Route] = field(default_factory=dict)
+    browser_uploaders: dict[str, list[BrowserUploader]] = field(default_factory=dict)
+    alert_sinks: list[AlertSink] = field(default_factory=list)
+    validators: list[Validator] = field(default_factory=list)
+    migrations: list[MigrationSource] = field(default_factory=list)
+
+    def platform(self, name: str) -> Platform:
+        """The platform called ``name``, or a clear error naming what is installed."""
+        try:
+            return self.platforms[name]
+        except KeyError:
+            known = ", ".join(sorted(self.platforms)) or "none"
+            raise KeyError(
+                f"unknown platform {name!r} (installed: {known}); "
+                f"install its plugin, e.g. pip install pellacia-dist-{name}"
+            ) from None
+
+
+def _names(env: str) -> set[str] | None:
+    raw = os.environ.get(env)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("PELLACIA_STRICT_PLUGINS", "") not in ("", "0", "false")
+
+
+def _check_api_version(module: ModuleType, ep: EntryPoint) -> None:
+    declared = getattr(module, "PLUGIN_API_VERSION", None)
+    if declared is None:
+        raise PluginLoadError(
+            f"{ep.value} does not declare PLUGIN_API_VERSION "
+            f"(this core provides plugin API {PLUGIN_API_VERSION})"
+        )
+    if declared != PLUGIN_API_VERSION:
+        raise PluginLoadError(
+            f"written for plugin API {declared}, this core (pellacia-dist {__version__}) "
+            f"provides plugin API {PLUGIN_API_VERSION}; upgrade the plugin or core"
+        )
+
+
+def _check_core_requirement(ep: EntryPoint) -> None:
+    """Refuse a plugin whose distribution requires another pellacia-dist version."""
+    from packaging.requirements import Requirement
+
+    dist = ep.dist
+    if dist is None:
+        return
+    for line in dist.requires or ():
+        req = Requirement(line)
+        if req.name != "pellacia-dist" or req.marker is not None:
+            continue
+        if req.specifier and not req.specifier.contains(__version__, prereleases=True):
+            raise PluginLoadError(
+                f"requires pellacia-dist{req.specifier}, but {__version__} is installed"
+            )
+
+
+def _hooks_of(module: object, manager: pluggy.PluginManager) -> list[str]:
+    return sorted(
+        name
+        for name in dir(hookspecs)
+        if name in manager.hook.__dict__
+        and any(impl.plugin is module for impl in getattr(manager.hook, name).get_hookimpls())
+    )
+
+
+def _discover(group: str) -> Iterable[EntryPoint]:
+    allow = _names("PELLACIA_LOAD_PLUGINS")
+    deny = _names("PELLACIA_DISABLE_PLUGINS") or set()
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        if allow is not None and ep.name not in allow:
+            continue
+        if ep.name in deny:
+            continue
+        yield ep
+
+
+def _make_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def load_plugins(
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    include_defaults: bool = True,
+) -> Registry:
+    """Discover, load and register every plugin; never raises unless strict.
+
+    ``settings`` maps entry-point names to their config section (handed over
+    through the ``configure`` hook).
+    """
+    strict = _strict()
+    manager = _make_manager()
+    registry = Registry(manager=manager)
+    modules: list[tuple[PluginInfo, object]] = []
+
+    if include_defaults:
+        from pellacia import default_plugins
+
+        manager.register(default_plugins, name="core")
+        modules.append((PluginInfo("core", "pellacia-dist", __version__), default_plugins))
+
+    for ep in _discover(hookspecs.PROJECT):
+        dist = ep.dist
+        info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None)
+        registry.plugins.append(info)
+        try:
+            _check_core_requirement(ep)
+            module = ep.load()
+            _check_api_version(module, ep)
+            manager.register(module, name=ep.name)
+        except Exception as exc:  # isolate any broken plugin
+            info.error = f"{type(exc).__name__}: {exc}"
+            if strict:
+                raise PluginLoadError(f"plugin {ep.name!r}: {info.error}") from exc
+            continue
+        modules.append((info, module))
+
+    if include_defaults:
+        registry.plugins.insert(0, modules[0][0])
+
+    for info, module in modules:
+        info.hooks = _hooks_of(module, manager)
+        section = dict((settings or {}).get(info.name, {}))
+        _collect(registry, info, module, section, strict)
+    return registry
+
+
+def _collect(
+    registry: Registry,
+    info: PluginInfo,
+    module: object,
+    section: Mapping[str, Any],
+    strict: bool,
+) -> None:
+    """Call this plugin's registration hooks alone, so its failure is its own."""
+    manager = registry.manager
+    staged: list[tuple[str, Any]] = []
+
+    def impl_of(hook_name: str) -> Callable[..., Any] | None:
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
+            if impl.plugin is module:
+                return impl.function  # type: ignore[no-any-return]
+        return None
+
+    try:
+        configure = impl_of("configure")
+        if configure is not None:
+            configure(settings=section)
+        for hook_name in _REGISTRATION_HOOKS:
+            fn = impl_of(hook_name)
+            if fn is None:
+                continue
+            contract = _CONTRACTS[hook_name]
+
+            def register(obj: Any, _hook: str = hook_name, _contract: type = contract) -> None:
+                if _contract is not MigrationSource and not isinstance(obj, _contract):
+                    raise TypeError(f"{obj!r} does not implement {_contract.__name__}")
+                staged.append((_hook, obj))
+
+            fn(register=register)
+        _commit(registry, info, staged)
+    except Exception as exc:
+        info.error = f"{type(exc).__name__}: {exc}"
+        info.provides = []
+        if strict:
+            raise PluginLoadError(f"plugin {info.name!r}: {info.error}") from exc
+
+
+def _commit(registry: Registry, info: PluginInfo, staged: list[tuple[str, Any]]) -> None:
+    """Apply a plugin's registrations only when all of them are valid."""
+    for hook_name, obj in staged:
+        if hook_name == "register_platforms" and obj.name in registry.platforms:
+            raise ValueError(f"platform {obj.name!r} is already provided by another plugin")
+        if hook_name == "register_routes" and obj.name in registry.routes:
+            raise ValueError(f"route {obj.name!r} is already provided by another plugin")
+    for hook_name, obj in staged:
+        kind, label = _REGISTRATION_HOOKS[hook_name]
+        info.provides.append(f"{kind}:{label(obj)}")
+        if hook_name == "register_platforms":
+            registry.platforms[obj.name] = obj
+        elif hook_name == "register_routes":
+            registry.routes[obj.name] = obj
+        elif hook_name == "register_browser_uploaders":
+            registry.browser_uploaders.setdefault(obj.platform, []).append(obj)
+        elif hook_name == "register_alert_sinks":
+            registry.alert_sinks.append(obj)
+        elif hook_name == "register_validators":
+            registry.validators.append(obj)
+        elif hook_name == "register_migrations":
+            registry.migrations.append(obj)
+
+
+_cached: Registry | None = None
+
+
+def get_registry(settings: Mapping[str, Mapping[str, Any]] | None = None) -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _cached
+    if _cached is None:
+        _cached = load_plugins(settings)
+    return _cached
+
+
+def reset_registry() -> None:
+    """Forget the loaded plugins (tests, and after the environment changed)."""
+    global _cached
+    _cached = None
+
+
+def install_commands(registry: Registry, cli: Any) -> None:
+    """Let each loaded plugin add CLI commands, isolated like registration."""
+    for info in registry.plugins:
+        if info.error is not None:
+            continue
+        module = registry.manager.get_plugin(info.name)
+        if module is None:
+            continue
+        for impl in registry.manager.hook.register_commands.get_hookimpls():
+            if impl.plugin is not module:
+                continue
+            try:
+                impl.function(cli=cli)
+                info.provides.append("commands")
+            except Exception as exc:
+                info.error = f"register_commands failed: {type(exc).__name__}: {exc}"
+                if _strict():
+                    raise PluginLoadError(f"plugin {info.name!r}: {info.error}") from exc

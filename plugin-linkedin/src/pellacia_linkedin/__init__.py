@@ -1,0 +1,1 @@
+"""LinkedIn Videos and Posts API platform plugin for pellacia-dist."""

@@ -1,0 +1,1 @@
+"""Instagram and Facebook (Graph API) platform plugin for pellacia-dist."""

@@ -1,0 +1,1 @@
+"""TikTok Content Posting API platform plugin for pellacia-dist."""

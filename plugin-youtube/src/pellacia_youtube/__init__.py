@@ -1,0 +1,1 @@
+"""YouTube Data API v3 platform plugin for pellacia-dist."""

@@ -1,0 +1,1 @@
+"""Browser-automation fallback (Playwright) for pellacia-dist."""

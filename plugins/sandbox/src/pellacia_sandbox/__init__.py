@@ -1,0 +1,1 @@
+"""Local fakes of the platform APIs, with fault injection, for pellacia-dist."""

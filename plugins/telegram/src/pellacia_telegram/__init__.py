@@ -1,0 +1,1 @@
+"""Telegram alert sink for pellacia-dist."""

@@ -1,0 +1,1 @@
+"""VPN and proxy fallback routes for pellacia-dist."""

@@ -1,0 +1,5 @@
+"""pellacia-dist hooks of the vpn plugin (hookimpls only; imports stay light)."""
+
+from __future__ import annotations
+
+PLUGIN_API_VERSION = 1
