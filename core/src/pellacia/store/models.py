@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 
 class DeliveryState(enum.StrEnum):
@@ -75,3 +75,19 @@ class ClaimedDelivery:
     scheduled_at: datetime | None = None
     is_test: bool = False
     outcome_unknown: bool = False
+
+
+StopReason = Literal["shutdown", "preempted"]
+
+
+@dataclass
+class RunControl:
+    """Shared by the worker and the executor running one delivery.
+
+    The worker sets ``stop_reason`` and then cancels the executor's task; the
+    executor, on ``CancelledError``, checkpoints accordingly: ``preempted`` →
+    ``suspended`` (breaking news took the account; resume later from the saved
+    upload state), ``shutdown`` → back to the queue with its upload state.
+    """
+
+    stop_reason: StopReason | None = None
