@@ -1,0 +1,1 @@
+"""Fakes of the platform APIs, one module per platform, each a ``FakePlatform``."""
