@@ -2,3 +2,7 @@
 generated videos, and the platform conformance kit."""
 
 from __future__ import annotations
+
+from pellacia.testing.postgres import pg_admin_dsn, pg_dsn
+
+__all__ = ["pg_admin_dsn", "pg_dsn"]
