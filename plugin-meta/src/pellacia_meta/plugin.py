@@ -1,5 +1,24 @@
-"""pellacia-dist hooks of the meta plugin (hookimpls only; imports stay light)."""
+"""pellacia-dist hooks of the meta plugin (hookimpls only; imports stay light).
+
+One plugin, two platforms: Instagram and Facebook share the Graph API.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pellacia.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from pellacia.contract import Platform
+
 PLUGIN_API_VERSION = 1
+
+
+@hookimpl
+def register_platforms(register: Callable[[Platform], None]) -> None:
+    from pellacia_meta.platform import FacebookPlatform, InstagramPlatform
+
+    register(InstagramPlatform())
+    register(FacebookPlatform())

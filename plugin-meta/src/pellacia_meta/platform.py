@@ -1,0 +1,179 @@
+"""Instagram and Facebook platform objects: media rules, capabilities, quotas.
+
+Both speak the Graph API (one client later). The protocol client is not
+written yet: every network operation raises ``Unsupported`` so the delivery
+falls through to the next layer of its chain (browser, then manual) instead
+of ever reporting a post that was not made. Limits follow the developer
+reference (protocols §3 Instagram, §4 Facebook); where sources disagree the
+stricter figure is used and the comment says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from pellacia.contract import (
+    Capabilities,
+    MediaRules,
+    MetricsSnapshot,
+    PlatformContext,
+    PublishRequest,
+    QuotaBudget,
+    RemotePost,
+    TokenSet,
+    UploadReceipt,
+    UploadSession,
+)
+from pellacia.errors import Unsupported
+
+DISTRIBUTION = "pellacia-dist-meta 0.1"
+MB = 1000 * 1000
+
+#: Instagram Reels (every single video is published as a reel since 2023-11).
+INSTAGRAM_RULES = MediaRules(
+    containers=frozenset({"mp4", "mov"}),
+    video_codecs=frozenset({"h264", "hevc"}),
+    # 300 MB in the English spec, 1 GB in newer translations: keep the stricter.
+    max_bytes=300 * MB,
+    min_duration=3.0,
+    max_duration=15 * 60.0,
+    max_side=1920,
+    min_fps=23.0,
+    max_fps=60.0,
+    max_description_chars=2200,  # caption limit
+)
+
+#: Facebook Page Reels (Reels Publishing API).
+FACEBOOK_RULES = MediaRules(
+    containers=frozenset({"mp4", "mov"}),
+    video_codecs=frozenset({"h264", "hevc", "vp9", "av1"}),
+    min_duration=3.0,
+    max_duration=90.0,
+    min_side=540,  # minimum 540x960
+    # Reels are 9:16; allow 1 % for encoders that round a side.
+    min_aspect=9 / 16 * 0.99,
+    max_aspect=9 / 16 * 1.01,
+    min_fps=24.0,
+    max_fps=60.0,
+)
+
+#: container create -> rupload (resumable by offset) -> poll -> media_publish
+INSTAGRAM_CAPABILITIES = Capabilities(
+    resumable_upload=True,
+    separate_publish=True,
+    scheduled_publish=False,
+    metrics_batch_size=50,  # one Graph batch holds 50 operations
+)
+
+#: video_reels start -> rupload -> status -> finish (video_state=PUBLISHED|SCHEDULED)
+FACEBOOK_CAPABILITIES = Capabilities(
+    resumable_upload=True,
+    separate_publish=True,
+    scheduled_publish=True,
+    metrics_batch_size=50,
+)
+
+#: 50 API-published posts per 24 h moving window per professional account
+#: (newer material says 100; the real figure is read at runtime later from
+#: ``content_publishing_limit``, until then the stricter one).
+INSTAGRAM_QUOTAS: tuple[QuotaBudget, ...] = (
+    QuotaBudget(name="instagram:publish-24h", limit=50, window=timedelta(hours=24)),
+)
+
+#: 30 API-published reels per Page per 24 h moving window.
+FACEBOOK_QUOTAS: tuple[QuotaBudget, ...] = (
+    QuotaBudget(name="facebook:reels-24h", limit=30, window=timedelta(hours=24)),
+)
+
+
+def _not_yet(display_name: str, what: str, platform: str) -> Unsupported:
+    return Unsupported(
+        f"{display_name} {what} is not implemented yet in {DISTRIBUTION}; "
+        "the delivery falls through to the next layer",
+        platform=platform,
+    )
+
+
+class GraphAuth:
+    """OAuth of a Graph API product; sign-in is not implemented yet."""
+
+    def __init__(self, platform: str, display_name: str, scopes: Sequence[str]) -> None:
+        self.platform = platform
+        self.display_name = display_name
+        self.scopes = tuple(scopes)
+
+    def authorization_url(self, ctx: PlatformContext, **_: Any) -> str:
+        raise _not_yet(self.display_name, "sign-in", self.platform)
+
+    async def exchange_code(self, ctx: PlatformContext, **_: Any) -> TokenSet:
+        raise _not_yet(self.display_name, "sign-in", self.platform)
+
+    async def refresh(self, ctx: PlatformContext, **_: Any) -> TokenSet:
+        raise _not_yet(self.display_name, "token refresh", self.platform)
+
+
+class GraphPlatform:
+    """A Graph API platform whose protocol client is not written yet."""
+
+    name: str = ""
+    display_name: str = ""
+    capabilities: Capabilities
+    media_rules: MediaRules
+    quotas: Sequence[QuotaBudget] = ()
+    scopes: Sequence[str] = ()
+
+    def __init__(self) -> None:
+        self.auth = GraphAuth(self.name, self.display_name, self.scopes)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    async def upload(
+        self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
+    ) -> UploadReceipt:
+        raise _not_yet(self.display_name, "upload", self.name)
+
+    async def publish(
+        self, request: PublishRequest, receipt: UploadReceipt, ctx: PlatformContext
+    ) -> RemotePost:
+        raise _not_yet(self.display_name, "publish", self.name)
+
+    async def reconcile(
+        self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
+    ) -> RemotePost | None:
+        raise _not_yet(self.display_name, "reconcile", self.name)
+
+    async def fetch_metrics(
+        self, posts: Sequence[RemotePost], ctx: PlatformContext
+    ) -> list[MetricsSnapshot]:
+        raise _not_yet(self.display_name, "analytics", self.name)
+
+
+class InstagramPlatform(GraphPlatform):
+    """Instagram Reels through the Graph API with Facebook Login."""
+
+    name = "instagram"
+    display_name = "Instagram"
+    capabilities = INSTAGRAM_CAPABILITIES
+    media_rules = INSTAGRAM_RULES
+    quotas = INSTAGRAM_QUOTAS
+    scopes = (
+        "instagram_basic",
+        "instagram_content_publish",
+        "pages_read_engagement",
+        "pages_show_list",
+        "instagram_manage_insights",
+    )
+
+
+class FacebookPlatform(GraphPlatform):
+    """Facebook Page Reels through the Reels Publishing API."""
+
+    name = "facebook"
+    display_name = "Facebook"
+    capabilities = FACEBOOK_CAPABILITIES
+    media_rules = FACEBOOK_RULES
+    quotas = FACEBOOK_QUOTAS
+    scopes = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "read_insights")
