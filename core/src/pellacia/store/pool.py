@@ -47,7 +47,10 @@ async def connect_one(dsn: str) -> asyncpg.Connection:
 
 
 def resolve_dsn(settings: Settings, *, start: bool = True) -> str:
-    """``DATABASE_URL``, or the embedded cluster's DSN (started when ``start``)."""
+    """``DATABASE_URL``, or the embedded cluster's DSN (cluster started when ``start``).
+
+    Blocking (it may run initdb/pg_ctl): async callers use ``ensure_dsn``.
+    """
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     from pellacia.store.cluster import embedded_cluster
@@ -55,26 +58,24 @@ def resolve_dsn(settings: Settings, *, start: bool = True) -> str:
     cluster = embedded_cluster(settings.data_dir)
     if start:
         cluster.start()
-        _ensure_database(cluster.dsn("postgres"))
     return cluster.dsn()
 
 
-def _ensure_database(admin_dsn: str) -> None:
+async def ensure_dsn(settings: Settings) -> str:
+    """The DSN to use, with the embedded cluster running and its database created."""
     import asyncio
 
-    from pellacia.store.cluster import DB_NAME
+    dsn = await asyncio.to_thread(resolve_dsn, settings)
+    if settings.database_url is None:
+        from pellacia.store.cluster import DB_NAME, embedded_cluster
 
-    async def create() -> None:
-        conn = await connect_one(admin_dsn)
+        conn = await connect_one(embedded_cluster(settings.data_dir).dsn("postgres"))
         try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DB_NAME)
-            if not exists:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DB_NAME):
                 await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
         finally:
             await conn.close()
-
-    # Called from sync code or from a worker thread (see connect): no loop runs here.
-    asyncio.run(create())
+    return dsn
 
 
 async def connect(
@@ -85,11 +86,9 @@ async def connect(
     max_size: int = 10,
 ) -> asyncpg.Pool:
     """A migrated pool for ``settings`` (embedded cluster when no DATABASE_URL)."""
-    import asyncio
-
     from pellacia.store.migrate import migrate
 
-    dsn = await asyncio.to_thread(resolve_dsn, settings)
+    dsn = await ensure_dsn(settings)
     pool = await create_pool(dsn, min_size=min_size, max_size=max_size)
     async with pool.acquire() as conn:
         await migrate(conn, plugin_migrations)
