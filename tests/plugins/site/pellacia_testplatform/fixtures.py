@@ -1,0 +1,57 @@
+"""pytest fixtures for the test platform (imported by the repo's conftest files).
+
+``activate()`` makes the plugin discoverable through its entry point without
+installing it: this folder's parent goes on ``sys.path`` (and ``PYTHONPATH``
+for subprocesses) and the plugin registry is reset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from pellacia_testplatform.fake import FakeTestPlatform
+
+SITE = Path(__file__).resolve().parent.parent
+
+
+def activate() -> None:
+    """Put the test platform on the plugin path (idempotent)."""
+    site = str(SITE)
+    if site not in sys.path:
+        sys.path.insert(0, site)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if site not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([site, *parts])
+    importlib.invalidate_caches()
+    from pellacia.plugins import reset_registry
+
+    reset_registry()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _testplatform_server() -> AsyncIterator[FakeTestPlatform]:
+    fake = FakeTestPlatform()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def testplatform(_testplatform_server: FakeTestPlatform) -> AsyncIterator[FakeTestPlatform]:
+    """The fake test platform, reset, with the plugin discoverable.
+
+    Point settings at it with ``plugins={"testplatform": {"base_url": fake.base_url}}``
+    or ``sandbox_url=fake.url``.
+    """
+    activate()
+    _testplatform_server.reset()
+    yield _testplatform_server
+    _testplatform_server.reset()
