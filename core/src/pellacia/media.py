@@ -369,12 +369,20 @@ def _num(x: float) -> str:
     return f"{x:g}" if x == int(x) else f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-def _pair(fmt: Any, value: float, limit: float) -> tuple[str, str]:
+def _pair(fmt: Any, value: float, limit: float, exact: Any) -> tuple[str, str]:
     """Format a value and its limit so they never read as equal when they differ."""
     a, b = fmt(value), fmt(limit)
     if a == b:
-        a, b = f"{value:.3f}", f"{limit:.3f}"
+        a, b = exact(value), exact(limit)
     return a, b
+
+
+def _exact_seconds(x: float) -> str:
+    return f"{x:.3f}s"
+
+
+def _exact_bytes(n: float) -> str:
+    return f"{int(n):,} bytes"
 
 
 def _aspect_label(aspect: float) -> str:
@@ -416,16 +424,16 @@ def check_rules(
             f"(accepted: {accepted(rules.video_codecs)})",
         )
     if rules.min_bytes is not None and media.size < rules.min_bytes:
-        a, b = _pair(format_size, media.size, rules.min_bytes)
+        a, b = _pair(format_size, media.size, rules.min_bytes, _exact_bytes)
         bad("min_bytes", f"file size {a} is below {who}'s minimum of {b}")
     if rules.max_bytes is not None and media.size > rules.max_bytes:
-        a, b = _pair(format_size, media.size, rules.max_bytes)
+        a, b = _pair(format_size, media.size, rules.max_bytes, _exact_bytes)
         bad("max_bytes", f"file size {a} exceeds {who}'s maximum of {b}")
     if rules.min_duration is not None and media.duration < rules.min_duration:
-        a, b = _pair(format_duration, media.duration, rules.min_duration)
+        a, b = _pair(format_duration, media.duration, rules.min_duration, _exact_seconds)
         bad("min_duration", f"duration {a} is below {who}'s minimum of {b}")
     if rules.max_duration is not None and media.duration > rules.max_duration:
-        a, b = _pair(format_duration, media.duration, rules.max_duration)
+        a, b = _pair(format_duration, media.duration, rules.max_duration, _exact_seconds)
         bad("max_duration", f"duration {a} exceeds {who}'s maximum of {b}")
     short, long_ = min(media.width, media.height), max(media.width, media.height)
     dims = f"{media.width}x{media.height}"
