@@ -13,6 +13,7 @@ from pellacia.media import (
     format_duration,
     format_size,
     probe,
+    probe_async,
     sha256_file,
     sha256_file_async,
 )
@@ -33,6 +34,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "audio": make_video(d / "talk.mp4", seconds=1.0, audio=True),
         "ntsc": make_video(d / "ntsc.mp4", seconds=1.0, fps=30000 / 1001),
         "hevc": make_video(d / "hevc.mp4", seconds=1.0, codec="hevc"),
+        "avi": make_video(d / "clip.avi", seconds=1.0, codec="mpeg4"),
     }
 
 
@@ -74,6 +76,16 @@ def test_probe_matroska_is_not_webm(videos: dict[str, Path]) -> None:
     info = probe(videos["mkv"])
     assert info.container == "matroska"
     assert info.video_codec == "h264"
+
+
+def test_probe_avi_mpeg4(videos: dict[str, Path]) -> None:
+    info = probe(videos["avi"])
+    assert (info.container, info.video_codec) == ("avi", "mpeg4")
+    assert info.duration == pytest.approx(1.0, abs=0.05)
+
+
+async def test_probe_async(videos: dict[str, Path]) -> None:
+    assert await probe_async(videos["mp4"]) == probe(videos["mp4"])
 
 
 def test_probe_vertical_9_16(videos: dict[str, Path]) -> None:
@@ -128,13 +140,16 @@ def test_mp4_with_moov_missing(videos: dict[str, Path], tmp_path: Path) -> None:
         probe(cut)
 
 
-def test_truncated_mov_and_webm(videos: dict[str, Path], tmp_path: Path) -> None:
+def test_truncated_mov_webm_avi(videos: dict[str, Path], tmp_path: Path) -> None:
     mov = make_truncated(videos["mov"], tmp_path / "cut.mov", 0.5)
     with pytest.raises(MediaError, match="truncated MOV file"):
         probe(mov)
     webm = make_truncated(videos["webm"], tmp_path / "cut.webm", 0.6)
     with pytest.raises(MediaError, match="truncated WebM file"):
         probe(webm)
+    avi = make_truncated(videos["avi"], tmp_path / "cut.avi", 0.6)
+    with pytest.raises(MediaError, match="truncated AVI file"):
+        probe(avi)
 
 
 @pytest.mark.parametrize(

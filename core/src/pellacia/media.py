@@ -8,7 +8,6 @@ PyAV is imported inside functions: importing this module stays cheap.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import os
@@ -25,6 +24,7 @@ __all__ = [
     "format_duration",
     "format_size",
     "probe",
+    "probe_async",
     "sha256_file",
     "sha256_file_async",
 ]
@@ -110,6 +110,13 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         ) from exc
     with container:
         return _info(p, size, kind, detail, container)
+
+
+async def probe_async(path: str | os.PathLike[str]) -> MediaInfo:
+    """``probe`` in a worker thread (for the worker's event loop)."""
+    import asyncio
+
+    return await asyncio.to_thread(probe, path)
 
 
 def _check_file(p: Path) -> int:
@@ -226,6 +233,9 @@ def _sniff(p: Path, size: int) -> tuple[str | None, str | None]:
             return _walk_mp4(p, f, size)
         if head.startswith(_EBML_MAGIC):
             return "matroska", _check_ebml(p, f, size)
+        if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+            _walk_riff(p, f, size)
+            return "avi", None
     return None, None
 
 
@@ -280,6 +290,24 @@ def _walk_mp4(p: Path, f: Any, size: int) -> tuple[str, str | None]:
             "('moov' box) is missing"
         )
     return kind, brand
+
+
+def _walk_riff(p: Path, f: Any, size: int) -> None:
+    """AVI: every RIFF chunk (``AVI `` then OpenDML ``AVIX``) must fit in the file."""
+    offset = 0
+    while offset + 8 <= size:
+        f.seek(offset)
+        header = f.read(8)
+        if header[:4] != b"RIFF":
+            break  # trailing junk after the last RIFF chunk: FFmpeg ignores it too
+        chunk = 8 + int.from_bytes(header[4:8], "little")
+        if offset + chunk > size:
+            raise MediaError(
+                f"{p.name}: truncated AVI file: a RIFF chunk declares {format_size(chunk)} "
+                f"at byte {offset:,} but the file ends at {size:,} bytes "
+                f"({format_size(offset + chunk - size)} missing)"
+            )
+        offset += chunk + (chunk & 1)
 
 
 def _read_vint(f: Any, *, keep_marker: bool) -> tuple[int, int] | None:
@@ -499,4 +527,6 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1024 * 1024) -> 
 
 async def sha256_file_async(path: str | os.PathLike[str], chunk_size: int = 1024 * 1024) -> str:
     """``sha256_file`` in a worker thread, so the event loop keeps running."""
+    import asyncio  # here, not at module level: the CLI imports this module
+
     return await asyncio.to_thread(sha256_file, path, chunk_size)
