@@ -96,10 +96,25 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     size = _check_file(p)
     kind, detail = _sniff(p, size)
 
+    try:
+        # Headers only: FFmpeg's stream probing would otherwise decode the first
+        # frames (~10 ms for one 720p frame of detail), which we never need.
+        return _open_and_read(p, size, kind, detail, {"skip_frame": "all"})
+    except _NeedsDecode:
+        return _open_and_read(p, size, kind, detail, {})
+
+
+class _NeedsDecode(Exception):
+    """Probing without decoding left the picture size unknown (rare raw streams)."""
+
+
+def _open_and_read(
+    p: Path, size: int, kind: str | None, detail: str | None, options: dict[str, str]
+) -> MediaInfo:
     import av
 
     try:
-        container = av.open(str(p), mode="r")
+        container = av.open(str(p), mode="r", options=options)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         if kind in ("mp4", "mov"):
             raise MediaError(
@@ -109,7 +124,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
             f"{p.name}: not a readable video file (the format is not recognised)"
         ) from exc
     with container:
-        return _info(p, size, kind, detail, container)
+        return _info(p, size, kind, detail, container, retry=bool(options))
 
 
 async def probe_async(path: str | os.PathLike[str]) -> MediaInfo:
@@ -137,7 +152,9 @@ def _check_file(p: Path) -> int:
     return st.st_size
 
 
-def _info(p: Path, size: int, kind: str | None, detail: str | None, container: Any) -> MediaInfo:
+def _info(
+    p: Path, size: int, kind: str | None, detail: str | None, container: Any, *, retry: bool
+) -> MediaInfo:
     fmt_name: str = container.format.name
     if fmt_name.endswith("_pipe") or fmt_name in ("image2", "webp"):
         image = fmt_name.removesuffix("_pipe")
@@ -160,6 +177,8 @@ def _info(p: Path, size: int, kind: str | None, detail: str | None, container: A
         raise MediaError(f"{p.name}: cannot read the video's duration (corrupt header?)")
     width = int(video.codec_context.width or video.width or 0)
     height = int(video.codec_context.height or video.height or 0)
+    if (width <= 0 or height <= 0) and retry:
+        raise _NeedsDecode
     if width <= 0 or height <= 0:
         raise MediaError(f"{p.name}: cannot read the video's dimensions (corrupt header?)")
 

@@ -85,7 +85,7 @@ def make_video(
     by default it follows the suffix. ``faststart`` puts the MP4/MOV index
     before the media data. ``audio`` adds an AAC (MP4/MOV) or Opus (WebM)
     track of silence. ``noise`` fills frames with pseudo-random pixels so the
-    encoder cannot compress them (to make large files quickly with ``bitrate``).
+    encoder cannot compress them (large files, fast: ~17 MB per second at 720p).
     Returns the path.
     """
     import av
@@ -103,13 +103,9 @@ def make_video(
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"
-        if bitrate:
-            stream.bit_rate = bitrate
         stream.options = dict(_FAST_OPTIONS.get(encoder, {}))
-        if bitrate and encoder == "libx264":
-            stream.options = {**stream.options, "x264-params": "nal-hrd=cbr"}
-            stream.codec_context.rc_max_rate = bitrate
-            stream.codec_context.rc_buffer_size = bitrate
+        if bitrate:  # average bitrate instead of constant quality
+            stream.bit_rate = bitrate
         sound: Any = _add_audio(dst, muxer) if audio else None
 
         noise_bytes = os.urandom(width * height * 2) if noise else b""
