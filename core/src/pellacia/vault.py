@@ -1,0 +1,266 @@
+"""The credentials vault: platform tokens encrypted at rest.
+
+Tokens are sealed with AES-256-GCM (``cryptography``), bound to their
+(platform, account) row as associated data so a ciphertext copied to another
+row does not open. The key never enters the database: it comes from
+``PELLACIA_SECRET_KEY`` or from a key file (``secret.key`` in the data
+directory, created 0600 on first use). A key ring allows rotation: the first
+key seals, every key opens; ``rotate`` re-seals every row under a new key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pellacia.contract import TokenSet
+from pellacia.errors import ConfigError, PellaciaError
+
+KEY_FILE_NAME = "secret.key"
+NONCE_BYTES = 12
+
+
+class VaultError(PellaciaError):
+    """A credential cannot be opened (wrong or missing key, tampered data)."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One AES-256 key; ``repr`` shows only its id."""
+
+    key_id: str
+    material: bytes
+
+    def __repr__(self) -> str:
+        return f"Key(key_id={self.key_id!r})"
+
+    @classmethod
+    def from_material(cls, material: bytes) -> Key:
+        if len(material) != 32:
+            raise ConfigError("a vault key must be 32 bytes (base64: 44 characters)")
+        return cls(hashlib.sha256(material).hexdigest()[:12], material)
+
+    @classmethod
+    def generate(cls) -> Key:
+        return cls.from_material(secrets.token_bytes(32))
+
+    def encoded(self) -> str:
+        return base64.urlsafe_b64encode(self.material).decode()
+
+
+def _decode_key(text: str) -> Key:
+    try:
+        material = base64.urlsafe_b64decode(text.strip().encode())
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("a vault key is not valid base64") from exc
+    return Key.from_material(material)
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The current key (first) and older keys still accepted for reading."""
+
+    keys: tuple[Key, ...]
+    source: str  # "env" or the key file's path, for messages
+
+    @property
+    def current(self) -> Key:
+        return self.keys[0]
+
+    def find(self, key_id: str) -> Key:
+        for key in self.keys:
+            if key.key_id == key_id:
+                return key
+        raise VaultError(
+            f"credential sealed with key {key_id}, which is not in the key ring ({self.source}); "
+            "restore that key or set the credential again"
+        )
+
+
+def load_keyring(data_dir: Path, env_value: str | None, *, create: bool = True) -> KeyRing:
+    """Keys from ``PELLACIA_SECRET_KEY`` (comma-separated) or the key file."""
+    if env_value:
+        return KeyRing(tuple(_decode_key(part) for part in env_value.split(",")), "env")
+    path = data_dir / KEY_FILE_NAME
+    if not path.exists():
+        if not create:
+            raise ConfigError(f"no vault key: set PELLACIA_SECRET_KEY or create {path}")
+        write_key_file(path, [Key.generate()])
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{path} holds no key")
+    return KeyRing(tuple(_decode_key(line) for line in lines), str(path))
+
+
+def write_key_file(path: Path, keys: Sequence[Key]) -> None:
+    """Write keys (current first) atomically to a 0600 file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("".join(f"{key.encoded()}\n" for key in keys))
+    os.replace(tmp, path)
+
+
+def _aad(platform: str, account: str) -> bytes:
+    return f"pellacia-dist:{platform}:{account}".encode()
+
+
+def seal(key: Key, platform: str, account: str, tokens: TokenSet) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    plaintext = json.dumps(tokens.to_json()).encode()
+    return nonce + AESGCM(key.material).encrypt(nonce, plaintext, _aad(platform, account))
+
+
+def unseal(key: Key, platform: str, account: str, blob: bytes) -> TokenSet:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        plaintext = AESGCM(key.material).decrypt(
+            blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(platform, account)
+        )
+    except InvalidTag:
+        raise VaultError(
+            f"the stored credential of {platform}/{account} does not open with key "
+            f"{key.key_id} (tampered, or sealed for another account)"
+        ) from None
+    return TokenSet.from_json(json.loads(plaintext))
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What may be shown about a stored credential (never a token)."""
+
+    platform: str
+    account: str
+    key_id: str
+    expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    scopes: tuple[str, ...]
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "account": self.account,
+            "key_id": self.key_id,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "refresh_expires_at": self.refresh_expires_at.isoformat()
+            if self.refresh_expires_at
+            else None,
+            "scopes": list(self.scopes),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class Vault:
+    """Encrypted credentials in the ``credentials`` table."""
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self.keyring = keyring
+
+    def __repr__(self) -> str:
+        return f"Vault(keys={[k.key_id for k in self.keyring.keys]})"
+
+    async def put(self, conn: Any, platform: str, account: str, tokens: TokenSet) -> None:
+        key = self.keyring.current
+        await conn.execute(
+            """
+            INSERT INTO credentials (platform, account, key_id, ciphertext, expires_at,
+                                     refresh_expires_at, scopes, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+            ON CONFLICT (platform, account) DO UPDATE SET
+                key_id = EXCLUDED.key_id, ciphertext = EXCLUDED.ciphertext,
+                expires_at = EXCLUDED.expires_at,
+                refresh_expires_at = EXCLUDED.refresh_expires_at,
+                scopes = EXCLUDED.scopes, updated_at = now()
+            """,
+            platform,
+            account,
+            key.key_id,
+            seal(key, platform, account, tokens),
+            tokens.expires_at,
+            tokens.refresh_expires_at,
+            list(tokens.scopes),
+        )
+
+    async def get(
+        self, conn: Any, platform: str, account: str, *, for_update: bool = False
+    ) -> TokenSet | None:
+        """The account's tokens, or None. ``for_update`` row-locks (inside a transaction)."""
+        lock = " FOR UPDATE" if for_update else ""
+        row = await conn.fetchrow(
+            "SELECT key_id, ciphertext FROM credentials WHERE platform=$1 AND account=$2" + lock,
+            platform,
+            account,
+        )
+        if row is None:
+            return None
+        key = self.keyring.find(row["key_id"])
+        return unseal(key, platform, account, bytes(row["ciphertext"]))
+
+    async def list(self, conn: Any) -> list[CredentialInfo]:
+        rows = await conn.fetch(
+            "SELECT platform, account, key_id, expires_at, refresh_expires_at, scopes, updated_at "
+            "FROM credentials ORDER BY platform, account"
+        )
+        return [
+            CredentialInfo(
+                r["platform"],
+                r["account"],
+                r["key_id"],
+                r["expires_at"],
+                r["refresh_expires_at"],
+                tuple(r["scopes"]),
+                r["updated_at"],
+            )
+            for r in rows
+        ]
+
+    async def remove(self, conn: Any, platform: str, account: str) -> bool:
+        result = await conn.execute(
+            "DELETE FROM credentials WHERE platform=$1 AND account=$2", platform, account
+        )
+        return bool(result.endswith(" 1"))
+
+    async def reseal_all(self, conn: Any, new_key: Key) -> int:
+        """Re-encrypt every credential under ``new_key`` in one transaction."""
+        async with conn.transaction():
+            rows = await conn.fetch(
+                "SELECT platform, account, key_id, ciphertext FROM credentials FOR UPDATE"
+            )
+            for row in rows:
+                tokens = unseal(
+                    self.keyring.find(row["key_id"]),
+                    row["platform"],
+                    row["account"],
+                    bytes(row["ciphertext"]),
+                )
+                await conn.execute(
+                    "UPDATE credentials SET key_id=$3, ciphertext=$4, updated_at=now() "
+                    "WHERE platform=$1 AND account=$2",
+                    row["platform"],
+                    row["account"],
+                    new_key.key_id,
+                    seal(new_key, row["platform"], row["account"], tokens),
+                )
+        return len(rows)
+
+
+def open_vault(data_dir: Path, env_value: str | None) -> Vault:
+    """The vault for these settings (creates the key file on first use)."""
+    return Vault(load_keyring(data_dir, env_value))
