@@ -13,24 +13,25 @@ class SandboxControlError(RuntimeError):
 
 
 class SandboxControl:
-    """``async with SandboxControl(base_url) as ctl: await ctl.add_fault(...)``.
+    """``await SandboxControl(base_url).add_fault("tiktok", "rate_limit", retry_after=30)``.
 
-    Pass ``session`` to reuse one; otherwise the client owns its own.
+    Pass ``session`` to reuse one of yours; otherwise each call uses a short-lived one.
     """
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._session = session
-        self._owns_session = session is None
-
-    async def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-            self._owns_session = True
-        return self._session
 
     async def _call(self, method: str, path: str, json: Any = None) -> Any:
-        http = await self._http()
+        # Without a session of the caller's, each call opens its own: the client
+        # then works from any event loop (tests with per-test loops share it).
+        if self._session is not None:
+            return await self._request(self._session, method, path, json)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            return await self._request(http, method, path, json)
+
+    async def _request(self, http: aiohttp.ClientSession, method: str, path: str, json: Any) -> Any:
         async with http.request(method, f"{self.base_url}/_control{path}", json=json) as resp:
             data = await resp.json(content_type=None)
             if resp.status >= 400:
@@ -39,9 +40,7 @@ class SandboxControl:
             return data
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        """Nothing to release: a session passed in belongs to the caller."""
 
     async def __aenter__(self) -> SandboxControl:
         return self
