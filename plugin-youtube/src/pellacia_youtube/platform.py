@@ -1,8 +1,10 @@
-"""The YouTube platform object: capabilities, media rules, protocol client."""
+"""The YouTube platform object: capabilities, media rules, upload/publish/reconcile/metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pellacia.contract import (
@@ -13,11 +15,15 @@ from pellacia.contract import (
     PublishRequest,
     QuotaBudget,
     RemotePost,
-    TokenSet,
     UploadReceipt,
     UploadSession,
 )
-from pellacia.errors import Unsupported
+from pellacia.errors import OutcomeUnknown, Rejected, Transient
+
+from pellacia_youtube.auth import YouTubeAuth
+from pellacia_youtube.client import DAILY_UNITS_QUOTA, PLATFORM, YouTubeClient
+from pellacia_youtube.metrics import fetch_statistics
+from pellacia_youtube.upload import ResumableUpload, chunk_size_from, parse_progress
 
 MEDIA_RULES = MediaRules(
     containers=frozenset({"mp4", "mov", "webm", "matroska", "avi", "flv", "mpeg"}),
@@ -31,46 +37,250 @@ CAPABILITIES = Capabilities(
     resumable_upload=True, separate_publish=False, scheduled_publish=True, metrics_batch_size=50
 )
 
+#: Projects that have not passed Google's API audit may only upload private
+#: videos, so "private" is the default; set options["privacy"] (or the
+#: settings' "privacy_status") to "public"/"unlisted" once the project is audited.
+DEFAULT_PRIVACY = "private"
+DEFAULT_CATEGORY = "25"  # News & Politics
+WATCH_URL = "https://www.youtube.com/watch?v={}"
+INSERT_COST = 1600
 
-class YouTubeAuth:
-    scopes: Sequence[str] = ()
 
-    def authorization_url(self, ctx: PlatformContext, **_: Any) -> str:
-        raise Unsupported("YouTube sign-in is not implemented yet", platform="youtube")
+def delivery_tag(idempotency_key: str) -> str:
+    """The tag that marks a video as this delivery's, for ``reconcile``.
 
-    async def exchange_code(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise Unsupported("YouTube sign-in is not implemented yet", platform="youtube")
+    Tags are not shown to viewers (unlike the description), survive edits of
+    the title, and come back from ``videos.list part=snippet`` to the owner.
+    A short hash keeps the delivery id itself private.
+    """
+    return "pd-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:12]
 
-    async def refresh(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise Unsupported("YouTube token refresh is not implemented yet", platform="youtube")
+
+def _opt(request: PublishRequest, ctx: PlatformContext, key: str, setting: str) -> Any:
+    return request.options.get(key, ctx.settings.get(setting))
 
 
 class YouTubePlatform:
-    name = "youtube"
+    """YouTube through the Data API v3.
+
+    ``insert_cost`` is what one delivery takes from the daily unit budget:
+    1600 per the videos.insert reference; projects on the newer quota model
+    (separate 100 uploads/day bucket) can register with another value.
+    """
+
+    name = PLATFORM
     display_name = "YouTube"
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
-    quotas: Sequence[QuotaBudget] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *, insert_cost: int = INSERT_COST) -> None:
         self.auth = YouTubeAuth()
+        self.quotas: Sequence[QuotaBudget] = (
+            QuotaBudget(
+                DAILY_UNITS_QUOTA,
+                limit=10_000,
+                cost_per_delivery=insert_cost,
+                reset_timezone="America/Los_Angeles",
+                per_account=False,
+            ),
+        )
+
+    def __repr__(self) -> str:
+        return "YouTubePlatform()"
+
+    # ---------------------------------------------------------------- upload
+
+    def metadata(self, request: PublishRequest, ctx: PlatformContext) -> dict[str, Any]:
+        """The ``videos.insert`` resource for ``request``."""
+        tags = [str(t) for t in request.options.get("tags", ())]
+        tags.append(delivery_tag(request.idempotency_key))
+        privacy = _opt(request, ctx, "privacy", "privacy_status") or DEFAULT_PRIVACY
+        status: dict[str, Any] = {
+            "privacyStatus": privacy,
+            "selfDeclaredMadeForKids": bool(request.options.get("made_for_kids", False)),
+        }
+        when = request.scheduled_at
+        if when is not None and when > ctx.clock.now():
+            # YouTube holds the video and publishes it itself; needs private
+            status["privacyStatus"] = "private"
+            status["publishAt"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "snippet": {
+                "title": request.title,
+                "description": request.caption,
+                "tags": tags,
+                "categoryId": str(
+                    _opt(request, ctx, "category_id", "category_id") or DEFAULT_CATEGORY
+                ),
+            },
+            "status": status,
+        }
 
     async def upload(
         self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
     ) -> UploadReceipt:
-        raise Unsupported("YouTube upload is not implemented yet", platform=self.name)
+        """Resumable upload; resumes from ``session.resume_state`` when present."""
+        client = YouTubeClient(ctx)
+        run = ResumableUpload(
+            client,
+            ctx,
+            session,
+            request.video.path,
+            self.metadata(request, ctx),
+            chunk_size=chunk_size_from(ctx.settings),
+        )
+        video = await run.run()
+        session.progress(run.total, run.total)
+        return UploadReceipt(
+            remote_id=str(video["id"]),
+            state={"session_uri": run.uri, "total": run.total, "video_id": str(video["id"])},
+        )
+
+    # --------------------------------------------------------------- publish
 
     async def publish(
         self, request: PublishRequest, receipt: UploadReceipt, ctx: PlatformContext
     ) -> RemotePost:
-        raise Unsupported("YouTube publish is not implemented yet", platform=self.name)
+        """Wait for processing (no publish call exists on YouTube) and return the post."""
+        if not receipt.remote_id:
+            raise Rejected("YouTube publish: no video id in the upload receipt", platform=PLATFORM)
+        client = YouTubeClient(ctx)
+        interval = float(ctx.settings.get("processing_poll_interval", 10.0))
+        max_polls = int(ctx.settings.get("processing_max_polls", 360))
+        for _ in range(max_polls):
+            video = await self._get_video(client, receipt.remote_id, "status,processingDetails")
+            if video is None:
+                raise Rejected(
+                    f"YouTube video {receipt.remote_id} no longer exists", platform=PLATFORM
+                )
+            status = video.get("status") or {}
+            upload_status = status.get("uploadStatus")
+            if upload_status == "processed":
+                return self._post(video, request)
+            if upload_status in ("failed", "rejected", "deleted"):
+                reason = status.get("failureReason") or status.get("rejectionReason") or ""
+                raise Rejected(
+                    f"YouTube {upload_status} video {receipt.remote_id}"
+                    + (f": {reason}" if reason else ""),
+                    platform=PLATFORM,
+                )
+            await ctx.clock.sleep(interval)
+        raise Transient(
+            f"YouTube video {receipt.remote_id} is still processing; will check again",
+            platform=PLATFORM,
+        )
+
+    def _post(self, video: Mapping[str, Any], request: PublishRequest) -> RemotePost:
+        video_id = str(video["id"])
+        status = video.get("status") or {}
+        snippet = video.get("snippet") or {}
+        when = status.get("publishAt") or snippet.get("publishedAt")
+        published = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
+        return RemotePost(
+            remote_id=video_id,
+            url=WATCH_URL.format(video_id),
+            published_at=published,
+            raw={"status": dict(status)},
+        )
+
+    async def _get_video(
+        self, client: YouTubeClient, video_id: str, part: str
+    ) -> dict[str, Any] | None:
+        data = await client.get_json(
+            "/youtube/v3/videos", {"part": part, "id": video_id}, f"videos.list {part}"
+        )
+        items = data.get("items") or []
+        return dict(items[0]) if items else None
+
+    # ------------------------------------------------------------- reconcile
 
     async def reconcile(
         self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
     ) -> RemotePost | None:
-        raise Unsupported("YouTube reconcile is not implemented yet", platform=self.name)
+        """Find the video this delivery already made.
+
+        1. A known video id: look it up.
+        2. A saved session URI (``receipt.state`` holds the upload's resume
+           state): the status query says whether the upload finished even
+           when the final chunk's answer was lost.
+        3. Otherwise the channel's newest 50 uploads (2 units): same title and
+           our ``delivery_tag`` → that video; same title and description but
+           no tag → ``OutcomeUnknown`` (maybe posted by another layer).
+        """
+        client = YouTubeClient(ctx)
+        state = dict(receipt.state) if receipt else {}
+        video_id = (receipt.remote_id if receipt else None) or state.get("video_id")
+        if video_id:
+            video = await self._get_video(client, str(video_id), "snippet,status")
+            if video is not None:
+                return self._post(video, request)
+            raise OutcomeUnknown(
+                f"YouTube video {video_id} was uploaded but is gone (deleted?); "
+                "not posting again without a person deciding",
+                platform=PLATFORM,
+            )
+        uri = state.get("session_uri")
+        if isinstance(uri, str) and isinstance(state.get("total"), int):
+            reply = await client.send(
+                "PUT",
+                uri,
+                action="upload status",
+                headers={"Content-Range": f"bytes */{state['total']}", "Content-Length": "0"},
+                data=b"",
+            )
+            if reply.status in (200, 201):
+                video = parse_progress(reply).resource
+                assert video is not None
+                return self._post(video, request)
+        return await self._find_in_uploads(client, request)
+
+    async def _find_in_uploads(
+        self, client: YouTubeClient, request: PublishRequest
+    ) -> RemotePost | None:
+        channels = await client.get_json(
+            "/youtube/v3/channels", {"part": "contentDetails", "mine": "true"}, "channels.list"
+        )
+        items = channels.get("items") or []
+        if not items:
+            return None  # no channel: nothing can have been posted
+        playlist = items[0]["contentDetails"]["relatedPlaylists"]["uploads"]
+        listing = await client.get_json(
+            "/youtube/v3/playlistItems",
+            {"part": "snippet,contentDetails", "playlistId": playlist, "maxResults": "50"},
+            "playlistItems.list",
+        )
+        same_title = [
+            item["contentDetails"]["videoId"]
+            for item in listing.get("items") or []
+            if (item.get("snippet") or {}).get("title") == request.title
+        ]
+        if not same_title:
+            return None
+        data = await client.get_json(
+            "/youtube/v3/videos",
+            {"part": "snippet,status", "id": ",".join(same_title[:50])},
+            "videos.list snippet",
+        )
+        tag = delivery_tag(request.idempotency_key)
+        lookalike = False
+        for video in data.get("items") or []:
+            snippet = video.get("snippet") or {}
+            if tag in (snippet.get("tags") or ()):
+                return self._post(video, request)
+            if snippet.get("description", "") == request.caption:
+                lookalike = True
+        if lookalike:
+            raise OutcomeUnknown(
+                "a YouTube video with the same title and description exists but without "
+                "this delivery's tag (posted another way?); check the channel",
+                platform=PLATFORM,
+            )
+        return None
+
+    # --------------------------------------------------------------- metrics
 
     async def fetch_metrics(
         self, posts: Sequence[RemotePost], ctx: PlatformContext
     ) -> list[MetricsSnapshot]:
-        raise Unsupported("YouTube analytics are not implemented yet", platform=self.name)
+        """views/likes/comments from ``videos.list part=statistics`` (50 ids per call)."""
+        return await fetch_statistics(YouTubeClient(ctx), posts)
