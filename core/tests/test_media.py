@@ -17,7 +17,7 @@ from pellacia.media import (
     sha256_file,
     sha256_file_async,
 )
-from pellacia.testing.videos import make_not_video, make_truncated, make_video
+from pellacia.testing.videos import make_large, make_not_video, make_truncated, make_video
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,21 @@ def test_probe_audio_codec_and_fractional_fps(videos: dict[str, Path]) -> None:
     assert probe(videos["audio"]).audio_codec == "aac"
     assert probe(videos["ntsc"]).fps == pytest.approx(29.97, abs=0.001)
     assert probe(videos["hevc"]).video_codec == "hevc"
+
+
+def test_probe_multi_gigabyte_file(videos: dict[str, Path], tmp_path: Path) -> None:
+    """6 GiB (sparse): 64-bit box sizes, and only headers are read."""
+    huge = make_large(videos["mp4_fast"], tmp_path / "huge.mp4", 6 * 1024**3)
+    info = probe(huge)
+    assert info.size == 6 * 1024**3
+    assert (info.container, info.width, info.duration) == ("mp4", 320, pytest.approx(1.0))
+    found = check_rules(MediaRules(max_bytes=4 * 1024**3), info, display_name="TikTok")
+    assert [v.message for v in found] == ["file size 6.0 GiB exceeds TikTok's maximum of 4.0 GiB"]
+    cut = make_truncated(
+        huge, tmp_path / "huge-cut.mp4", size=videos["mp4_fast"].stat().st_size + 4096
+    )
+    with pytest.raises(MediaError, match=r"box 'free' declares 6.0 GiB .* \(6.0 GiB missing\)"):
+        probe(cut)
 
 
 # ---------------------------------------------------------- broken files

@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-__all__ = ["make_not_video", "make_truncated", "make_video"]
+__all__ = ["make_large", "make_not_video", "make_truncated", "make_video"]
 
 #: codec asked for -> encoders to try, in order
 _ENCODERS: dict[str, tuple[str, ...]] = {
@@ -161,10 +161,16 @@ def make_truncated(
 ) -> Path:
     """Copy the first ``fraction`` of ``src`` (or its first ``size`` bytes) to ``dst``:
     a download or copy cut short."""
-    data = Path(src).read_bytes()
-    keep = size if size is not None else int(len(data) * fraction)
+    source = Path(src)
+    keep = size if size is not None else int(source.stat().st_size * fraction)
     out = Path(dst)
-    out.write_bytes(data[:keep])
+    with source.open("rb") as reader, out.open("wb") as writer:
+        while keep > 0:
+            chunk = reader.read(min(keep, 1024 * 1024))
+            if not chunk:
+                break
+            writer.write(chunk)
+            keep -= len(chunk)
     return out
 
 
@@ -190,4 +196,23 @@ def make_not_video(path: str | os.PathLike[str], kind: str = "text") -> Path:
             dst.mux(stream.encode(None))
     else:
         raise ValueError(f"unknown kind {kind!r} (text, jpeg, random)")
+    return out
+
+
+def make_large(src: str | os.PathLike[str], dst: str | os.PathLike[str], size: int) -> Path:
+    """Copy the MP4/MOV ``src`` to ``dst`` padded to ``size`` bytes with a trailing
+    ``free`` box, written as a sparse file: a valid multi-GB video that takes
+    almost no disk space or time (for size limits and header-only probing)."""
+    data = Path(src).read_bytes()
+    if data[4:8] not in (b"ftyp", b"moov", b"wide", b"free", b"mdat"):
+        raise ValueError(f"{Path(src).name} is not an MP4/MOV file")
+    padding = size - len(data)
+    if padding < 16:
+        raise ValueError(f"size must exceed {len(data) + 16} bytes")
+    out = Path(dst)
+    with out.open("wb") as f:
+        f.write(data)
+        # 64-bit box: size field 1, then the real size after the type
+        f.write((1).to_bytes(4, "big") + b"free" + padding.to_bytes(8, "big"))
+        f.truncate(size)  # the rest is a hole: nothing is written
     return out
