@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pellacia.errors import Transient
 
-from .conftest import KiB, Harness, MemorySession, make_file, make_request, sha256
+from .conftest import Harness, KiB, MemorySession, make_file, make_request, sha256
 
 SESSION_PATH = r"^/upload/youtube/v3/videos/session/"
 CHUNK = 256 * KiB

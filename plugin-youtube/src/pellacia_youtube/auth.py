@@ -136,9 +136,9 @@ def _raise_token_error(reply: Reply, invalid_grant_hint: str) -> None:
         raise AuthExpired(invalid_grant_hint, platform=PLATFORM)
     if reply.status == 429 or reply.status >= 500:
         raise Transient(f"Google token endpoint: HTTP {reply.status}", platform=PLATFORM)
-    if error in ("invalid_client", "unauthorized_client"):
+    if error in ("invalid_client", "unauthorized_client") or reply.status == 401:
         raise AuthExpired(
-            f"Google token endpoint: {error}: check the YouTube OAuth client id and secret",
+            f"Google token endpoint: {error or reply.status}: check the YouTube OAuth client id and secret",
             platform=PLATFORM,
         )
     raise Rejected(
