@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pellacia.hookspecs import hookimpl
@@ -12,6 +12,13 @@ PLUGIN_API_VERSION = 1
 
 @hookimpl
 def register_platforms(register: Callable[[Any], None]) -> None:
-    from pellacia_tiktok.platform import TikTokPlatform
+    from pellacia_tiktok.platform import shared_platform
 
-    register(TikTokPlatform())
+    register(shared_platform())
+
+
+@hookimpl
+def configure(settings: Mapping[str, Any]) -> None:
+    from pellacia_tiktok.platform import shared_platform
+
+    shared_platform().configure(settings)

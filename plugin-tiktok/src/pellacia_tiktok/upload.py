@@ -1,0 +1,193 @@
+"""Chunk planning and the resumable transfer of one video to TikTok.
+
+TikTok's rules (protocols.md §2): chunks of 5 MB to 64 MB, sent in order; the last
+chunk absorbs the trailing bytes and may reach 128 MB;
+``total_chunk_count = floor(video_size / chunk_size)``; a file under 5 MB (or
+one that fits a single chunk) goes whole; 1 to 1000 chunks.
+
+Resume state (saved after init and after every acknowledged chunk)::
+
+    {"v": 1, "mode", "publish_id", "upload_url", "upload_url_expires_at",
+     "video_size", "chunk_size", "total_chunk_count", "next_chunk",
+     "uploaded_bytes", "privacy_level", "creator_username", "started_at"}
+
+A resumed upload asks ``status/fetch`` for ``uploaded_bytes`` (the truth on
+TikTok's side) and continues at the first unacknowledged chunk; an expired
+upload URL means a new init (the old one never becomes a post: it lacks bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pellacia.contract import PlatformContext, PublishRequest, UploadReceipt, UploadSession
+from pellacia.errors import Rejected, Transient
+from pellacia.log import get_logger
+
+from pellacia_tiktok.client import PLATFORM, ChunkOutOfOrder, TikTokClient, UploadUrlGone
+
+MB = 1024 * 1024
+MIN_CHUNK = 5 * MB
+MAX_CHUNK = 64 * MB
+MAX_LAST_CHUNK = 128 * MB
+MAX_CHUNKS = 1000
+DEFAULT_CHUNK = 10_000_000  # the documentation's own example size
+URL_TTL_S = 3600.0  # upload URLs live about an hour
+URL_MARGIN_S = 120.0  # never start a chunk on a URL about to die
+STATE_VERSION = 1
+CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
+
+log = get_logger("pellacia_tiktok.upload")
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a file of ``video_size`` bytes is cut for TikTok."""
+
+    video_size: int
+    chunk_size: int
+    total_chunk_count: int
+
+    def chunk(self, index: int) -> tuple[int, int]:
+        """``(first byte, length)`` of chunk ``index``; the last absorbs the rest."""
+        first = index * self.chunk_size
+        if index == self.total_chunk_count - 1:
+            return first, self.video_size - first
+        return first, self.chunk_size
+
+    def source_info(self) -> dict[str, Any]:
+        return {
+            "source": "FILE_UPLOAD",
+            "video_size": self.video_size,
+            "chunk_size": self.chunk_size,
+            "total_chunk_count": self.total_chunk_count,
+        }
+
+
+def plan_chunks(
+    size: int,
+    preferred: int = DEFAULT_CHUNK,
+    *,
+    min_chunk: int = MIN_CHUNK,
+    max_chunk: int = MAX_CHUNK,
+    max_last: int = MAX_LAST_CHUNK,
+    max_chunks: int = MAX_CHUNKS,
+) -> ChunkPlan:
+    """The chunk plan for a file of ``size`` bytes, following TikTok's rules.
+
+    ``preferred`` is clamped to ``[min_chunk, max_chunk]`` and grown when the
+    file would need more than ``max_chunks`` chunks. ``Rejected`` when no plan fits.
+    """
+    if size <= 0:
+        raise Rejected("TikTok: the video file is empty", platform=PLATFORM)
+    chunk = min(max(preferred, min_chunk), max_chunk)
+    if size < min_chunk or (size <= chunk and size <= max_chunk):
+        return ChunkPlan(size, size, 1)  # one whole-file chunk
+    if size // chunk > max_chunks:
+        chunk = -(-size // max_chunks)  # ceil: the fewest bytes per chunk that fit 1000 chunks
+    count = size // chunk
+    if chunk > max_chunk or size - (count - 1) * chunk > max_last:
+        raise Rejected(
+            f"TikTok: a {size}-byte video cannot be cut into at most {max_chunks} chunks "
+            f"of at most {max_chunk} bytes",
+            platform=PLATFORM,
+        )
+    return ChunkPlan(size, chunk, count)
+
+
+def plan_for(request: PublishRequest, ctx: PlatformContext) -> ChunkPlan:
+    """The plan from ``ctx.settings`` (``chunk_size``; ``min_chunk_size`` for tests only)."""
+    settings = ctx.settings
+    return plan_chunks(
+        request.video.size,
+        int(settings.get("chunk_size", DEFAULT_CHUNK)),
+        min_chunk=int(settings.get("min_chunk_size", MIN_CHUNK)),
+    )
+
+
+def content_type(request: PublishRequest) -> str:
+    return CONTENT_TYPES.get(request.video.container, "video/mp4")
+
+
+async def transfer(
+    client: TikTokClient,
+    request: PublishRequest,
+    session: UploadSession,
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """Send every chunk from ``state["next_chunk"]`` on; saves state after each ack.
+
+    Raises ``UploadUrlGone`` (caller re-inits) and ``Transient`` on network loss.
+    """
+    plan = ChunkPlan(state["video_size"], state["chunk_size"], state["total_chunk_count"])
+    ctype = content_type(request)
+    resynced = False
+    index = int(state["next_chunk"])
+    while index < plan.total_chunk_count:
+        first, length = plan.chunk(index)
+        sent = first
+
+        def on_piece(n: int, _total: int = plan.video_size) -> None:
+            nonlocal sent
+            sent += n
+            session.progress(sent, _total)
+
+        try:
+            await client.put_chunk(
+                state["upload_url"],
+                path=request.video.path,
+                first=first,
+                length=length,
+                total=plan.video_size,
+                content_type=ctype,
+                on_piece=on_piece,
+            )
+        except ChunkOutOfOrder:
+            if resynced:
+                raise Transient(
+                    "TikTok refused the chunk range twice in a row", platform=PLATFORM
+                ) from None
+            resynced = True
+            index = await _acknowledged_chunks(client, state, plan)
+            continue
+        resynced = False
+        index += 1
+        state["next_chunk"] = index
+        state["uploaded_bytes"] = first + length
+        await session.save_state(dict(state))
+        session.progress(first + length, plan.video_size)
+    return state
+
+
+async def _acknowledged_chunks(client: TikTokClient, state: dict[str, Any], plan: ChunkPlan) -> int:
+    """Ask TikTok how far the upload got; the index of the first chunk to send."""
+    status = await client.status(state["publish_id"])
+    uploaded = int(status.get("uploaded_bytes") or 0)
+    if uploaded >= plan.video_size:
+        return plan.total_chunk_count
+    return min(uploaded // plan.chunk_size, plan.total_chunk_count - 1)
+
+
+def url_alive(state: dict[str, Any], now: datetime) -> bool:
+    expires = state.get("upload_url_expires_at")
+    if not expires:
+        return False
+    return now < datetime.fromisoformat(expires) - timedelta(seconds=URL_MARGIN_S)
+
+
+def receipt_of(state: dict[str, Any]) -> UploadReceipt:
+    return UploadReceipt(remote_id=state["publish_id"], state=dict(state))
+
+
+__all__ = [
+    "ChunkPlan",
+    "UploadUrlGone",
+    "content_type",
+    "plan_chunks",
+    "plan_for",
+    "receipt_of",
+    "transfer",
+    "url_alive",
+]
