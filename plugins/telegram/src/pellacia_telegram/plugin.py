@@ -1,5 +1,42 @@
-"""pellacia-dist hooks of the telegram plugin (hookimpls only; imports stay light)."""
+"""pellacia-dist hooks of the telegram plugin (hookimpls only; imports stay light).
+
+Registers the ``telegram`` alert sink when ``[plugins.telegram]`` has a
+``bot_token`` and a ``chat_id``; registers nothing when the section is absent
+or empty. A half-filled section makes ``configure`` raise ``ConfigError``, so
+``plugins list`` shows the plugin as failed with the reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pellacia.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from pellacia.contract import AlertSink
+
 PLUGIN_API_VERSION = 1
+
+_section: dict[str, Any] = {}
+
+
+@hookimpl
+def configure(settings: Mapping[str, Any]) -> None:
+    global _section
+    _section = dict(settings)
+    if _section:
+        from pellacia_telegram.sink import TelegramConfig
+
+        TelegramConfig.from_section(_section)  # raises ConfigError when half configured
+
+
+@hookimpl
+def register_alert_sinks(register: Callable[[AlertSink], None]) -> None:
+    if not _section:
+        return
+    from pellacia_telegram.sink import TelegramAlertSink, TelegramConfig
+
+    config = TelegramConfig.from_section(_section)
+    if config is not None:
+        register(TelegramAlertSink(config))
