@@ -211,11 +211,43 @@ def load_plugins(
     if include_defaults:
         registry.plugins.insert(0, modules[0][0])
 
+    staged: list[tuple[PluginInfo, list[tuple[str, Any]]]] = []
     for info, module in modules:
         info.hooks = _hooks_of(module, manager)
         section = dict((settings or {}).get(info.name, {}))
-        _collect(registry, info, module, section, strict)
+        registrations = _collect(registry, info, module, section, strict)
+        if registrations is not None:
+            staged.append((info, registrations))
+    _refuse_conflicts(staged, strict)
+    for info, registrations in staged:
+        if info.error is None:
+            _commit(registry, info, registrations)
     return registry
+
+
+def _refuse_conflicts(staged: list[tuple[PluginInfo, list[tuple[str, Any]]]], strict: bool) -> None:
+    """Two plugins providing the same platform or route: neither is used.
+
+    Picking one by load order would silently publish through a plugin the
+    operator did not choose; the error says how to resolve it.
+    """
+    owners: dict[tuple[str, str], list[PluginInfo]] = {}
+    for info, registrations in staged:
+        for hook_name, obj in registrations:
+            if hook_name in ("register_platforms", "register_routes"):
+                kind, label = _REGISTRATION_HOOKS[hook_name]
+                owners.setdefault((kind, label(obj)), []).append(info)
+    for (kind, name), infos in owners.items():
+        if len(infos) < 2:
+            continue
+        names = ", ".join(i.name for i in infos)
+        for info in infos:
+            info.error = (
+                f"{kind} {name!r} is already provided by another plugin ({names}); "
+                "disable one with PELLACIA_DISABLE_PLUGINS"
+            )
+        if strict:
+            raise PluginLoadError(infos[-1].error or "")
 
 
 def _collect(
@@ -224,8 +256,11 @@ def _collect(
     module: object,
     section: Mapping[str, Any],
     strict: bool,
-) -> None:
-    """Call this plugin's registration hooks alone, so its failure is its own."""
+) -> list[tuple[str, Any]] | None:
+    """Call this plugin's registration hooks alone, so its failure is its own.
+
+    Returns what it registered (validated, not yet applied), or None on failure.
+    """
     manager = registry.manager
     staged: list[tuple[str, Any]] = []
 
@@ -251,21 +286,16 @@ def _collect(
                 staged.append((_hook, obj))
 
             fn(register=register)
-        _commit(registry, info, staged)
     except Exception as exc:
         info.error = f"{type(exc).__name__}: {exc}"
-        info.provides = []
         if strict:
             raise PluginLoadError(f"plugin {info.name!r}: {info.error}") from exc
+        return None
+    return staged
 
 
 def _commit(registry: Registry, info: PluginInfo, staged: list[tuple[str, Any]]) -> None:
-    """Apply a plugin's registrations only when all of them are valid."""
-    for hook_name, obj in staged:
-        if hook_name == "register_platforms" and obj.name in registry.platforms:
-            raise ValueError(f"platform {obj.name!r} is already provided by another plugin")
-        if hook_name == "register_routes" and obj.name in registry.routes:
-            raise ValueError(f"route {obj.name!r} is already provided by another plugin")
+    """Apply a plugin's registrations (all of them were valid)."""
     for hook_name, obj in staged:
         kind, label = _REGISTRATION_HOOKS[hook_name]
         info.provides.append(f"{kind}:{label(obj)}")

@@ -27,7 +27,7 @@ def list_plugins(app: AppContext, as_json: bool) -> None:
     for column in ("name", "distribution", "version", "provides", "status"):
         table.add_column(column)
     for info in registry.plugins:
-        status = "[green]ok[/green]" if info.error is None else f"[red]{info.error}[/red]"
+        status = "[green]ok[/green]" if info.error is None else "[red]failed[/red]"
         table.add_row(
             info.name,
             info.distribution or "-",
@@ -37,6 +37,10 @@ def list_plugins(app: AppContext, as_json: bool) -> None:
         )
     out = console()
     out.print(table)
+    for info in registry.plugins:
+        if info.error is not None:
+            # in full, below the table: a truncated reason helps nobody
+            out.print(f"[red]{info.name}[/red] failed to load: {info.error}", soft_wrap=True)
     if not registry.platforms:
         out.print(
             "No platform plugin is installed: pip install pellacia-dist-youtube (or -tiktok, "
