@@ -5,4 +5,13 @@ from __future__ import annotations
 
 from pellacia.testing.postgres import pg_admin_dsn, pg_dsn
 
-__all__ = ["pg_admin_dsn", "pg_dsn"]
+# The sandbox itself (pellacia_sandbox) is imported only inside these fixtures.
+from pellacia.testing.sandbox import memory_upload_session, sandbox, sandbox_context
+
+__all__ = [
+    "memory_upload_session",
+    "pg_admin_dsn",
+    "pg_dsn",
+    "sandbox",
+    "sandbox_context",
+]

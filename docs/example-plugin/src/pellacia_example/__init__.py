@@ -1,0 +1,1 @@
+"""Worked example of a pellacia-dist platform plugin: the made-up "Example Video"."""
