@@ -37,7 +37,7 @@ from pellacia.contract import (
     UploadReceipt,
     UploadSession,
 )
-from pellacia.errors import Challenge, OutcomeUnknown, PlatformError, Rejected
+from pellacia.errors import Challenge, OutcomeUnknown, PlatformError, Rejected, Transient
 from pellacia.log import get_logger
 
 from pellacia_tiktok import metrics
@@ -182,7 +182,7 @@ class TikTokPlatform:
                 state = await transfer(client, request, session, state)
             except UploadUrlGone:
                 if attempt == 2:
-                    raise OutcomeUnknown(
+                    raise Transient(  # neither init can become a post: it lacks bytes
                         "TikTok: the upload URL died twice in a row", platform=PLATFORM
                     ) from None
                 status = await client.status(state["publish_id"])
