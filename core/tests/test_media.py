@@ -102,6 +102,17 @@ def test_probe_audio_codec_and_fractional_fps(videos: dict[str, Path]) -> None:
     assert probe(videos["hevc"]).video_codec == "hevc"
 
 
+def test_probe_reports_the_displayed_size_of_a_rotated_video(tmp_path: Path) -> None:
+    """A phone's portrait clip: stored 1280x720 with a 90° display matrix."""
+    for container in ("mp4", "mov"):
+        path = make_video(tmp_path / f"phone.{container}", width=1280, height=720, rotation=90)
+        info = probe(path)
+        assert (info.width, info.height) == (720, 1280)
+        assert info.aspect == pytest.approx(9 / 16)
+    upside_down = probe(make_video(tmp_path / "flipped.mp4", width=1280, height=720, rotation=180))
+    assert (upside_down.width, upside_down.height) == (1280, 720)
+
+
 def test_probe_multi_gigabyte_file(videos: dict[str, Path], tmp_path: Path) -> None:
     """6 GiB (sparse): 64-bit box sizes, and only headers are read."""
     huge = make_large(videos["mp4_fast"], tmp_path / "huge.mp4", 6 * 1024**3)
@@ -152,6 +163,22 @@ def test_mp4_with_moov_missing(videos: dict[str, Path], tmp_path: Path) -> None:
     moov_at = data.rfind(b"moov") - 4  # cut exactly where the index starts
     cut = make_truncated(videos["mp4"], tmp_path / "no-moov.mp4", size=moov_at)
     with pytest.raises(MediaError, match=r"index \('moov' box\) is missing"):
+        probe(cut)
+
+
+def test_truncated_mdat_that_claims_to_run_to_the_end(
+    videos: dict[str, Path], tmp_path: Path
+) -> None:
+    """An 'mdat' of size 0 ("up to the end of the file") fits whatever the length;
+    the index's sample positions still tell that media data is missing."""
+    data = bytearray(videos["mp4_fast"].read_bytes())
+    mdat_at = data.find(b"mdat") - 4
+    data[mdat_at : mdat_at + 4] = (0).to_bytes(4, "big")
+    whole = tmp_path / "open-ended.mp4"
+    whole.write_bytes(bytes(data))
+    assert probe(whole).duration == pytest.approx(1.0)  # intact: still fine
+    cut = make_truncated(whole, tmp_path / "open-ended-cut.mp4", 0.7)
+    with pytest.raises(MediaError, match=r"index points at media data up to byte .* missing"):
         probe(cut)
 
 

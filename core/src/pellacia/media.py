@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ _MP4_BOXES = frozenset(
         b"emsg", b"junk", b"PICT",
     }
 )  # fmt: skip
+_MAX_TOP_LEVEL_BOXES = 100_000
+_MAX_MOOV_READ = 64 * 1024**2  # the index of a long video is a few MB
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 _EBML_DOCTYPE = 0x4282
 _MKV_SEGMENT = 0x18538067
@@ -94,37 +97,35 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """
     p = Path(path)
     size = _check_file(p)
-    kind, detail = _sniff(p, size)
+    layout = _sniff(p, size)
 
     try:
         # Headers only: FFmpeg's stream probing would otherwise decode the first
         # frames (~10 ms for one 720p frame of detail), which we never need.
-        return _open_and_read(p, size, kind, detail, {"skip_frame": "all"})
+        return _open_and_read(p, size, layout, {"skip_frame": "all"})
     except _NeedsDecode:
-        return _open_and_read(p, size, kind, detail, {})
+        return _open_and_read(p, size, layout, {})
 
 
 class _NeedsDecode(Exception):
     """Probing without decoding left the picture size unknown (rare raw streams)."""
 
 
-def _open_and_read(
-    p: Path, size: int, kind: str | None, detail: str | None, options: dict[str, str]
-) -> MediaInfo:
+def _open_and_read(p: Path, size: int, layout: _Layout, options: dict[str, str]) -> MediaInfo:
     import av
 
     try:
         container = av.open(str(p), mode="r", options=options)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        if kind in ("mp4", "mov"):
+        if layout.kind in ("mp4", "mov"):
             raise MediaError(
-                f"{p.name}: truncated or corrupt {kind.upper()} file (cannot read its index)"
+                f"{p.name}: truncated or corrupt {layout.kind.upper()} file (cannot read its index)"
             ) from exc
         raise MediaError(
             f"{p.name}: not a readable video file (the format is not recognised)"
         ) from exc
     with container:
-        return _info(p, size, kind, detail, container, retry=bool(options))
+        return _info(p, size, layout, container, retry=bool(options))
 
 
 async def probe_async(path: str | os.PathLike[str]) -> MediaInfo:
@@ -152,9 +153,7 @@ def _check_file(p: Path) -> int:
     return st.st_size
 
 
-def _info(
-    p: Path, size: int, kind: str | None, detail: str | None, container: Any, *, retry: bool
-) -> MediaInfo:
+def _info(p: Path, size: int, layout: _Layout, container: Any, *, retry: bool) -> MediaInfo:
     fmt_name: str = container.format.name
     if fmt_name.endswith("_pipe") or fmt_name in ("image2", "webp"):
         image = fmt_name.removesuffix("_pipe")
@@ -181,6 +180,10 @@ def _info(
         raise _NeedsDecode
     if width <= 0 or height <= 0:
         raise MediaError(f"{p.name}: cannot read the video's dimensions (corrupt header?)")
+    if layout.rotation in (90, 270):  # platforms judge the picture as displayed
+        width, height = height, width
+    if layout.kind in ("mp4", "mov"):
+        _check_sample_table(p, size, layout.kind, container)
 
     bitrate = int(container.bit_rate) if container.bit_rate else None
     if not bitrate:
@@ -189,7 +192,7 @@ def _info(
     return MediaInfo(
         path=p,
         size=size,
-        container=_container_name(fmt_name, kind, detail),
+        container=_container_name(fmt_name, layout),
         duration=duration,
         width=width,
         height=height,
@@ -231,11 +234,28 @@ def _codec_name(stream: Any) -> str | None:
     return _CODECS.get(name, name)
 
 
-def _container_name(fmt_name: str, kind: str | None, detail: str | None) -> str:
+def _check_sample_table(p: Path, size: int, kind: str, container: Any) -> None:
+    """The index says where every sample lives: all of them must be in the file
+    (catches a cut ``mdat`` whose header claims "to the end of the file")."""
+    end = 0
+    for stream in container.streams:
+        entries = stream.index_entries
+        if len(entries):
+            last = entries[-1]
+            end = max(end, int(last.pos) + int(last.size))
+    if end > size:
+        raise MediaError(
+            f"{p.name}: truncated {kind.upper()} file: its index points at media data up "
+            f"to byte {end:,} but the file ends at {size:,} bytes "
+            f"({format_size(end - size)} missing)"
+        )
+
+
+def _container_name(fmt_name: str, layout: _Layout) -> str:
     if fmt_name.startswith("mov,mp4"):
-        return kind if kind in ("mp4", "mov") else "mp4"
+        return layout.kind if layout.kind in ("mp4", "mov") else "mp4"
     if fmt_name.startswith("matroska"):
-        return "webm" if detail == "webm" else "matroska"
+        return "webm" if layout.doctype == "webm" else "matroska"
     first = fmt_name.split(",")[0]
     return _CONTAINERS.get(first, first)
 
@@ -243,30 +263,40 @@ def _container_name(fmt_name: str, kind: str | None, detail: str | None) -> str:
 # ------------------------------------------------------ structural checks
 
 
-def _sniff(p: Path, size: int) -> tuple[str | None, str | None]:
-    """Identify MP4/MOV and Matroska/WebM from their headers and check that the
-    data they declare is all there. Returns (kind, detail) or (None, None)."""
+@dataclass(frozen=True)
+class _Layout:
+    """What the structural check learnt from the file's own header."""
+
+    kind: str | None = None  # "mp4", "mov", "matroska", "avi"; None: other formats
+    doctype: str | None = None  # Matroska DocType: "webm" or "matroska"
+    rotation: int = 0  # MP4/MOV display rotation of the video track, degrees
+
+
+def _sniff(p: Path, size: int) -> _Layout:
+    """Identify MP4/MOV, Matroska/WebM and AVI from their headers and check that
+    the data they declare is all there (raises ``MediaError`` when it is not)."""
     with p.open("rb") as f:
         head = f.read(64)
         if len(head) >= 8 and head[4:8] in _MP4_BOXES:
             return _walk_mp4(p, f, size)
         if head.startswith(_EBML_MAGIC):
-            return "matroska", _check_ebml(p, f, size)
+            return _Layout("matroska", doctype=_check_ebml(p, f, size))
         if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
             _walk_riff(p, f, size)
-            return "avi", None
-    return None, None
+            return _Layout("avi")
+    return _Layout()
 
 
-def _walk_mp4(p: Path, f: Any, size: int) -> tuple[str, str | None]:
+def _walk_mp4(p: Path, f: Any, size: int) -> _Layout:
     """Walk the top-level boxes: every declared box must fit in the file and the
     index (``moov``) must be present, else the file is truncated."""
     kind = "mov"  # QuickTime files may have no ftyp at all
-    brand: str | None = None
-    seen_moov = False
+    moov: tuple[int, int] | None = None  # (payload offset, payload size)
     offset = 0
     boxes = 0
     while offset < size:
+        if boxes >= _MAX_TOP_LEVEL_BOXES:  # absurd layout: leave the rest to FFmpeg
+            break
         f.seek(offset)
         header = f.read(16)
         if len(header) < 8:
@@ -290,7 +320,6 @@ def _walk_mp4(p: Path, f: Any, size: int) -> tuple[str, str | None]:
         if boxes == 0 and box_type == b"ftyp":
             f.seek(offset + header_len)
             major = f.read(4)
-            brand = major.decode("latin-1")
             kind = "mov" if major == b"qt  " else "mp4"
         name = box_type.decode("latin-1", "replace")
         if offset + box_size > size:
@@ -299,16 +328,62 @@ def _walk_mp4(p: Path, f: Any, size: int) -> tuple[str, str | None]:
                 f"{format_size(box_size)} at byte {offset:,} but the file ends at "
                 f"{size:,} bytes ({format_size(offset + box_size - size)} missing)"
             )
-        if box_type == b"moov":
-            seen_moov = True
+        if box_type == b"moov" and moov is None:
+            moov = (offset + header_len, box_size - header_len)
         offset += box_size
         boxes += 1
-    if not seen_moov:
+    if moov is None and boxes < _MAX_TOP_LEVEL_BOXES:
         raise MediaError(
             f"{p.name}: truncated or unfinished {kind.upper()} file: its index "
             "('moov' box) is missing"
         )
-    return kind, brand
+    rotation = 0
+    if moov is not None and moov[1] <= _MAX_MOOV_READ:
+        f.seek(moov[0])
+        rotation = _video_rotation(f.read(moov[1]))
+    return _Layout(kind, rotation=rotation)
+
+
+def _child_boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(type, payload) of each box directly inside ``data``; stops at a broken one."""
+    pos = 0
+    while pos + 8 <= len(data):
+        box_size = int.from_bytes(data[pos : pos + 4], "big")
+        header_len = 8
+        if box_size == 1 and pos + 16 <= len(data):
+            box_size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+            header_len = 16
+        elif box_size == 0:
+            box_size = len(data) - pos
+        if box_size < header_len or pos + box_size > len(data):
+            return
+        yield data[pos + 4 : pos + 8], data[pos + header_len : pos + box_size]
+        pos += box_size
+
+
+def _video_rotation(moov: bytes) -> int:
+    """Rotation (0, 90, 180, 270) from the display matrix of the first track whose
+    header has a picture size: phones store portrait video as landscape + 90°."""
+    for box_type, trak in _child_boxes(moov):
+        if box_type != b"trak":
+            continue
+        for child_type, tkhd in _child_boxes(trak):
+            if child_type != b"tkhd" or len(tkhd) < 84:
+                continue
+            # matrix after version/flags, times, ids and reserved fields (v1: 64-bit times)
+            at = 52 if tkhd[0] == 1 else 40
+            if len(tkhd) < at + 44:
+                continue
+            a, b = (int.from_bytes(tkhd[at + i : at + i + 4], "big", signed=True) for i in (0, 4))
+            width = int.from_bytes(tkhd[at + 36 : at + 40], "big")
+            height = int.from_bytes(tkhd[at + 40 : at + 44], "big")
+            if not (width and height):
+                continue  # an audio track
+            degrees = round(math.degrees(math.atan2(b, a))) % 360
+            return min(
+                (0, 90, 180, 270), key=lambda d: min(abs(d - degrees), 360 - abs(d - degrees))
+            )
+    return 0
 
 
 def _walk_riff(p: Path, f: Any, size: int) -> None:

@@ -78,6 +78,7 @@ def make_video(
     faststart: bool = False,
     bitrate: int | None = None,
     noise: bool = False,
+    rotation: int = 0,
 ) -> Path:
     """Write a real video of ``seconds`` at ``width``x``height`` and ``fps``.
 
@@ -86,6 +87,8 @@ def make_video(
     before the media data. ``audio`` adds an AAC (MP4/MOV) or Opus (WebM)
     track of silence. ``noise`` fills frames with pseudo-random pixels so the
     encoder cannot compress them (large files, fast: ~17 MB per second at 720p).
+    ``rotation`` (degrees) stores a display rotation, as phones do for portrait
+    video: a 1920x1080 picture with ``rotation=90`` is shown as 1080x1920.
     Returns the path.
     """
     import av
@@ -103,6 +106,8 @@ def make_video(
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
         stream.options = dict(_FAST_OPTIONS.get(encoder, {}))
         if bitrate:  # average bitrate instead of constant quality
             stream.bit_rate = bitrate
