@@ -85,19 +85,32 @@ async def test_upload_limit_exceeded_is_a_24h_wait(harness: Harness, tmp_path: P
     assert err.value.retry_after == 86400
 
 
-async def test_rate_limit_reason_is_transient_and_invalid_title_rejected(
+async def test_rate_limit_reason_waits_and_invalid_title_rejected(
     harness: Harness, tmp_path: Path
 ) -> None:
     from pellacia.errors import Transient
 
     video = make_file(tmp_path / "v.mp4", 1000)
     harness.host.faults.add({"platform": "youtube", "kind": "rate_limit", "method": "POST"})
-    with pytest.raises(Transient, match="rateLimitExceeded"):
+    with pytest.raises(RateLimited, match="rateLimitExceeded") as err:
         await harness.platform.upload(make_request(video), MemorySession(), harness.context())
+    # a short wait, not a failure that would push the post to another layer
+    assert err.value.retry_after == 60 and err.value.quota is None
+    harness.host.faults.add({"platform": "youtube", "kind": "server_error", "method": "POST"})
+    with pytest.raises(Transient, match="503"):
+        await harness.platform.upload(make_request(video), MemorySession(), harness.context())
+    # the platform refuses what the local rules let through: a 4xx is Rejected
     with pytest.raises(Rejected, match="invalidTitle"):
+        await harness.platform.upload(
+            make_request(video, title="a <b> title"), MemorySession(), harness.context()
+        )
+    # and an over-long title never leaves the machine
+    seen = len(harness.fake.requests)
+    with pytest.raises(Rejected, match="at most 100"):
         await harness.platform.upload(
             make_request(video, title="x" * 101), MemorySession(), harness.context()
         )
+    assert len(harness.fake.requests) == seen
 
 
 async def test_refused_refresh_is_auth_expired_with_testing_hint(

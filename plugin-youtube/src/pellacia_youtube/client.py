@@ -10,7 +10,7 @@ error the delivery engine acts on (protocols.md §1 Errors).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -98,7 +98,17 @@ def raise_for(reply: Reply, ctx: PlatformContext, action: str) -> None:
             reset_at=ctx.clock.now() + timedelta(hours=24),
             quota=DAILY_UPLOADS_QUOTA,
         )
-    if status == 429 or status >= 500 or (status == 403 and reason in RETRYABLE_REASONS):
+    if status == 429 or (status == 403 and reason in RETRYABLE_REASONS):
+        # Google's library retries these with backoff; to the engine this is a
+        # wait (RateLimited), not a failure that should move to another layer.
+        wait = _retry_after(reply) or float(ctx.settings.get("rate_limit_wait", 60.0))
+        raise RateLimited(
+            f"{detail} (short-term rate limit; retry in {wait:g} s)",
+            platform=PLATFORM,
+            retry_after=wait,
+            reset_at=ctx.clock.now() + timedelta(seconds=wait),
+        )
+    if status >= 500:
         raise Transient(detail, platform=PLATFORM)
     if status == 401:
         raise AuthExpired(
@@ -107,6 +117,20 @@ def raise_for(reply: Reply, ctx: PlatformContext, action: str) -> None:
             platform=PLATFORM,
         )
     raise Rejected(detail, platform=PLATFORM)
+
+
+def _retry_after(reply: Reply) -> float | None:
+    """``Retry-After`` seconds when a front end sent one (YouTube itself does not)."""
+    value = reply.headers.get("Retry-After", "")
+    try:
+        return max(1.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+#: a request body: bytes, or a factory of a fresh one-shot payload (so a
+#: replay after a token refresh gets a new stream)
+Body = bytes | Callable[[], Any] | None
 
 
 class YouTubeClient:
@@ -130,7 +154,7 @@ class YouTubeClient:
         action: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: bytes | None = None,
+        data: Body = None,
     ) -> Reply:
         """One request, with one token refresh + retry after a 401.
 
@@ -152,11 +176,12 @@ class YouTubeClient:
         action: str,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str],
-        data: bytes | None,
+        data: Body,
     ) -> Reply:
+        payload = data() if callable(data) else data
         try:
             async with self.ctx.http.request(
-                method, url, params=params, headers=headers, data=data, allow_redirects=False
+                method, url, params=params, headers=headers, data=payload, allow_redirects=False
             ) as resp:
                 body = await resp.read()
                 return Reply(resp.status, dict(resp.headers), body)

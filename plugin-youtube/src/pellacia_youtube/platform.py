@@ -120,6 +120,18 @@ class YouTubePlatform:
         self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
     ) -> UploadReceipt:
         """Resumable upload; resumes from ``session.resume_state`` when present."""
+        from pellacia.media import check_rules
+
+        violations = check_rules(
+            self.media_rules,
+            request.video,
+            title=request.title,
+            description=request.caption,
+            platform=self.name,
+            display_name=self.display_name,
+        )
+        if violations:  # refused before a single request (and a quota unit) is spent
+            raise Rejected("; ".join(v.message for v in violations), platform=PLATFORM)
         client = YouTubeClient(ctx)
         run = ResumableUpload(
             client,

@@ -9,8 +9,8 @@
    ``Range`` (or none: restart at 0), 200/201 (already done), 404 (expired:
    start a new session).
 
-Bytes are read from disk one chunk at a time (the next chunk is read while the
-current one is on the wire), so memory stays at two chunks whatever the size.
+Bytes stream from disk in 1 MiB pieces (the next piece is read while the
+current one is on the wire), so memory stays flat whatever the file size.
 Retrying is the engine's job: failures raise typed errors after the state is
 saved, and the next call resumes from it.
 """
@@ -18,12 +18,13 @@ saved, and the next call resumes from it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pellacia.contract import PlatformContext, UploadSession
 from pellacia.errors import Rejected, Transient
@@ -32,6 +33,7 @@ from pellacia_youtube.client import PLATFORM, Reply, YouTubeClient, raise_for
 
 CHUNK_ALIGN = 256 * 1024
 DEFAULT_CHUNK = 8 * 1024 * 1024
+PIECE = 1024 * 1024  # bytes read from disk at a time
 STATE_VERSION = 1
 _RANGE = re.compile(r"bytes=0-(\d+)")
 
@@ -103,13 +105,12 @@ class ResumableUpload:
         progress = await self._resume_or_start()
         if progress.resource is not None:
             return progress.resource
-        with self.path.open("rb") as f:
-            while True:
-                progress = await self._send_from(f, progress.offset)
-                if progress.resource is not None:
-                    return progress.resource
-                if progress.expired:
-                    progress = await self._start()
+        while True:
+            progress = await self._send_from(progress.offset)
+            if progress.resource is not None:
+                return progress.resource
+            if progress.expired:
+                progress = await self._start()
 
     # ------------------------------------------------------------- session
 
@@ -176,55 +177,65 @@ class ResumableUpload:
 
     # --------------------------------------------------------------- bytes
 
-    async def _read(self, f: BinaryIO, offset: int) -> bytes:
-        def read() -> bytes:
-            f.seek(offset)
-            return f.read(self.chunk_size)
+    def _body(self, offset: int, length: int) -> Callable[[], AsyncIterator[bytes]]:
+        """A factory of one-shot streams of ``length`` file bytes from ``offset``.
 
-        return await asyncio.to_thread(read)
+        Read in ``PIECE`` slices with the next slice read (in a thread) while
+        the current one is written. A one-shot stream also stops aiohttp from
+        silently replaying a PUT after a dropped connection: a replay must go
+        through the status query.
+        """
+        path = self.path
 
-    async def _send_from(self, f: BinaryIO, offset: int) -> Progress:
-        """Send chunks from ``offset`` until done, a new offset mismatch, or expiry."""
-        assert self.uri is not None
-        data = await self._read(f, offset)
-        while True:
-            end = offset + len(data)
-            if not data and self.total:
-                # the server wants bytes past our file: it changed under us
-                raise Rejected("YouTube upload: the file shrank during upload", platform=PLATFORM)
-            # read ahead while this chunk is on the wire
-            ahead = asyncio.ensure_future(self._read(f, end)) if end < self.total else None
+        async def stream() -> AsyncIterator[bytes]:
+            f = await asyncio.to_thread(path.open, "rb")
+            pending: asyncio.Future[bytes] | None = None
             try:
-                progress = await self._put(offset, data)
-            except BaseException:
-                if ahead is not None:
-                    ahead.cancel()
-                raise
-            if progress.resource is not None or progress.expired:
-                if ahead is not None:
-                    ahead.cancel()
-                return progress
-            await self._save(progress.offset)
-            if progress.offset == end and ahead is not None:
-                offset, data = end, await ahead
-            else:
-                # the server kept a different amount: trust its Range
-                if ahead is not None:
-                    ahead.cancel()
-                offset = progress.offset
-                data = await self._read(f, offset)
+                f.seek(offset)
+                left = length
+                pending = asyncio.ensure_future(asyncio.to_thread(f.read, min(PIECE, left)))
+                while left > 0:
+                    piece = await pending
+                    pending = None
+                    if not piece:
+                        raise Rejected("YouTube upload: the file shrank", platform=PLATFORM)
+                    left -= len(piece)
+                    if left > 0:
+                        pending = asyncio.ensure_future(asyncio.to_thread(f.read, min(PIECE, left)))
+                    yield piece
+            finally:
+                if pending is not None:
+                    with contextlib.suppress(BaseException):
+                        await pending
+                f.close()
 
-    async def _put(self, offset: int, data: bytes) -> Progress:
-        last = offset + len(data) - 1
+        return stream
+
+    async def _send_from(self, offset: int) -> Progress:
+        """Send chunks from ``offset`` until done or the session expires."""
+        while True:
+            length = min(self.chunk_size, self.total - offset)
+            progress = await self._put(offset, length)
+            if progress.resource is not None or progress.expired:
+                return progress
+            # trust the server's Range, whatever we sent
+            offset = progress.offset
+            await self._save(offset)
+
+    async def _put(self, offset: int, length: int) -> Progress:
         headers = {
             "Content-Type": self.content_type,
-            "Content-Length": str(len(data)),
-            "Content-Range": f"bytes {offset}-{last}/{self.total}",
+            "Content-Length": str(length),
+            "Content-Range": f"bytes {offset}-{offset + length - 1}/{self.total}",
         }
         assert self.uri is not None
         try:
             reply = await self.client.send(
-                "PUT", self.uri, action="upload chunk", headers=headers, data=data
+                "PUT",
+                self.uri,
+                action="upload chunk",
+                headers=headers,
+                data=self._body(offset, length),
             )
         except Transient:
             await self._checkpoint()
