@@ -102,6 +102,18 @@ def test_probe_audio_codec_and_fractional_fps(videos: dict[str, Path]) -> None:
     assert probe(videos["hevc"]).video_codec == "hevc"
 
 
+def test_probe_live_recorded_webm_without_duration(tmp_path: Path) -> None:
+    """Browser MediaRecorder output: unknown segment size, no duration header."""
+    import av
+
+    path = make_video(tmp_path / "recorded.webm", seconds=2.0, codec="vp8", live=True)
+    with av.open(str(path)) as container:  # the premise: no header has it
+        assert container.duration is None
+    info = probe(path)
+    assert (info.container, info.video_codec) == ("webm", "vp8")
+    assert info.duration == pytest.approx(2.0, abs=0.05)
+
+
 def test_probe_reports_the_displayed_size_of_a_rotated_video(tmp_path: Path) -> None:
     """A phone's portrait clip: stored 1280x720 with a 90° display matrix."""
     for container in ("mp4", "mov"):

@@ -80,6 +80,8 @@ _MP4_BOXES = frozenset(
 )  # fmt: skip
 _MAX_TOP_LEVEL_BOXES = 100_000
 _MAX_MOOV_READ = 64 * 1024**2  # the index of a long video is a few MB
+#: largest file whose packets we walk when no header gives the duration
+_MAX_DEMUX_FOR_DURATION = 2 * 1024**3
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 _EBML_DOCTYPE = 0x4282
 _MKV_SEGMENT = 0x18538067
@@ -91,7 +93,10 @@ _MKV_SEGMENT = 0x18538067
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Read container, duration, size, resolution, codecs, bitrate and fps of a video.
 
-    Reads headers only (never decodes the video). Raises ``MediaError`` with a
+    Reads headers only and never decodes the video; only a live-recorded file
+    that declares no duration anywhere (browser WebM) has its packets walked,
+    up to 2 GiB. Width and height are the picture as displayed (a 90° display
+    rotation swaps them). Raises ``MediaError`` with a
     message naming the file and the problem when it is missing, a directory,
     empty, not a video, has no video stream, or is truncated/corrupt.
     """
@@ -172,8 +177,13 @@ def _info(p: Path, size: int, layout: _Layout, container: Any, *, retry: bool) -
     audio = container.streams.audio[0] if container.streams.audio else None
 
     duration = _duration(container, video)
+    if duration is None and size <= _MAX_DEMUX_FOR_DURATION:
+        duration = _duration_from_packets(container, video)
     if duration is None or duration <= 0:
-        raise MediaError(f"{p.name}: cannot read the video's duration (corrupt header?)")
+        raise MediaError(
+            f"{p.name}: the file does not declare its duration (a live recording?); "
+            "remux it first, e.g. ffmpeg -i IN -c copy OUT"
+        )
     width = int(video.codec_context.width or video.width or 0)
     height = int(video.codec_context.height or video.height or 0)
     if (width <= 0 or height <= 0) and retry:
@@ -215,6 +225,26 @@ def _duration(container: Any, video: Any) -> float | None:
     if video.duration is not None and video.time_base is not None:
         return float(video.duration * video.time_base)
     return None
+
+
+def _duration_from_packets(container: Any, video: Any) -> float | None:
+    """Last resort for files written live (browser MediaRecorder WebM, streams):
+    no duration in any header, so walk the packets (read, never decoded)."""
+    import av
+
+    first: float | None = None
+    last = 0.0
+    try:
+        for packet in container.demux(video):
+            if packet.pts is None or packet.time_base is None:
+                continue
+            start = float(packet.pts * packet.time_base)
+            end = start + float((packet.duration or 0) * packet.time_base)
+            first = start if first is None else min(first, start)
+            last = max(last, end)
+    except av.error.FFmpegError:
+        return None  # corrupt tail: say "no duration" rather than guess
+    return last - first if first is not None else None
 
 
 def _fps(video: Any) -> float | None:

@@ -79,6 +79,7 @@ def make_video(
     bitrate: int | None = None,
     noise: bool = False,
     rotation: int = 0,
+    live: bool = False,
 ) -> Path:
     """Write a real video of ``seconds`` at ``width``x``height`` and ``fps``.
 
@@ -89,6 +90,8 @@ def make_video(
     encoder cannot compress them (large files, fast: ~17 MB per second at 720p).
     ``rotation`` (degrees) stores a display rotation, as phones do for portrait
     video: a 1920x1080 picture with ``rotation=90`` is shown as 1080x1920.
+    ``live`` writes WebM/Matroska as a browser's MediaRecorder does: no
+    duration, no index, segment of unknown size.
     Returns the path.
     """
     import av
@@ -99,6 +102,8 @@ def make_video(
         raise ValueError(f"cannot tell the container from {out.name!r}: pass container=")
     encoder = _encoder(codec)
     options: dict[str, str] = {"movflags": "+faststart"} if faststart else {}
+    if live:
+        options["live"] = "1"
     rate = Fraction(fps).limit_denominator(1001)
     frames = max(1, round(seconds * rate))
     with av.open(str(out), mode="w", format=muxer, options=options) as dst:
