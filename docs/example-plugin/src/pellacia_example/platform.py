@@ -38,7 +38,8 @@ from pellacia.errors import (
 NAME = "example"
 #: where the real API would live; ``ctx.endpoint`` swaps in the sandbox's fake
 REAL_BASE = "https://api.example-video.test"
-DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+# 1 MiB: aiohttp warns on raw bytes bodies above that (send a file object beyond it)
+DEFAULT_CHUNK_SIZE = 1024 * 1024
 MIN_CHUNK_SIZE = 16 * 1024
 
 MEDIA_RULES = MediaRules(

@@ -81,7 +81,7 @@ class SandboxHost:
         host: str = "127.0.0.1",
         port: int = 0,
         only: Iterable[str] | None = None,
-        extra: Mapping[str, type[FakePlatform]] | None = None,
+        extra: Mapping[str, str | type[FakePlatform]] | None = None,
         clock: SandboxClock | None = None,
     ) -> None:
         self.bind = check_loopback(host)
