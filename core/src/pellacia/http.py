@@ -37,7 +37,13 @@ def client_session(
     timeout = aiohttp.ClientTimeout(
         total=total_timeout, connect=connect_timeout, sock_read=read_timeout
     )
-    connector = aiohttp.TCPConnector(limit_per_host=limit_per_host, enable_cleanup_closed=True)
+    if proxy is not None and proxy.startswith("socks"):
+        # aiohttp speaks only HTTP proxies; SOCKS goes through aiohttp-socks'
+        # connector (a dependency of the vpn plugin, which makes such routes).
+        connector = _socks_connector(proxy, limit_per_host)
+        proxy = None
+    else:
+        connector = aiohttp.TCPConnector(limit_per_host=limit_per_host, enable_cleanup_closed=True)
     return aiohttp.ClientSession(
         timeout=timeout,
         connector=connector,
@@ -45,3 +51,18 @@ def client_session(
         proxy=proxy,
         raise_for_status=False,
     )
+
+
+def _socks_connector(proxy: str, limit_per_host: int) -> aiohttp.TCPConnector:
+    from pellacia.errors import ConfigError
+
+    try:
+        from aiohttp_socks import ProxyConnector
+    except ImportError:
+        raise ConfigError(
+            "a socks:// proxy needs the aiohttp-socks package (pip install pellacia-dist-vpn)"
+        ) from None
+    connector: aiohttp.TCPConnector = ProxyConnector.from_url(
+        proxy, limit_per_host=limit_per_host, enable_cleanup_closed=True
+    )
+    return connector
