@@ -37,7 +37,14 @@ from pellacia.contract import (
     UploadReceipt,
     UploadSession,
 )
-from pellacia.errors import Challenge, OutcomeUnknown, PlatformError, Rejected, Transient
+from pellacia.errors import (
+    Challenge,
+    OutcomeUnknown,
+    PlatformError,
+    RateLimited,
+    Rejected,
+    Transient,
+)
 from pellacia.log import get_logger
 
 from pellacia_tiktok import metrics
@@ -118,6 +125,18 @@ def caption_of(request: PublishRequest) -> str:
     return caption
 
 
+def check_media(rules: MediaRules, request: PublishRequest) -> None:
+    """``Rejected`` with every broken rule, before anything is sent."""
+    from pellacia.media import check_rules
+
+    caption = caption_of(request)
+    violations = check_rules(
+        rules, request.video, title=caption, platform=PLATFORM, display_name="TikTok"
+    )
+    if violations:
+        raise Rejected("; ".join(v.message for v in violations), platform=PLATFORM)
+
+
 def choose_privacy(request: PublishRequest, creator: Mapping[str, Any]) -> str:
     """The privacy level: the requested one (must be allowed), else public if allowed, else private."""
     options = [o for o in creator.get("privacy_level_options") or () if o in PRIVACY_LEVELS]
@@ -169,6 +188,7 @@ class TikTokPlatform:
         self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
     ) -> UploadReceipt:
         """Init (or resume), then stream the chunks; state saved after each ack."""
+        check_media(self.media_rules, request)
         client = TikTokClient(ctx)
         plan = plan_for(request, ctx)
         inbox = request.options.get("mode") == "inbox"
@@ -307,7 +327,17 @@ class TikTokPlatform:
         interval = float(ctx.settings.get("status_poll_interval", 5.0))
         deadline = ctx.clock.monotonic() + float(ctx.settings.get("publish_timeout", 1800.0))
         while True:
-            status = await client.status(str(publish_id))
+            try:
+                status = await client.status(str(publish_id))
+            except RateLimited as limited:  # 30/min per token, shared with other deliveries
+                await ctx.clock.sleep(max(interval, min(limited.retry_after or 60.0, 60.0)))
+                continue
+            except Transient as lost:
+                # every byte is in: TikTok publishes on its own, so the post may be out
+                raise OutcomeUnknown(
+                    f"TikTok publish {publish_id}: status unknown ({lost}); reconcile",
+                    platform=PLATFORM,
+                ) from None
             post = await self._settled(client, request, state, str(publish_id), status)
             if post is not None:
                 return post

@@ -13,7 +13,7 @@ expire after an hour, N status polls of processing, the ``error`` object on
 every response and rotated refresh tokens. Uploaded media is hashed and
 counted while it streams in, never kept, so multi-GB uploads cost no memory.
 
-Tests tune it with ``configure(...)`` (e.g. ``min_chunk_size`` to move few MB,
+Tests tune it with ``configure(...)`` or ``POST /tiktok/_sandbox/config`` (e.g. ``min_chunk_size`` to move few MB,
 ``processing_polls``, ``fail_reason``); ``reset()`` restores the defaults.
 """
 
@@ -193,6 +193,16 @@ class TikTokFake(FakePlatform):
         r.add_post("/v2/video/list/", self._video_list)
         r.add_post("/v2/video/query/", self._video_query)
         r.add_put("/upload/video/", self._upload_chunk)
+        # not TikTok's: lets a test or the demo tune the fake over HTTP (reset restores defaults)
+        r.add_post("/_sandbox/config", self._configure_http)
+
+    async def _configure_http(self, request: web.Request) -> web.Response:
+        try:
+            settings = await request.json()
+            config = self.configure(**settings)
+        except (ValueError, TypeError, KeyError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(config)
 
     def reset(self) -> None:
         self.config = dict(DEFAULT_CONFIG)
@@ -601,6 +611,8 @@ class TikTokFake(FakePlatform):
             return web.Response(status=206, headers={"Range": f"bytes=0-{publish.committed - 1}"})
         publish.sha256 = hasher.hexdigest()
         publish.completed_at = self.clock.time()
+        if publish.mode == "direct":  # the post's id exists now; TikTok reveals it once public
+            publish.video_id = str(7500000000000000000 + next(self._seq))
         return web.Response(status=201)
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -635,13 +647,13 @@ class TikTokFake(FakePlatform):
         if publish.mode == "inbox":
             publish.status = "SEND_TO_USER_INBOX"
             return
-        n = next(self._seq)
+        n = int(publish.video_id or 0) - 7500000000000000000
         create_ms = int(self.clock.time() * 1000)
         mine = [v for v in self.videos if v.account == publish.account]
         if mine and create_ms <= mine[-1].create_ms:
             create_ms = mine[-1].create_ms + 1  # unique, increasing: the list cursor stays exact
         video = _Video(
-            id=str(7500000000000000000 + n),
+            id=str(publish.video_id),
             account=publish.account,
             title=publish.title,
             create_ms=create_ms,
