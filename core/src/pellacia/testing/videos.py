@@ -100,6 +100,10 @@ def make_video(
     muxer = container or _MUXERS.get(out.suffix.lower())
     if muxer is None:
         raise ValueError(f"cannot tell the container from {out.name!r}: pass container=")
+    if width % 2 or height % 2 or width <= 0 or height <= 0:
+        raise ValueError(
+            f"width and height must be positive and even (4:2:0), not {width}x{height}"
+        )
     encoder = _encoder(codec)
     options: dict[str, str] = {"movflags": "+faststart"} if faststart else {}
     if live:
