@@ -14,11 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 import aiohttp
-from pellacia.contract import Platform
 from pellacia.testing.conformance import PlatformConformance
 from pellacia.testing.context import KitContext
 from pellacia.testing.sandbox import SandboxHandle
-from pellacia_tiktok.platform import TikTokPlatform
 
 SMALL_CHUNK = 16 * 1024
 
@@ -45,9 +43,6 @@ class TestTikTokConformance(PlatformConformance):
         "height": 640,
         "fps": 30,
     }
-
-    def make_platform(self) -> Platform:
-        return TikTokPlatform()
 
     @asynccontextmanager
     async def signed_in(self, sandbox: SandboxHandle) -> AsyncIterator[KitContext]:

@@ -176,6 +176,7 @@ async def test_lost_answer_of_init_reconciles_to_none_and_posts_once(
     # the engine reconciles again before any later retry: now it finds the post
     again = await platform.reconcile(request, None, ctx)
     assert again is not None and again.remote_id == post.remote_id
+    assert again.url == post.url
     state = fake.snapshot()
     assert len(state["posts"]) == 1 and len(state["videos"]) == 1
     assert [u["bytes_received"] for u in state["uploads"]] == [0, video.size]

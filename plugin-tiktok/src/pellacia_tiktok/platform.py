@@ -440,7 +440,7 @@ class TikTokPlatform:
                     return (
                         post
                         if post.url or not share
-                        else RemotePost(post.remote_id, str(share), post.raw)
+                        else RemotePost(post.remote_id, url=str(share), raw=post.raw)
                     )
             if not data.get("has_more") or not videos:
                 return None

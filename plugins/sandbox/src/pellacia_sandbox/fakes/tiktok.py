@@ -494,11 +494,14 @@ class TikTokFake(FakePlatform):
         if isinstance(checked, str):
             return self._error(400, "invalid_params", checked)
         size, chunk, count = checked
-        title, privacy, post_info = "", None, {}
+        title: Any = ""
+        privacy: Any = None
+        post_info: dict[str, Any] = {}
         if mode == "direct":
-            post_info = body.get("post_info")
-            if not isinstance(post_info, dict):
+            given = body.get("post_info")
+            if not isinstance(given, dict):
                 return self._error(400, "invalid_params", "post_info is required for a direct post")
+            post_info = given
             title = post_info.get("title", "")
             if not isinstance(title, str) or len(title) > 2200:
                 return self._error(
