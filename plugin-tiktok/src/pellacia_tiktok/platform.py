@@ -234,7 +234,11 @@ class TikTokPlatform:
             return None
         if (saved.get("mode") == "inbox") != inbox:
             return None
-        status = await client.status(saved["publish_id"])
+        try:
+            status = await client.status(saved["publish_id"])
+        except Rejected:  # TikTok no longer knows the publish_id: it never got all bytes
+            log.info("tiktok.publish_id_forgotten", delivery_id=request.delivery_id)
+            return None
         uploaded = int(status.get("uploaded_bytes") or 0)
         if status.get("status") == "FAILED":
             return None  # TikTok gave up on it: it is no post, start over
