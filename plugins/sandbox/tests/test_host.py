@@ -303,3 +303,15 @@ def test_loopback_addresses_are_accepted() -> None:
     assert check_loopback("127.0.0.1") == "127.0.0.1"
     assert check_loopback("localhost") == "127.0.0.1"
     assert check_loopback("::1") == "::1"
+
+
+async def test_request_log_masks_credentials_in_query_strings(
+    host: SandboxHost, http: aiohttp.ClientSession
+) -> None:
+    url = f"{host.base_url}/example/v1/posts?access_token=SECRET-TOKEN-1&client_ref=abc"
+    async with http.get(url) as r:
+        assert r.status == 401
+    control = SandboxControl(host.base_url)
+    text = str(await control.state("example"))
+    assert "SECRET-TOKEN-1" not in text
+    assert host.state("example")["requests"][-1]["query"] == "access_token=***&client_ref=abc"

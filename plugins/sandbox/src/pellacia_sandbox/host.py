@@ -34,6 +34,11 @@ KNOWN_FAKES: dict[str, str] = {
     "example": "pellacia_sandbox.fakes.example:ExampleFake",
 }
 
+#: request-log entries kept per fake (the oldest tenth goes when full)
+MAX_LOGGED_REQUESTS = 10_000
+#: query parameters whose values the request log masks
+_SECRET_WORDS = ("token", "secret", "code", "password", "key", "signature")
+
 #: biggest request body a fake may read at once (uploads stream in chunks)
 CLIENT_MAX_SIZE = 1024**3
 
@@ -233,6 +238,17 @@ def _split(path: str) -> tuple[str, str]:
     return head, "/" + rest
 
 
+def _redacted_query(request: web.Request) -> str:
+    """The query string with credential-like values masked (some APIs put tokens there)."""
+    if not request.query_string:
+        return ""
+    parts = []
+    for key, value in request.query.items():
+        secret = any(word in key.lower() for word in _SECRET_WORDS)
+        parts.append(f"{key}={'***' if secret else value}")
+    return "&".join(parts)
+
+
 @web.middleware
 async def _fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     host = request.app[HOST_KEY]
@@ -243,10 +259,13 @@ async def _fault_middleware(request: web.Request, handler: Handler) -> web.Strea
     entry: dict[str, Any] = {
         "method": request.method,
         "path": sub_path,
-        "query": request.query_string,
+        "query": _redacted_query(request),
+        "bytes": request.content_length,
         "status": None,
         "fault": None,
     }
+    if len(fake.requests) >= MAX_LOGGED_REQUESTS:  # `sandbox up` may run for days
+        del fake.requests[: MAX_LOGGED_REQUESTS // 10]
     fake.requests.append(entry)
     fault = host.faults.take(name, request.method, sub_path)
     try:
