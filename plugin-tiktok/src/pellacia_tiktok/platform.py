@@ -61,6 +61,7 @@ from pellacia_tiktok.upload import (
 )
 
 MAX_CAPTION = 2200
+CLOCK_SKEW_S = 300  # our clock vs TikTok's create_time, when bounding the reconcile search
 DEFAULT_DAILY_CAP = 15
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 #: post_info fields a caller may set through ``request.options``
@@ -430,7 +431,7 @@ class TikTokPlatform:
         self, client: TikTokClient, caption: str, since: datetime | None, username: Any
     ) -> RemotePost | None:
         """The newest video with this caption created at or after ``since``."""
-        floor = int(since.timestamp()) - 5 if since else 0
+        floor = int(since.timestamp()) - CLOCK_SKEW_S if since else 0
         cursor: int | None = None
         for _ in range(10):  # at most 200 videos back
             data = await client.video_list(fields=LIST_FIELDS, cursor=cursor)
