@@ -1,0 +1,80 @@
+"""``pellacia-dist browser check``: can this machine drive Chromium?"""
+
+from __future__ import annotations
+
+import click
+
+_PAGE = (
+    "<!doctype html><title>pellacia-dist browser check</title>"
+    "<h1 id=ok>Chromium works</h1><script>document.title += ' (js ok)'</script>"
+)
+
+
+@click.group()
+def browser() -> None:
+    """The browser-automation fallback (Playwright with the system's Chromium)."""
+
+
+@browser.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Launch Chromium, load a page served on 127.0.0.1 and print the version."""
+    import asyncio
+
+    from pellacia.cli.context import AppContext, emit_json, fail
+    from pellacia.errors import PellaciaError
+
+    from pellacia_browser.launcher import BrowserSettings
+
+    app = ctx.ensure_object(AppContext)
+    settings = BrowserSettings.from_section(app.settings.plugins.get("browser", {}))
+    try:
+        result = asyncio.run(_probe(settings))
+    except PellaciaError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"Chromium {result['version']} ({result['executable']})")
+    click.echo(f"page loaded from {result['url']}: {result['title']!r}")
+    click.echo(click.style("ok", fg="green") + ": the browser layers can run on this machine")
+
+
+async def _probe(settings: object) -> dict[str, str]:
+    from aiohttp import web
+
+    from pellacia_browser.launcher import BrowserSettings, launch_browser
+
+    assert isinstance(settings, BrowserSettings)
+
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(text=_PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        async with launch_browser(settings) as session:
+            tab = await session.new_page()
+            await tab.goto(url)
+            heading = await tab.text_content("#ok")
+            title = await tab.title()
+            if heading != "Chromium works":
+                from pellacia.errors import Transient
+
+                raise Transient(f"the test page did not render (heading {heading!r})")
+            return {
+                "version": session.version,
+                "executable": session.executable,
+                "url": url,
+                "title": title,
+            }
+    finally:
+        await runner.cleanup()
