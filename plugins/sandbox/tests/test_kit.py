@@ -80,3 +80,32 @@ def test_kit_skips_with_the_reason_when_the_sandbox_is_not_installed(tmp_path: P
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 skipped" in run.stdout
     assert "pip install pellacia-dist-sandbox" in run.stdout
+
+
+def _example_platform() -> Any:
+    """The example plugin's platform, loaded from its file (not installed here)."""
+    import importlib.util
+
+    path = (
+        Path(__file__).resolve().parents[3] / "docs/example-plugin/src/pellacia_example/platform.py"
+    )
+    spec = importlib.util.spec_from_file_location("example_platform_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ExamplePlatform()
+
+
+async def test_sandbox_context_signs_in_through_the_platforms_oauth(
+    sandbox: SandboxHandle, sandbox_context: Any
+) -> None:
+    await sandbox.control.reset("example")
+    async with sandbox_context(_example_platform(), settings={"chunk_size": 16384}) as kit:
+        assert kit.ctx.endpoint("https://api.example-video.test") == f"{sandbox.base_url}/example"
+        tokens = await kit.tokens.current()
+        assert tokens.refresh_token and tokens.expires_at is not None
+        assert tokens.access_token not in repr(kit)  # no token in reprs
+        assert await kit.platform.fetch_metrics([], kit.ctx) == []
+        state = await sandbox.control.state("example")
+        assert state["tokens"]["exchanges"] == 1
+        assert [r["path"] for r in state["requests"]] == ["/oauth/authorize", "/oauth/token"]

@@ -112,8 +112,12 @@ class PlatformConformance:
         fields.update(overrides)
         return PublishRequest(**fields)
 
-    def invalid_video_spec(self, rules: MediaRules) -> dict[str, Any]:
-        """``make_video`` arguments (plus "name") of a clip breaking ``rules``."""
+    def invalid_video_spec(self, rules: MediaRules) -> dict[str, Any] | None:
+        """``make_video`` arguments (plus "name") of a clip breaking ``rules``.
+
+        None when no generated clip can break them (a platform taking every
+        container and codec): the scenario then breaks ``max_title_chars``.
+        """
         if self.invalid_video is not None:
             return dict(self.invalid_video)
         if rules.containers and "matroska" not in rules.containers:
@@ -122,7 +126,7 @@ class PlatformConformance:
             return {"name": "bad.mp4", "seconds": 1.0, "width": 32, "height": 32}
         if rules.video_codecs and "mpeg4" not in rules.video_codecs:
             return {"name": "bad.mp4", "seconds": 1.0, "codec": "mpeg4"}
-        raise NotImplementedError("set invalid_video: no rule the kit knows how to break")
+        return None
 
     # ----------------------------------------------------------- helpers
 
@@ -360,12 +364,17 @@ class PlatformConformance:
         from pellacia.media import check_rules
 
         async with asyncio.timeout(SCENARIO_TIMEOUT_S), self.signed_in(_checked) as kit:
-            spec = self.invalid_video_spec(kit.platform.media_rules)
-            video = await self.video(tmp_path, **spec)
-            request = self.make_request(video)
-            violations = check_rules(
-                kit.platform.media_rules, video, title=request.title, platform=self.platform_name
-            )
+            rules = kit.platform.media_rules
+            spec = self.invalid_video_spec(rules)
+            if spec is not None:
+                video = await self.video(tmp_path, **spec)
+                request = self.make_request(video)
+            elif rules.max_title_chars:
+                video = await self.video(tmp_path)
+                request = self.make_request(video, title="x" * (rules.max_title_chars + 1))
+            else:
+                raise NotImplementedError("set invalid_video: no rule the kit knows how to break")
+            violations = check_rules(rules, video, title=request.title, platform=self.platform_name)
             assert violations, f"{spec} does not break {self.platform_name}'s media rules"
             seen = len((await self.state(_checked))["requests"])
             with pytest.raises((Rejected, MediaError)) as refused:
