@@ -184,3 +184,29 @@ async def test_secrets_never_in_repr_or_errors(harness: Harness, tmp_path: Path)
         )
     texts += [str(err2.value)]
     assert_no_secrets(harness, *texts)
+
+
+async def test_consent_url_asks_offline_access_with_pkce(harness: Harness) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    url = harness.platform.auth.authorization_url(
+        harness.context(),
+        client=CLIENT,
+        redirect_uri="http://127.0.0.1:9/cb",
+        state="s",
+        code_challenge="c" * 43,
+    )
+    query = parse_qs(urlsplit(url).query)
+    assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert set(query["scope"][0].split()) == {
+        "https://www.googleapis.com/auth/youtube.upload",
+        "https://www.googleapis.com/auth/youtube.readonly",
+        "https://www.googleapis.com/auth/yt-analytics.readonly",
+    }
+    # the harness signed in through this URL: Google-style, with a refresh token
+    assert harness.tokens is not None
+    tokens = harness.tokens._tokens
+    assert tokens.refresh_token and tokens.expires_at is not None
+    lifetime = (tokens.expires_at - harness.host.clock.now()).total_seconds()
+    assert 3500 < lifetime <= 3599

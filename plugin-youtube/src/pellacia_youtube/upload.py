@@ -18,7 +18,6 @@ saved, and the next call resumes from it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -193,21 +192,26 @@ class ResumableUpload:
             try:
                 f.seek(offset)
                 left = length
-                pending = asyncio.ensure_future(asyncio.to_thread(f.read, min(PIECE, left)))
                 while left > 0:
-                    piece = await pending
+                    task = pending or asyncio.ensure_future(
+                        asyncio.to_thread(f.read, min(PIECE, left))
+                    )
+                    piece = await task
                     pending = None
                     if not piece:
                         raise Rejected("YouTube upload: the file shrank", platform=PLATFORM)
                     left -= len(piece)
-                    if left > 0:
+                    if left > 0:  # read the next piece while this one is written
                         pending = asyncio.ensure_future(asyncio.to_thread(f.read, min(PIECE, left)))
                     yield piece
             finally:
-                if pending is not None:
-                    with contextlib.suppress(BaseException):
-                        await pending
-                f.close()
+                try:
+                    if pending is not None:  # let the thread finish before closing
+                        await asyncio.wait([pending])
+                        if not pending.cancelled():
+                            pending.exception()  # retrieved: nothing to report
+                finally:
+                    f.close()
 
         return stream
 
