@@ -41,7 +41,7 @@ async def sign_in(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
         "client_id": "cid",
         "redirect_uri": "http://127.0.0.1:9/cb",
         "state": "s1",
-        "scope": "video.upload",
+        "scope": "video.upload video.read",
         "code_challenge": pkce_challenge(VERIFIER),
         "code_challenge_method": "S256",
     }
@@ -62,6 +62,7 @@ async def sign_in(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
     async with http.post(f"{base}/example/oauth/token", data=form) as r:
         assert r.status == 200, await r.text()
         tokens: dict[str, Any] = await r.json()
+    assert tokens["scope"] == "video.upload video.read"
     return tokens
 
 

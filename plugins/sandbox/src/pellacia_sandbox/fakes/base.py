@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -316,6 +317,7 @@ def authorize_redirect(
     Reads the standard query parameters (``client_id`` or TikTok's
     ``client_key``, ``redirect_uri``, ``scope``, ``state``, ``code_challenge``,
     ``code_challenge_method``). A missing client or redirect URI is a 400.
+    ``scope_separator`` is accepted for compatibility; both separators are understood.
     """
     query = request.query
     client_id = query.get("client_id") or query.get("client_key")
@@ -325,7 +327,8 @@ def authorize_redirect(
             {"error": "invalid_request", "error_description": "client_id and redirect_uri needed"},
             status=400,
         )
-    scopes = [s for s in query.get("scope", "").replace(" ", scope_separator).split(",") if s]
+    # Platforms separate scopes with commas (TikTok) or spaces (OAuth standard): take both.
+    scopes = [s for s in re.split(r"[,\s]+", query.get("scope", "")) if s]
     code = store.issue_code(
         client_id=client_id,
         redirect_uri=redirect_uri,
