@@ -308,6 +308,24 @@ class PlatformConformance:
             assert len(hits) == 1, f"the plugin retried a 429 by itself {len(hits) - 1} times"
 
     @_asyncio
+    async def test_server_error_is_retryable(self, _checked: SandboxHandle, tmp_path: Path) -> None:
+        """5xx on every chunk: a retryable error (not a success, not a final failure)."""
+        async with asyncio.timeout(SCENARIO_TIMEOUT_S), self.signed_in(_checked) as kit:
+            video = await self.video(tmp_path)
+            request = self.make_request(video)
+            await _checked.control.add_fault(
+                self.platform_name,
+                "server_error",
+                method=self.chunk_method,
+                path=self.chunk_path,
+                times=None,
+            )
+            with pytest.raises(PlatformError) as failed:
+                await self.publish_one(kit, request)
+            assert failed.value.retryable, f"{failed.value!r} is not retryable"
+            assert (await self.state(_checked))["posts"] == []
+
+    @_asyncio
     async def test_lost_publish_response_reconciles(
         self, _checked: SandboxHandle, tmp_path: Path
     ) -> None:
