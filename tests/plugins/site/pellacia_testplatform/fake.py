@@ -85,6 +85,9 @@ class FakeTestPlatform:
         self.chunk_delay = 0.0
         #: set whenever a chunk is stored (tests wait on it instead of sleeping)
         self.chunk_event = asyncio.Event()
+        #: set on every call (tests wait on it, clearing it first)
+        self.call_event = asyncio.Event()
+        self._unhang = asyncio.Event()
         self.valid_tokens: set[str] = {TOKEN_PREFIX + "static"}
         self._token_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -151,7 +154,7 @@ class FakeTestPlatform:
         return app
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self.app(), handle_signals=False)
+        self._runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -161,6 +164,7 @@ class FakeTestPlatform:
         return self.url
 
     async def stop(self) -> None:
+        self._unhang.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -174,11 +178,14 @@ class FakeTestPlatform:
         self.bytes_received = 0
         self.chunk_delay = 0.0
         self.chunk_event = asyncio.Event()
+        self._unhang.set()
+        self._unhang = asyncio.Event()
 
     # -------------------------------------------------------------- plumbing
 
     def _take_fault(self, op: str) -> Fault | None:
         self.calls[op] = self.calls.get(op, 0) + 1
+        self.call_event.set()
         for fault in self.faults:
             if fault.op in (None, op) and fault.times > 0:
                 if fault.after > 0:
@@ -222,7 +229,8 @@ class FakeTestPlatform:
         if kind == "reset":
             return self._drop(request)
         if kind == "hang":
-            await asyncio.Event().wait()
+            await self._unhang.wait()  # until reset()/stop()
+            return self._drop(request)
         raise ValueError(f"unknown fault kind {kind!r}")
 
     def _authorized(self, request: web.Request) -> bool:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
@@ -55,3 +56,27 @@ async def testplatform(_testplatform_server: FakeTestPlatform) -> AsyncIterator[
     _testplatform_server.reset()
     yield _testplatform_server
     _testplatform_server.reset()
+
+
+def settings_for(fake: FakeTestPlatform, data_dir: Path, **overrides: Any) -> Any:
+    """``Settings`` that reach the fake with static tokens; the chain is api → manual
+    unless ``chains`` is given."""
+    from pellacia.config import Settings
+
+    plugin = {
+        "base_url": fake.base_url,
+        "access_token": "tp-token-static",
+        "refresh_token": "tp-refresh",
+        "chunk_size": 64 * 1024,
+        "timeout": 5.0,
+        **overrides.pop("plugin", {}),
+    }
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "plugins": {"testplatform": plugin},
+        "chains": {"testplatform": ["api", "manual"]},
+        "retry": {"tries_per_layer": 3, "base_delay": 1.0, "max_delay": 16.0},
+        "database_url": None,
+    }
+    values.update(overrides)
+    return Settings(**values)

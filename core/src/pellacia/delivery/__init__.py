@@ -1,0 +1,1 @@
+"""Delivery: intake of posts, the fallback-chain executor, the manual queue."""

@@ -1,0 +1,358 @@
+"""The manual queue: the last layer of every chain.
+
+A delivery lands here when every automatic layer failed, or when nobody can
+tell whether a publish went out. It gets an export package a person can act
+on in minutes: the video, the metadata, step-by-step instructions for the
+platform, the error history, and any screenshots the browser layer left. The
+person posts it and runs ``pellacia-dist manual resolve --id … --post-url …``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pellacia.delivery.errors import BadInput, NotFound
+from pellacia.store import deliveries as delivery_store
+
+if TYPE_CHECKING:
+    import asyncpg
+
+#: where each platform takes a manual upload, and what to watch for
+PLATFORM_STEPS: dict[str, tuple[str, list[str]]] = {
+    "youtube": (
+        "https://studio.youtube.com",
+        [
+            "Open YouTube Studio with the channel's account and click Create → Upload videos.",
+            "Select the video file from this folder.",
+            "Paste the title and the description (with the hashtags) below.",
+            "Choose the visibility shown below, then Publish.",
+        ],
+    ),
+    "tiktok": (
+        "https://www.tiktok.com/tiktokstudio/upload",
+        [
+            "Open TikTok Studio → Upload with the account below.",
+            "Select the video file from this folder.",
+            "Paste the caption (description and hashtags) below.",
+            "Set who can watch as shown below, then Post.",
+        ],
+    ),
+    "instagram": (
+        "https://www.instagram.com/",
+        [
+            "Open Instagram with the account below and choose Create → Reel.",
+            "Select the video file from this folder.",
+            "Paste the caption (description and hashtags) below, then Share.",
+        ],
+    ),
+    "facebook": (
+        "https://business.facebook.com/latest/reels_composer",
+        [
+            "Open Meta Business Suite for the Page below → Create reel.",
+            "Select the video file from this folder.",
+            "Paste the title and the caption below, then Publish.",
+        ],
+    ),
+    "twitter": (
+        "https://x.com/compose/post",
+        [
+            "Open X with the account below and start a new post.",
+            "Attach the video file from this folder.",
+            "Paste the text (title, description, hashtags) below, then Post.",
+        ],
+    ),
+    "linkedin": (
+        "https://www.linkedin.com/feed/",
+        [
+            "Open LinkedIn with the member or company page below → Start a post → Video.",
+            "Select the video file from this folder.",
+            "Paste the commentary (description and hashtags) below, then Post.",
+        ],
+    ),
+}
+
+UNKNOWN_WARNING = (
+    "OUTCOME UNKNOWN — CHECK BEFORE REPOSTING. An automatic publish call was sent "
+    "but its answer was lost, and the platform could not confirm whether the post "
+    "exists. Look for it on the account first (search for the title below, posted "
+    "around the time of the last attempt). If it is there, do NOT post again: run "
+    "the resolve command with its URL."
+)
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    """A delivery waiting for a person."""
+
+    delivery_id: uuid.UUID
+    post_id: uuid.UUID
+    platform: str
+    account: str
+    title: str
+    outcome_unknown: bool
+    last_error: str | None
+    package: str | None
+    since: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "delivery_id": str(self.delivery_id),
+            "post_id": str(self.post_id),
+            "platform": self.platform,
+            "account": self.account,
+            "title": self.title,
+            "outcome_unknown": self.outcome_unknown,
+            "last_error": self.last_error,
+            "package": self.package,
+            "since": self.since.isoformat(),
+        }
+
+
+def package_dir(data_dir: Path, delivery_id: uuid.UUID) -> Path:
+    return data_dir / "manual" / str(delivery_id)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists():
+        return
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or links not allowed
+        shutil.copy2(src, dst)
+
+
+def _instructions(
+    meta: Mapping[str, Any], video_name: str, outcome_unknown: bool, reason: str
+) -> str:
+    platform = str(meta["platform"])
+    url, steps = PLATFORM_STEPS.get(
+        platform,
+        (
+            "the platform's web upload page",
+            [
+                "Sign in to the platform with the account below.",
+                "Upload the video file from this folder.",
+                "Paste the title, description and hashtags below, then publish.",
+            ],
+        ),
+    )
+    caption = meta["description"]
+    if meta["hashtags"]:
+        caption = f"{caption}\n\n{' '.join(meta['hashtags'])}".strip()
+    options = meta.get("options") or {}
+    privacy = options.get("privacy") or options.get("privacy_level") or "public (default)"
+    lines = [f"# Post by hand: {meta['title']}", ""]
+    if outcome_unknown:
+        lines += [f"> **{UNKNOWN_WARNING}**", ""]
+    lines += [
+        f"- Platform: **{platform}**, account **{meta['account']}**",
+        f"- Why it is here: {reason}",
+        f"- Where to upload: {url}",
+        f"- Video file: `{video_name}` ({meta['size']} bytes, sha256 `{meta['sha256']}`)",
+        f"- Privacy: {privacy}",
+        "",
+        "## Steps",
+        "",
+    ]
+    lines += [f"{i}. {step}" for i, step in enumerate(steps, 1)]
+    lines += [
+        "",
+        "## Title",
+        "",
+        "```",
+        str(meta["title"]),
+        "```",
+        "",
+        "## Caption / description",
+        "",
+        "```",
+        caption or "(none)",
+        "```",
+        "",
+        "## Hashtags",
+        "",
+        "```",
+        " ".join(meta["hashtags"]) or "(none)",
+        "```",
+        "",
+        "## When it is posted",
+        "",
+        "Tell pellacia-dist, so it is never posted again and its analytics are collected:",
+        "",
+        "```",
+        f"pellacia-dist manual resolve --id {meta['delivery_id']} --post-url <URL of the post>",
+        "```",
+        "",
+        "`errors.json` lists every automatic attempt and why it failed.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_package(
+    target: Path,
+    *,
+    delivery: Mapping[str, Any],
+    post: Mapping[str, Any],
+    attempts: Sequence[Mapping[str, Any]],
+    reason: str,
+    outcome_unknown: bool,
+    screenshots_from: Path | None = None,
+) -> Path:
+    """Write (or refresh) the export package folder; returns it."""
+    target.mkdir(parents=True, exist_ok=True)
+    video = Path(post["video_path"])
+    video_name = f"video{video.suffix.lower() or '.mp4'}"
+    if video.exists():
+        _link_or_copy(video, target / video_name)
+    meta = {
+        "delivery_id": str(delivery["id"]),
+        "post_id": str(post["id"]),
+        "platform": delivery["platform"],
+        "account": delivery["account"],
+        "title": post["title"],
+        "description": post["description"],
+        "hashtags": list(post["hashtags"]),
+        "options": (post.get("overrides") or {}).get(delivery["platform"], {}),
+        "priority": post["priority"],
+        "scheduled_at": post["scheduled_at"].isoformat() if post.get("scheduled_at") else None,
+        "timezone": post.get("timezone"),
+        "sha256": post["video_sha256"],
+        "size": post["video_size"],
+        "video_file": video_name,
+        "original_path": str(video),
+        "outcome_unknown": outcome_unknown,
+        "reason": reason,
+        "idempotency_key": delivery["idempotency_key"],
+    }
+    (target / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    (target / "errors.json").write_text(
+        json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n"
+    )
+    (target / "INSTRUCTIONS.md").write_text(
+        _instructions(meta, video_name, outcome_unknown, reason)
+    )
+    if screenshots_from is not None and screenshots_from.is_dir():
+        shots = target / "screenshots"
+        for item in sorted(screenshots_from.iterdir()):
+            if item.is_file():
+                shots.mkdir(exist_ok=True)
+                _link_or_copy(item, shots / item.name)
+    return target
+
+
+def zip_package(folder: Path, dest: Path | None = None) -> Path:
+    """A .zip of the package folder (next to it unless ``dest``)."""
+    base = (dest or folder.parent) / folder.name
+    return Path(shutil.make_archive(str(base), "zip", root_dir=folder))
+
+
+async def list_manual(pool: asyncpg.Pool) -> list[ManualItem]:
+    async with pool.acquire() as conn:
+        rows = await delivery_store.in_state(conn, "manual")
+    return [
+        ManualItem(
+            delivery_id=r["id"],
+            post_id=r["post_id"],
+            platform=r["platform"],
+            account=r["account"],
+            title=r["title"],
+            outcome_unknown=r["outcome_unknown"],
+            last_error=r["last_error"],
+            package=r["manual_package"],
+            since=r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
+async def export(
+    pool: asyncpg.Pool,
+    data_dir: Path,
+    delivery_id: uuid.UUID,
+    *,
+    to: Path | None = None,
+    as_zip: bool = False,
+) -> Path:
+    """(Re)build the package of a manual delivery, optionally into ``to`` and zipped."""
+    import asyncio
+
+    from pellacia.store import posts as post_store
+
+    async with pool.acquire() as conn:
+        delivery = await delivery_store.get(conn, delivery_id)
+        if delivery is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        if delivery["state"] != "manual":
+            raise BadInput(
+                f"delivery {delivery_id} is {delivery['state']}, not waiting in the manual queue"
+            )
+        post = await post_store.get(conn, delivery["post_id"])
+        tries = await delivery_store.attempts(conn, delivery_id)
+    assert post is not None
+    folder = (to / str(delivery_id)) if to else package_dir(data_dir, delivery_id)
+    await asyncio.to_thread(
+        write_package,
+        folder,
+        delivery=delivery,
+        post=post,
+        attempts=tries,
+        reason=delivery["last_error"] or "every automatic layer failed",
+        outcome_unknown=delivery["outcome_unknown"],
+        screenshots_from=data_dir / "artifacts" / str(delivery_id),
+    )
+    if as_zip:
+        return await asyncio.to_thread(zip_package, folder, to)
+    return folder
+
+
+_ID_PATTERNS = [
+    re.compile(r"youtube\.com/shorts/([\w-]+)"),
+    re.compile(r"youtube\.com/watch\?(?:.*&)?v=([\w-]+)"),
+    re.compile(r"youtu\.be/([\w-]+)"),
+    re.compile(r"tiktok\.com/@[^/]+/video/(\d+)"),
+    re.compile(r"instagram\.com/(?:reel|reels|p)/([\w-]+)"),
+    re.compile(r"facebook\.com/(?:reel|watch/\?v=|[^/]+/videos/)(\d+)"),
+    re.compile(r"(?:x|twitter)\.com/[^/]+/status/(\d+)"),
+    re.compile(r"linkedin\.com/feed/update/(urn:li:[\w:]+)"),
+]
+
+
+def remote_id_from_url(url: str) -> str:
+    """The platform's post id read from a post URL, else the URL itself."""
+    for pattern in _ID_PATTERNS:
+        match = pattern.search(url)
+        if match:
+            return match.group(1)
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    return tail or url
+
+
+async def resolve(
+    pool: asyncpg.Pool, delivery_id: uuid.UUID, *, post_url: str, at: datetime
+) -> str:
+    """Record that a person published the delivery at ``post_url``; returns the remote id."""
+    if not re.match(r"^https?://\S+$", post_url.strip()):
+        raise BadInput(f"--post-url must be the http(s) URL of the post, not {post_url!r}")
+    remote_id = remote_id_from_url(post_url.strip())
+    async with pool.acquire() as conn:
+        row = await delivery_store.get(conn, delivery_id)
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        old = await delivery_store.resolve_manual(
+            conn, delivery_id, remote_id=remote_id, url=post_url.strip(), at=at
+        )
+    if old is None:
+        raise BadInput(
+            f"delivery {delivery_id} is {row['state']}: only manual (or failed) deliveries "
+            "can be resolved by hand"
+        )
+    return remote_id

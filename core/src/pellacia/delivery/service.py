@@ -1,0 +1,312 @@
+"""The post service: intake (validate everything, then write in one transaction) and cancel.
+
+Nothing is written unless the whole post is acceptable on every platform asked
+for: a refused post leaves no row behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pellacia.clock import SYSTEM_CLOCK, Clock
+from pellacia.delivery.errors import BadInput, NotFound
+from pellacia.delivery.timeparse import parse_local, zone
+from pellacia.errors import ConfigError, MediaError
+from pellacia.store import deliveries as delivery_store
+from pellacia.store import posts as post_store
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from pellacia.config import Settings
+    from pellacia.plugins import Registry
+
+#: the same file + title on the same platform within this window is refused
+DUPLICATE_WINDOW = timedelta(hours=6)
+#: a scheduled time this far in the past is still "now" (clock skew, typing time)
+PAST_GRACE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class CreatedDelivery:
+    id: uuid.UUID
+    platform: str
+    account: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class CreatedPost:
+    """What intake wrote."""
+
+    id: uuid.UUID
+    sha256: str
+    size: int
+    scheduled_at: datetime | None
+    timezone: str | None
+    deliveries: list[CreatedDelivery] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "post_id": str(self.id),
+            "sha256": self.sha256,
+            "size": self.size,
+            "scheduled_at": self.scheduled_at.isoformat() if self.scheduled_at else None,
+            "timezone": self.timezone,
+            "deliveries": [
+                {"id": str(d.id), "platform": d.platform, "account": d.account}
+                for d in self.deliveries
+            ],
+        }
+
+
+def parse_hashtags(raw: str | Sequence[str] | None) -> list[str]:
+    """``"#a #b, c"`` or a list → ``["#a", "#b", "#c"]`` (order kept, repeats dropped)."""
+    if raw is None:
+        return []
+    parts = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+    tags = []
+    for part in parts:
+        word = part.strip().lstrip("#")
+        if word:
+            tags.append(f"#{word}")
+    return list(dict.fromkeys(tags))
+
+
+def _media_json(info: Any) -> dict[str, Any]:
+    return {
+        "size": info.size,
+        "container": info.container,
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "bitrate": info.bitrate,
+        "fps": info.fps,
+    }
+
+
+def _platforms(registry: Registry, spec: str | Sequence[str]) -> list[str]:
+    from pellacia.validation import resolve_platforms
+
+    try:
+        return resolve_platforms(registry, spec)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+
+
+async def create_post(
+    pool: asyncpg.Pool,
+    registry: Registry,
+    settings: Settings,
+    *,
+    file: str | Path,
+    platforms: str | Sequence[str],
+    title: str | None = None,
+    description: str = "",
+    hashtags: str | Sequence[str] | None = None,
+    priority: str = "normal",
+    scheduled_at: str | datetime | None = None,
+    timezone: str | None = None,
+    test: bool = False,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    fold: int | None = None,
+    allow_past: bool = False,
+    allow_duplicate: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
+) -> CreatedPost:
+    """Validate a post for every platform, then write it and its deliveries at once.
+
+    Raises ``BadInput`` (nothing written) for a missing or unreadable file, a
+    file that is not a video, an unknown platform, a bad time zone or time, a
+    time in the past (unless ``allow_past``), any platform's rule violation,
+    or a recent duplicate (unless ``allow_duplicate``).
+    """
+    from pellacia.media import probe, sha256_file_async
+    from pellacia.validation import preview_request, run_validators
+
+    if priority not in ("normal", "breaking"):
+        raise BadInput(f"priority must be 'normal' or 'breaking', not {priority!r}")
+    names = _platforms(registry, platforms)
+    tz_name = timezone or settings.timezone
+    zone(tz_name)  # refuse a bad zone even without a time
+    when: datetime | None = None
+    if isinstance(scheduled_at, str):
+        when = parse_local(scheduled_at, tz_name, fold=fold)
+    elif scheduled_at is not None:
+        if scheduled_at.tzinfo is None:
+            raise BadInput("scheduled time needs a time zone")
+        when = scheduled_at
+    now = clock.now()
+    if when is not None and when < now - PAST_GRACE and not allow_past:
+        raise BadInput(
+            f"the scheduled time {when.isoformat()} is in the past (now {now.isoformat()}); "
+            "pass --allow-past to post it at once"
+        )
+    if test and not settings.sandbox_url:
+        raise BadInput("--test needs a sandbox: pass --sandbox URL or set PELLACIA_SANDBOX_URL")
+
+    path = await asyncio.to_thread(lambda: Path(file).expanduser().resolve())
+    try:
+        info = await asyncio.to_thread(probe, path)
+    except MediaError as exc:
+        raise BadInput(str(exc)) from None
+    title = (title or "").strip() or path.stem
+    tags = parse_hashtags(hashtags)
+    all_overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    unknown_override = sorted(set(all_overrides) - set(names))
+    if unknown_override:
+        raise BadInput(
+            f"options given for platforms not in this post: {', '.join(unknown_override)}"
+        )
+
+    problems: list[str] = []
+    for name in names:
+        platform = registry.platforms[name]
+        request = preview_request(
+            name,
+            info,
+            title=title,
+            description=description,
+            hashtags=tags,
+            options=all_overrides.get(name),
+        )
+        for violation in run_validators(registry, request, platform):
+            problems.append(f"{platform.display_name}: {violation.message}")
+    if problems:
+        raise BadInput("the post was refused, nothing was scheduled:\n  " + "\n  ".join(problems))
+
+    sha256 = await sha256_file_async(path)
+    post_id = uuid.uuid4()
+    rows: list[post_store.NewDelivery] = []
+    due = when if when is not None and when > now else now
+    for name in names:
+        for account in settings.accounts_for(name):
+            delivery_id = uuid.uuid4()
+            rows.append(
+                post_store.NewDelivery(
+                    id=delivery_id,
+                    platform=name,
+                    account=account.name,
+                    idempotency_key=f"pd-{delivery_id.hex}",
+                    priority=1 if priority == "breaking" else 0,
+                    due_at=due,
+                )
+            )
+    post = post_store.NewPost(
+        id=post_id,
+        video_path=str(path),
+        video_sha256=sha256,
+        video_size=info.size,
+        media=_media_json(info),
+        title=title,
+        description=description,
+        hashtags=tags,
+        overrides=all_overrides,
+        priority=priority,
+        scheduled_at=when,
+        timezone=tz_name,
+        is_test=test,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        if not allow_duplicate:
+            # serialise intake of one file so two racing submissions cannot both pass
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sha256)
+            dups = await post_store.recent_duplicates(
+                conn, sha256=sha256, title=title, platforms=names, since=now - DUPLICATE_WINDOW
+            )
+            if dups:
+                seen = ", ".join(sorted({d["platform"] for d in dups}))
+                raise BadInput(
+                    f"the same video with the same title was submitted for {seen} at "
+                    f"{dups[0]['created_at']:%Y-%m-%d %H:%M} UTC (post {dups[0]['post_id']}); "
+                    "pass --allow-duplicate to post it again"
+                )
+        await post_store.insert(conn, post, rows)
+        await _notify(conn)
+    return CreatedPost(
+        id=post_id,
+        sha256=sha256,
+        size=info.size,
+        scheduled_at=when,
+        timezone=tz_name,
+        deliveries=[CreatedDelivery(r.id, r.platform, r.account, r.idempotency_key) for r in rows],
+    )
+
+
+async def _notify(conn: Any) -> None:
+    """Wake workers (the deliveries trigger does it too where the scheduler's migration is in)."""
+    try:
+        from pellacia.store import queue
+    except ImportError:
+        await conn.execute("SELECT pg_notify('pellacia_queue', '')")
+        return
+    notify = getattr(queue, "notify", None)
+    if notify is None:
+        await conn.execute("SELECT pg_notify('pellacia_queue', '')")
+    else:
+        await notify(conn)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    delivery_id: uuid.UUID
+    platform: str
+    outcome: str  # cancelled | requested | published | failed | manual | publishing | ...
+
+
+async def cancel_delivery(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> CancelResult:
+    """Cancel one delivery not yet published (in flight: at its next checkpoint)."""
+    async with pool.acquire() as conn:
+        row = await delivery_store.get(conn, delivery_id)
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        outcome = await delivery_store.cancel(conn, delivery_id)
+    return CancelResult(delivery_id, row["platform"], outcome)
+
+
+async def cancel_post(pool: asyncpg.Pool, post_id: uuid.UUID) -> list[CancelResult]:
+    """Cancel every delivery of a post that is not yet published."""
+    async with pool.acquire() as conn:
+        rows = await delivery_store.of_post(conn, post_id)
+        if not rows:
+            raise NotFound(f"no post {post_id}")
+        out = []
+        for row in rows:
+            outcome = await delivery_store.cancel(conn, row["id"])
+            out.append(CancelResult(row["id"], row["platform"], outcome))
+    return out
+
+
+async def resolve_id(pool: asyncpg.Pool, text: str) -> tuple[str, uuid.UUID]:
+    """("post" | "delivery", id) for a full or prefix id typed by an operator."""
+    text = text.strip().lower()
+    async with pool.acquire() as conn:
+        try:
+            full = uuid.UUID(text)
+        except ValueError:
+            full = None
+        if full is not None:
+            if await post_store.get(conn, full):
+                return "post", full
+            if await delivery_store.get(conn, full):
+                return "delivery", full
+            raise NotFound(f"no post or delivery {text}")
+        if len(text) < 4:
+            raise BadInput("give at least 4 characters of the id")
+        posts = await conn.fetch("SELECT id FROM posts WHERE id::text LIKE $1 || '%' LIMIT 2", text)
+        found = await delivery_store.find(conn, text)
+    matches = [("post", r["id"]) for r in posts] + [("delivery", r["id"]) for r in found]
+    if not matches:
+        raise NotFound(f"no post or delivery starting with {text}")
+    if len(matches) > 1:
+        raise BadInput(f"{text} matches several ids; give more characters")
+    kind, value = matches[0]
+    return kind, value

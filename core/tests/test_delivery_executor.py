@@ -1,0 +1,323 @@
+"""The executor end to end: real PostgreSQL, the test platform over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pellacia.clock import FakeClock
+from pellacia.delivery.executor import DeliveryExecutor
+from pellacia.delivery.service import CreatedPost, cancel_delivery, create_post
+from pellacia.plugins import load_plugins
+from pellacia.store import deliveries as store
+from pellacia.store import events
+from pellacia.store.models import ClaimedDelivery, RunControl
+from pellacia.store.pool import create_pool
+from pellacia.testing.videos import make_video
+from pellacia_testplatform.fake import FakeTestPlatform
+from pellacia_testplatform.fixtures import settings_for
+
+
+@dataclass
+class Env:
+    pool: Any
+    registry: Any
+    settings: Any
+    clock: FakeClock
+    fake: FakeTestPlatform
+    video: Path
+    tmp: Path
+
+    def executor(self, worker: str = "w1", **kw: Any) -> DeliveryExecutor:
+        return DeliveryExecutor(
+            self.pool, self.registry, self.settings, self.clock, worker_id=worker, **kw
+        )
+
+    async def submit(self, **kw: Any) -> CreatedPost:
+        kw.setdefault("title", f"news {uuid.uuid4().hex[:6]}")
+        return await create_post(
+            self.pool,
+            self.registry,
+            self.settings,
+            file=self.video,
+            platforms="testplatform",
+            clock=self.clock,
+            **kw,
+        )
+
+    async def claim(self, delivery_id: uuid.UUID, worker: str = "w1") -> ClaimedDelivery:
+        async with self.pool.acquire() as conn:
+            claimed = await store.claim_by_id(
+                conn,
+                delivery_id,
+                worker=worker,
+                lease_until=self.clock.now() + timedelta(seconds=60),
+            )
+        assert claimed is not None
+        return claimed
+
+    async def deliver(self, **kw: Any) -> tuple[uuid.UUID, dict[str, Any]]:
+        """Submit, claim and run once; returns (delivery id, its row)."""
+        post = await self.submit(**kw)
+        did = post.deliveries[0].id
+        await self.executor().run(await self.claim(did), RunControl())
+        return did, await self.row(did)
+
+    async def row(self, delivery_id: uuid.UUID) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            row = await store.get(conn, delivery_id)
+        assert row is not None
+        return row
+
+    async def attempts(self, delivery_id: uuid.UUID) -> list[dict[str, Any]]:
+        async with self.pool.acquire() as conn:
+            return await store.attempts(conn, delivery_id)
+
+    async def events(self, delivery_id: uuid.UUID) -> list[dict[str, Any]]:
+        async with self.pool.acquire() as conn:
+            return await events.for_delivery(conn, delivery_id)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # ~1.5 MB of incompressible frames: 24 chunks of 64 KiB
+    return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=1.0, noise=True)
+
+
+@pytest.fixture
+async def env(
+    pg_dsn: str, testplatform: FakeTestPlatform, tmp_path: Path, video: Path
+) -> AsyncIterator[Env]:
+    pool = await create_pool(pg_dsn, max_size=4)
+    settings = settings_for(testplatform, tmp_path / "data")
+    try:
+        yield Env(pool, load_plugins(), settings, FakeClock(), testplatform, video, tmp_path)
+    finally:
+        await pool.close()
+
+
+def states(evs: list[dict[str, Any]]) -> list[str]:
+    return [e["payload"]["to"] for e in evs if e["kind"] == "delivery.state"]
+
+
+async def test_publishes_once_with_audit_trail(env: Env) -> None:
+    did, row = await env.deliver()
+    assert row["state"] == "published"
+    assert row["remote_id"] == "p1" and row["remote_url"].endswith("/watch/p1")
+    assert row["lease_owner"] is None and row["bytes_sent"] == env.video.stat().st_size
+    assert env.fake.posts_created == 1
+    assert env.fake.bytes_received == env.video.stat().st_size
+    assert env.fake.posts[0].idempotency_key == row["idempotency_key"]
+    assert states(await env.events(did)) == [
+        "pending",
+        "claimed",
+        "uploading",
+        "publishing",
+        "published",
+    ]
+    tries = await env.attempts(did)
+    assert [(t["layer"], t["outcome"]) for t in tries] == [("api", "published")]
+
+
+async def test_transient_errors_back_off_then_succeed(env: Env) -> None:
+    env.fake.fail("500", op="chunk", times=2)
+    before = env.clock.now()
+    did, row = await env.deliver()
+    assert row["state"] == "published" and env.fake.posts_created == 1
+    outcomes = [(t["outcome"], t["error_class"]) for t in await env.attempts(did)]
+    assert outcomes == [("error", "platform"), ("error", "platform"), ("published", None)]
+    delays = [e["payload"]["delay"] for e in await env.events(did) if e["kind"] == "delivery.retry"]
+    assert delays == [1.0, 2.0]
+    assert env.clock.now() - before == timedelta(seconds=3)
+
+
+async def test_transient_exhausted_goes_to_next_layer_then_manual(env: Env) -> None:
+    env.fake.fail("500", op="init", times=10)
+    did, row = await env.deliver()
+    assert row["state"] == "manual" and not row["outcome_unknown"]
+    assert len(await env.attempts(did)) == 3  # tries_per_layer
+    package = Path(row["manual_package"])
+    assert (package / "INSTRUCTIONS.md").is_file() and (package / "video.mp4").is_file()
+    errors = json.loads((package / "errors.json").read_text())
+    assert len(errors) == 3 and errors[0]["error_class"] == "platform"
+    kinds = [e["kind"] for e in await env.events(did)]
+    assert "delivery.layer_failed" in kinds and "alert" in kinds
+    assert env.fake.posts_created == 0
+
+
+async def test_auth_refreshes_once_then_succeeds(env: Env) -> None:
+    env.fake.fail("401", op="init")
+    did, row = await env.deliver()
+    assert row["state"] == "published"
+    assert env.fake.calls.get("token") == 1
+    assert [t["error_class"] for t in await env.attempts(did)] == ["auth", None]
+
+
+async def test_auth_refused_after_refresh_alerts_and_moves_on(env: Env) -> None:
+    env.fake.fail("401", op="init", times=5)
+    did, row = await env.deliver()
+    assert row["state"] == "manual"
+    assert env.fake.calls.get("token") == 1  # refreshed once, not in a loop
+    alerts = [e for e in await env.events(did) if e["kind"] == "alert"]
+    assert alerts[0]["payload"]["level"] == "critical"
+    assert "credentials refused" in alerts[0]["payload"]["title"]
+
+
+async def test_rate_limit_waits_for_the_reset_without_using_tries(env: Env) -> None:
+    env.fake.fail("429", op="init", retry_after=120)
+    did, row = await env.deliver()
+    assert row["state"] == "retry_wait" and row["lease_owner"] is None
+    assert row["wait_reason"].startswith("rate-limit")
+    async with env.pool.acquire() as conn:
+        block = await conn.fetchrow("SELECT * FROM rate_limits WHERE bucket LIKE 'block:%'")
+        tries = await store.retryable_failures(conn, did, "api")
+    assert block is not None and block["blocked_until"] == row["due_at"]
+    assert row["due_at"] > env.clock.now() + timedelta(seconds=60)  # the announced reset
+    assert tries == 0
+    # at the reset the delivery goes out
+    env.clock.advance(121)
+    await env.executor().run(await env.claim(did), RunControl())
+    assert (await env.row(did))["state"] == "published" and env.fake.posts_created == 1
+
+
+async def test_validation_error_fails_at_once_with_the_message(env: Env) -> None:
+    env.fake.fail("400", op="publish")
+    did, row = await env.deliver()
+    assert row["state"] == "failed"
+    assert "bad video" in row["last_error"]
+    assert len(await env.attempts(did)) == 1
+
+
+async def test_challenge_alerts_and_moves_on(env: Env) -> None:
+    env.fake.fail("challenge", op="init")
+    did, row = await env.deliver()
+    assert row["state"] == "manual"
+    alerts = [e["payload"] for e in await env.events(did) if e["kind"] == "alert"]
+    assert any("asks for a human" in a["title"] for a in alerts)
+
+
+async def test_unsupported_moves_to_next_layer(env: Env) -> None:
+    env.fake.fail("unsupported", op="init")
+    did, row = await env.deliver()
+    assert row["state"] == "manual" and len(await env.attempts(did)) == 1
+
+
+async def test_lost_publish_answer_is_reconciled_exactly_one_post(env: Env) -> None:
+    env.fake.fail("lose-response", op="publish")
+    _, row = await env.deliver()
+    assert row["state"] == "published"
+    assert env.fake.posts_created == 1 and env.fake.calls["publish"] == 1
+    assert env.fake.calls["reconcile"] == 1
+    assert row["remote_id"] == "p1"
+
+
+async def test_undecidable_reconcile_goes_to_manual_never_publishes_twice(env: Env) -> None:
+    env.fake.fail("lose-response", op="publish")
+    env.fake.fail("503", op="reconcile", times=10)
+    did, row = await env.deliver()
+    assert row["state"] == "manual" and row["outcome_unknown"]
+    assert env.fake.calls["publish"] == 1 and env.fake.posts_created == 1
+    text = (Path(row["manual_package"]) / "INSTRUCTIONS.md").read_text()
+    assert "OUTCOME UNKNOWN" in text and "CHECK BEFORE REPOSTING" in text
+    alerts = [e["payload"] for e in await env.events(did) if e["kind"] == "alert"]
+    assert any("OUTCOME UNKNOWN" in a["title"] for a in alerts)
+
+
+async def _run_until_chunks(env: Env, claimed: ClaimedDelivery, control: RunControl, n: int) -> Any:
+    env.fake.chunk_delay = 0.01
+    task = asyncio.create_task(env.executor().run(claimed, control))
+    async with asyncio.timeout(10):
+        while env.fake.bytes_received < n * 64 * 1024:
+            env.fake.chunk_event.clear()
+            await env.fake.chunk_event.wait()
+    return task
+
+
+async def test_shutdown_keeps_upload_state_and_resumes_without_resending(env: Env) -> None:
+    post = await env.submit()
+    did = post.deliveries[0].id
+    control = RunControl()
+    task = await _run_until_chunks(env, await env.claim(did), control, 5)
+    control.stop_reason = "shutdown"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    row = await env.row(did)
+    assert row["state"] == "ready" and row["lease_owner"] is None
+    assert row["upload_state"]["offset"] >= 4 * 64 * 1024  # the 5th answer may be in flight
+    env.fake.chunk_delay = 0
+    await env.executor("w2").run(await env.claim(did, "w2"), RunControl())
+    row = await env.row(did)
+    assert row["state"] == "published"
+    size = env.video.stat().st_size
+    # no byte sent twice beyond the one chunk that may have been in flight
+    assert env.fake.bytes_received <= size + 64 * 1024
+    assert len(env.fake.uploads) == 1 and env.fake.posts_created == 1
+
+
+async def test_preempted_upload_is_suspended(env: Env) -> None:
+    post = await env.submit()
+    did = post.deliveries[0].id
+    control = RunControl()
+    task = await _run_until_chunks(env, await env.claim(did), control, 2)
+    control.stop_reason = "preempted"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    row = await env.row(did)
+    assert row["state"] == "suspended" and row["upload_state"]["upload_id"]
+    assert [t["outcome"] for t in await env.attempts(did)] == ["suspended"]
+
+
+async def test_cancel_in_flight_stops_at_next_checkpoint(env: Env) -> None:
+    post = await env.submit()
+    did = post.deliveries[0].id
+    task = await _run_until_chunks(env, await env.claim(did), RunControl(), 2)
+    result = await cancel_delivery(env.pool, did)
+    assert result.outcome == "requested"
+    async with asyncio.timeout(10):
+        await task
+    row = await env.row(did)
+    assert row["state"] == "cancelled" and env.fake.posts_created == 0
+    assert env.fake.calls.get("publish") is None
+
+
+async def test_claim_found_in_publishing_reconciles_first(env: Env) -> None:
+    post = await env.submit()
+    did = post.deliveries[0].id
+    env.fake.fail("hang", op="publish")
+    control = RunControl()
+    task = asyncio.create_task(env.executor().run(await env.claim(did), control))
+    async with asyncio.timeout(10):
+        while env.fake.calls.get("publish") != 1:
+            env.fake.call_event.clear()
+            await env.fake.call_event.wait()
+    control.stop_reason = "shutdown"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    row = await env.row(did)
+    assert row["state"] == "ready" and row["outcome_unknown"]
+    env.fake.clear_faults()
+    # the hung publish never created a post: reconcile says so, then one publish
+    await env.executor("w2").run(await env.claim(did, "w2"), RunControl())
+    row = await env.row(did)
+    assert row["state"] == "published" and env.fake.posts_created == 1
+    assert env.fake.calls["reconcile"] == 1
+
+
+async def test_stale_worker_cannot_publish_after_losing_its_lease(env: Env) -> None:
+    post = await env.submit()
+    did = post.deliveries[0].id
+    claimed = await env.claim(did, "old")
+    async with env.pool.acquire() as conn:  # the lease sweep gave it to another worker
+        await conn.execute("UPDATE deliveries SET lease_owner = 'new' WHERE id = $1", did)
+    await env.executor("old").run(claimed, RunControl())
+    assert env.fake.posts_created == 0 and (await env.row(did))["lease_owner"] == "new"
