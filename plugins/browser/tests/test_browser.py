@@ -182,21 +182,20 @@ async def test_failure_leaves_a_screenshot(site: str, tmp_path: Path, submit: bo
 
 @pytest.mark.browser
 @needs_chromium
-def test_browser_check_command(tmp_path: Path) -> None:
-    from pellacia.cli.main import cli
-    from pellacia.plugins import reset_registry
+def test_browser_check_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+    from pellacia.cli.context import AppContext
+    from pellacia.plugins import install_commands, load_plugins
+
+    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "browser")
+    monkeypatch.setenv("PELLACIA_STRICT_PLUGINS", "1")
+    root = click.Group()
+    install_commands(load_plugins(include_defaults=False), root)
+    assert "browser" in root.commands  # the plugin adds the command through its hook
 
     config = tmp_path / "config.toml"
     config.write_text(f'[plugins.browser]\nchromium_path = "{CHROMIUM}"\n')
-    reset_registry()
-    try:
-        result = CliRunner().invoke(
-            cli,
-            ["--config", str(config), "browser", "check"],
-            env={"PELLACIA_LOAD_PLUGINS": "browser"},
-        )
-    finally:
-        reset_registry()
+    result = CliRunner().invoke(root, ["browser", "check"], obj=AppContext(config_file=config))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Chromium ")
     assert "page loaded from http://127.0.0.1:" in result.output

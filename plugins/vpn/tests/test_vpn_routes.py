@@ -269,9 +269,16 @@ def test_bad_route_is_reported_without_its_password(monkeypatch: pytest.MonkeyPa
 
 
 def test_vpn_check_command(http_proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
     from click.testing import CliRunner
-    from pellacia.cli.main import cli
-    from pellacia.plugins import reset_registry
+    from pellacia.cli.context import AppContext
+    from pellacia.plugins import install_commands
+
+    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "vpn")
+    monkeypatch.setenv("PELLACIA_STRICT_PLUGINS", "1")
+    root = click.Group()
+    install_commands(load_plugins(include_defaults=False), root)
+    assert "vpn" in root.commands  # the plugin adds the command through its hook
 
     port, _ = http_proxy
     config = tmp_path / "config.toml"
@@ -279,12 +286,7 @@ def test_vpn_check_command(http_proxy, tmp_path: Path, monkeypatch: pytest.Monke
         f'[plugins.vpn.routes.live]\nurl = "http://bob:{PASSWORD}@127.0.0.1:{port}"\n'
         f'[plugins.vpn.routes.dead]\nurl = "http://bob:{PASSWORD}@127.0.0.1:{free_port()}"\n'
     )
-    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "vpn")
-    reset_registry()
-    try:
-        result = CliRunner().invoke(cli, ["--config", str(config), "vpn", "check"])
-    finally:
-        reset_registry()
+    result = CliRunner().invoke(root, ["vpn", "check"], obj=AppContext(config_file=config))
     assert result.exit_code == 1, result.output
     assert "vpn:live: ok" in result.output
     assert "vpn:dead: failed (route vpn:dead: proxy" in result.output
