@@ -98,3 +98,8 @@ async def test_upload_resume_publish_reconcile(testplatform: Any, video: Path) -
             await platform.fetch_metrics([found], ctx)
         metrics = await platform.fetch_metrics([found], ctx)
         assert metrics[0].metrics["views"] == 100
+
+
+def test_not_discoverable_outside_the_fixture() -> None:
+    # `plugins list` of a real install shows only the real distributions
+    assert "testplatform" not in load_plugins().platforms

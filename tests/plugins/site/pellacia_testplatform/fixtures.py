@@ -35,6 +35,23 @@ def activate() -> None:
     reset_registry()
 
 
+def deactivate() -> None:
+    """Take the test platform off the plugin path again (so other tests see
+    only the installed distributions)."""
+    site = str(SITE)
+    while site in sys.path:
+        sys.path.remove(site)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != site]
+    if parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+    importlib.invalidate_caches()
+    from pellacia.plugins import reset_registry
+
+    reset_registry()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def _testplatform_server() -> AsyncIterator[FakeTestPlatform]:
     fake = FakeTestPlatform()
@@ -54,8 +71,11 @@ async def testplatform(_testplatform_server: FakeTestPlatform) -> AsyncIterator[
     """
     activate()
     _testplatform_server.reset()
-    yield _testplatform_server
-    _testplatform_server.reset()
+    try:
+        yield _testplatform_server
+    finally:
+        _testplatform_server.reset()
+        deactivate()
 
 
 def settings_for(fake: FakeTestPlatform, data_dir: Path, **overrides: Any) -> Any:
