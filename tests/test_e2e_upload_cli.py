@@ -230,3 +230,32 @@ async def test_schedule_list_and_cancel(config: Path, pg_dsn: str, video: Path) 
     assert code == 0 and "cancelled" in out, err
     code, out, _ = await cli(config, pg_dsn, "schedule", "list", "--json")
     assert json.loads(out) == []
+
+
+async def test_test_post_goes_to_the_sandbox(
+    tmp_path: Path, pg_dsn: str, testplatform: FakeTestPlatform, video: Path
+) -> None:
+    config = tmp_path / "sandbox.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n\n[plugins.testplatform]\n'
+        'access_token = "tp-token-static"\n\n[chains]\ntestplatform = ["api", "manual"]\n'
+    )
+    code, _, err = await cli(
+        config, pg_dsn, "upload", "--platform", "testplatform", "--file", str(video), "--test"
+    )
+    assert code == 2 and "--test needs a sandbox" in err
+    code, _out, err = await cli(
+        config,
+        pg_dsn,
+        "--sandbox",
+        testplatform.url,
+        "upload",
+        "--platform",
+        "testplatform",
+        "--file",
+        str(video),
+        "--test",
+        "--wait",
+    )
+    assert code == 0, err
+    assert testplatform.posts_created == 1 and "published" in err

@@ -321,3 +321,37 @@ async def test_stale_worker_cannot_publish_after_losing_its_lease(env: Env) -> N
         await conn.execute("UPDATE deliveries SET lease_owner = 'new' WHERE id = $1", did)
     await env.executor("old").run(claimed, RunControl())
     assert env.fake.posts_created == 0 and (await env.row(did))["lease_owner"] == "new"
+
+
+async def test_absent_layers_are_skipped_with_their_reason(env: Env) -> None:
+    env.settings.chains["testplatform"] = ["api+vpn", "browser", "browser+vpn", "api", "manual"]
+    did, row = await env.deliver()
+    assert row["state"] == "published" and row["layer"] == "api"
+    skipped = {
+        e["payload"]["layer"]: e["payload"]["reason"]
+        for e in await env.events(did)
+        if e["kind"] == "delivery.layer_skipped"
+    }
+    assert skipped["api+vpn"] == "no VPN/proxy route configured"
+    assert skipped["browser"].startswith("no browser uploader for testplatform")
+    assert set(skipped) == {"api+vpn", "browser", "browser+vpn"}
+
+
+async def test_chain_without_manual_ends_failed_with_the_last_error(env: Env) -> None:
+    env.settings.chains["testplatform"] = ["api"]
+    env.fake.fail("unsupported", op="init")
+    _did, row = await env.deliver()
+    assert row["state"] == "failed"
+    assert "every layer of the chain failed (api)" in row["last_error"]
+    assert "not_implemented" in row["last_error"]
+
+
+async def test_test_post_without_sandbox_never_goes_live(env: Env) -> None:
+    env.settings.sandbox_url = "http://127.0.0.1:9"  # accepted at intake...
+    post = await env.submit(test=True)
+    env.settings.sandbox_url = None  # ...but the worker has no sandbox
+    did = post.deliveries[0].id
+    await env.executor().run(await env.claim(did), RunControl())
+    row = await env.row(did)
+    assert row["state"] == "failed" and "sandbox" in row["last_error"]
+    assert env.fake.calls == {}
