@@ -1,0 +1,1 @@
+"""Scheduling: the worker, queue services, and timers (DESIGN §3-§4)."""

@@ -1,0 +1,82 @@
+"""Helpers for tests and benchmarks: put posts and deliveries straight in the queue.
+
+Not the product's insert path (that one probes the video and validates); this
+writes the rows the scheduler works on, nothing more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+_POST = """
+INSERT INTO posts (id, video_path, video_sha256, video_size, media, title, priority,
+                   scheduled_at, is_test)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)
+"""
+_DELIVERY = """
+INSERT INTO deliveries (id, post_id, platform, account, state, priority, due_at,
+                        idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+
+async def enqueue(
+    conn: Any,
+    *,
+    platforms: Sequence[str] | Sequence[tuple[str, str]],
+    due_at: datetime,
+    breaking: bool = False,
+    title: str = "test post",
+    video_path: str = "/dev/null",
+    video_size: int = 1,
+    video_sha256: str = "0" * 64,
+    media: dict[str, Any] | None = None,
+    state: str = "ready",
+) -> list[uuid.UUID]:
+    """One post with a delivery per platform (or (platform, account)); their ids."""
+    post_id = uuid.uuid4()
+    ids: list[uuid.UUID] = []
+    async with conn.transaction():
+        await conn.execute(
+            _POST,
+            post_id,
+            video_path,
+            video_sha256,
+            video_size,
+            media or {},
+            title,
+            "breaking" if breaking else "normal",
+            due_at,
+        )
+        for target in platforms:
+            platform, account = (target, "default") if isinstance(target, str) else target
+            delivery_id = uuid.uuid4()
+            await conn.execute(
+                _DELIVERY,
+                delivery_id,
+                post_id,
+                platform,
+                account,
+                state,
+                1 if breaking else 0,
+                due_at,
+                f"{post_id}:{platform}:{account}",
+            )
+            ids.append(delivery_id)
+    return ids
+
+
+async def complete(conn: Any, delivery_id: uuid.UUID, worker_id: str) -> bool:
+    """Mark a claimed delivery published (fenced on the lease), as the executor does."""
+    result: str = await conn.execute(
+        "UPDATE deliveries SET state = 'published', remote_id = $3, published_at = now(),"
+        " lease_owner = NULL, lease_until = NULL, updated_at = now()"
+        " WHERE id = $1 AND lease_owner = $2",
+        delivery_id,
+        worker_id,
+        f"remote-{delivery_id}",
+    )
+    return result.endswith(" 1")
