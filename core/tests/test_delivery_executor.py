@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pellacia.clock import FakeClock
+from pellacia.delivery.errors import BadInput
 from pellacia.delivery.executor import DeliveryExecutor
 from pellacia.delivery.service import CreatedPost, cancel_delivery, create_post
 from pellacia.plugins import load_plugins
@@ -355,3 +356,26 @@ async def test_test_post_without_sandbox_never_goes_live(env: Env) -> None:
     row = await env.row(did)
     assert row["state"] == "failed" and "sandbox" in row["last_error"]
     assert env.fake.calls == {}
+
+
+async def test_force_vpn_fallback_never_uses_the_direct_api(env: Env) -> None:
+    env.settings.chains["testplatform"] = ["api", "api+vpn", "manual"]
+    did, row = await env.deliver(force_vpn_fallback=True)
+    assert row["state"] == "manual" and env.fake.calls == {}
+    skipped = [e["payload"]["layer"] for e in await env.events(did) if "skipped" in e["kind"]]
+    assert skipped == ["api+vpn"]
+    env.settings.chains["testplatform"] = ["api", "manual"]
+    with pytest.raises(BadInput, match="no api\\+vpn layer"):
+        await env.submit(force_vpn_fallback=True)
+
+
+async def test_tokens_never_reach_events_attempts_or_packages(env: Env) -> None:
+    env.fake.fail("401", op="init", times=5)
+    did, row = await env.deliver()
+    dump = json.dumps([await env.events(did), await env.attempts(did), row], default=str)
+    folder = Path(row["manual_package"])
+    dump += "".join(
+        await asyncio.to_thread((folder / name).read_text)
+        for name in ("metadata.json", "errors.json", "INSTRUCTIONS.md")
+    )
+    assert "tp-token" not in dump and "tp-refresh" not in dump

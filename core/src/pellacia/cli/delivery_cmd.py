@@ -201,6 +201,7 @@ def _submit(
     timezone: str | None = None,
     fold: int | None = None,
     allow_past: bool = False,
+    force_vpn_fallback: bool = False,
 ) -> None:
     from pellacia.clock import SYSTEM_CLOCK
     from pellacia.delivery.service import create_post
@@ -227,6 +228,7 @@ def _submit(
             fold=fold,
             allow_past=allow_past,
             allow_duplicate=allow_duplicate,
+            force_vpn_fallback=force_vpn_fallback,
         )
         if not wait:
             return created, None
@@ -279,7 +281,11 @@ def _apply_sandbox(app: AppContext, sandbox: str | None) -> None:
     show_default=True,
     help="With --wait: run deliveries in this process too (safe beside other workers).",
 )
-@click.option("--force-vpn-fallback", is_flag=True, help="Skip the direct API layer.")
+@click.option(
+    "--force-vpn-fallback",
+    is_flag=True,
+    help="Start at the api+vpn layer (the direct API is known to be blocked).",
+)
 @click.option("--sandbox", "sandbox", metavar="URL", help="Sandbox URL for --test.")
 @pass_app
 def upload(
@@ -315,8 +321,6 @@ def upload(
     was published, 1 when one failed or needs a person, 2 on bad input.
     """
     _apply_sandbox(app, sandbox)
-    if force_vpn_fallback:
-        _force_vpn(app, _platform_spec(platform, platforms))
     _submit(
         app,
         platform_spec=_platform_spec(platform, platforms),
@@ -331,20 +335,8 @@ def upload(
         as_json=as_json,
         wait=wait,
         local_worker=local_worker,
+        force_vpn_fallback=force_vpn_fallback,
     )
-
-
-def _force_vpn(app: AppContext, spec: str) -> None:
-    """Drop the direct layers from this process's chains (the local worker's)."""
-    settings = app.settings
-    names = (
-        list(app.registry.platforms)
-        if spec.strip() == "all"
-        else [p.strip() for p in spec.split(",")]
-    )
-    for name in names:
-        chain = [layer for layer in settings.chain_for(name) if layer not in ("api", "browser")]
-        settings.chains[name] = chain
 
 
 @click.group(invoke_without_command=True)

@@ -120,6 +120,7 @@ async def create_post(
     fold: int | None = None,
     allow_past: bool = False,
     allow_duplicate: bool = False,
+    force_vpn_fallback: bool = False,
     clock: Clock = SYSTEM_CLOCK,
 ) -> CreatedPost:
     """Validate a post for every platform, then write it and its deliveries at once.
@@ -127,7 +128,8 @@ async def create_post(
     Raises ``BadInput`` (nothing written) for a missing or unreadable file, a
     file that is not a video, an unknown platform, a bad time zone or time, a
     time in the past (unless ``allow_past``), any platform's rule violation,
-    or a recent duplicate (unless ``allow_duplicate``).
+    or a recent duplicate (unless ``allow_duplicate``). ``force_vpn_fallback``
+    starts each delivery at its chain's ``api+vpn`` layer.
     """
     from pellacia.media import probe, sha256_file_async
     from pellacia.validation import preview_request, run_validators
@@ -150,6 +152,16 @@ async def create_post(
             f"the scheduled time {when.isoformat()} is in the past (now {now.isoformat()}); "
             "pass --allow-past to post it at once"
         )
+    start_layer: dict[str, int] = {}
+    if force_vpn_fallback:
+        for name in names:
+            chain = settings.chain_for(name)
+            if "api+vpn" not in chain:
+                raise BadInput(
+                    f"--force-vpn-fallback: the chain of {name} has no api+vpn layer "
+                    f"({', '.join(chain)})"
+                )
+            start_layer[name] = chain.index("api+vpn")
     if test and not settings.sandbox_url:
         raise BadInput("--test needs a sandbox: pass --sandbox URL or set PELLACIA_SANDBOX_URL")
 
@@ -198,6 +210,7 @@ async def create_post(
                     idempotency_key=f"pd-{delivery_id.hex}",
                     priority=1 if priority == "breaking" else 0,
                     due_at=due,
+                    layer_index=start_layer.get(name, 0),
                 )
             )
     post = post_store.NewPost(

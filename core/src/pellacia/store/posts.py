@@ -19,6 +19,7 @@ class NewDelivery:
     idempotency_key: str
     priority: int
     due_at: datetime
+    layer_index: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ async def insert(conn: Any, post: NewPost, deliveries: Sequence[NewDelivery]) ->
         await conn.execute(
             """
             INSERT INTO deliveries (id, post_id, platform, account, state, priority, due_at,
-                                    idempotency_key, wait_reason)
-            VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8)
+                                    idempotency_key, wait_reason, layer_index)
+            VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)
             """,
             d.id,
             post.id,
@@ -75,6 +76,7 @@ async def insert(conn: Any, post: NewPost, deliveries: Sequence[NewDelivery]) ->
             d.due_at,
             d.idempotency_key,
             "scheduled" if post.scheduled_at is not None else None,
+            d.layer_index,
         )
         await events.record(
             conn,
