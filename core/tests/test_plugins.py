@@ -23,7 +23,10 @@ REAL = {"browser", "linkedin", "meta", "sandbox", "telegram", "tiktok", "twitter
 def run_cli(
     *args: str, extra_path: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
+    # only the real installed plugins, plus extra_path: nothing other tests put on the path
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_") and k != "PYTHONPATH"
+    }
     full_env.update(env)
     if extra_path is not None:
         full_env["PYTHONPATH"] = str(extra_path)
