@@ -374,8 +374,6 @@ async def test_tokens_never_reach_events_attempts_or_packages(env: Env) -> None:
     did, row = await env.deliver()
     dump = json.dumps([await env.events(did), await env.attempts(did), row], default=str)
     folder = Path(row["manual_package"])
-    dump += "".join(
-        await asyncio.to_thread((folder / name).read_text)
-        for name in ("metadata.json", "errors.json", "INSTRUCTIONS.md")
-    )
+    for name in ("metadata.json", "errors.json", "INSTRUCTIONS.md"):
+        dump += await asyncio.to_thread((folder / name).read_text)
     assert "tp-token" not in dump and "tp-refresh" not in dump
