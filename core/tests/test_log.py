@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from pellacia.log import configure_logging, get_logger, redact_text
 
 SECRETS = {
@@ -24,7 +23,9 @@ def test_redact_text_masks_secret_shapes(name: str) -> None:
     assert masked.startswith("failed: ") and masked.endswith(" (retrying)")
 
 
-def test_json_logs_mask_secret_fields_values_and_exceptions(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_logs_mask_secret_fields_values_and_exceptions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("info", json=True)
     log = get_logger("test", platform="youtube")
     try:
