@@ -47,7 +47,14 @@ chat_id = "-1001234567890"
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in ("PELLACIA_CONFIG", "PELLACIA_SECRET_KEY", "DATABASE_URL", "PELLACIA_DATABASE_URL"):
+    for name in (
+        "PELLACIA_CONFIG",
+        "PELLACIA_SECRET_KEY",
+        "DATABASE_URL",
+        "PELLACIA_DATABASE_URL",
+        "PELLACIA_STRICT_PLUGINS",
+        "PELLACIA_LOAD_PLUGINS",
+    ):
         monkeypatch.delenv(name, raising=False)
     return CliRunner()
 
@@ -233,3 +240,23 @@ def test_missing_explicit_file_is_an_error(runner: CliRunner, tmp_path: Path) ->
     code, text = run(runner, tmp_path / "absent.toml", "check")
     assert code == 1
     assert "does not exist" in text
+
+
+def test_a_plugin_refusing_its_section_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[plugins.vpn.routes.bad]
+url = "ftp://bob:ftp-s3cret@127.0.0.1:21"
+
+[plugins.telegram]
+chat_id = "100200300"
+""",
+    )
+    code, text = run(runner, path, "check")
+    assert code == 1
+    assert (
+        "error: plugins.vpn: plugin failed to load: ConfigError: [plugins.vpn.routes.bad]" in text
+    )
+    assert "error: plugins.telegram:" in text and "no bot_token" in text
+    assert "ftp-s3cret" not in text

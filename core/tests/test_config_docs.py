@@ -21,6 +21,8 @@ def example_toml() -> str:
 
 def test_documented_example_has_no_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PELLACIA_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("PELLACIA_STRICT_PLUGINS", raising=False)
     config = tmp_path / "config.toml"
     config.write_text(example_toml(), encoding="utf-8")
     runner = CliRunner()

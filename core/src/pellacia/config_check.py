@@ -443,8 +443,10 @@ def _check_plugins(settings: Settings, registry: Registry) -> list[Problem]:
             )
     for info in registry.plugins:
         if info.error:
+            # a plugin refusing its own section is a configuration error to fix
+            level: Level = "error" if info.error.startswith("ConfigError") else "warning"
             problems.append(
-                Problem("warning", f"plugins.{info.name}", f"plugin failed to load: {info.error}")
+                Problem(level, f"plugins.{info.name}", f"plugin failed to load: {info.error}")
             )
     return problems
 

@@ -68,14 +68,18 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 @pass_app
 def check(app: AppContext, as_json: bool) -> None:
     """Explain every problem in the configuration; exit 1 if any is an error."""
-    from pellacia.config_check import check_settings, inspect_config
-    from pellacia.plugins import load_plugins
+    from pellacia.config_check import Problem, check_settings, inspect_config
+    from pellacia.plugins import PluginLoadError, load_plugins
 
     inspection = inspect_config(app.config_file, **_overrides(app))
     problems = list(inspection.problems)
     if inspection.settings is not None:
-        registry = load_plugins(inspection.settings.plugins)
-        problems += check_settings(inspection.settings, registry)
+        try:
+            registry = load_plugins(inspection.settings.plugins)
+        except PluginLoadError as exc:  # strict mode: the first broken plugin stops loading
+            problems.append(Problem("error", "plugins", str(exc)))
+        else:
+            problems += check_settings(inspection.settings, registry)
         problems.sort(key=lambda p: 0 if p.level == "error" else 1)
     errors = sum(1 for p in problems if p.level == "error")
     warnings = len(problems) - errors
