@@ -175,11 +175,14 @@ def load_plugins(
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     include_defaults: bool = True,
+    register_objects: bool = True,
 ) -> Registry:
     """Discover, load and register every plugin; never raises unless strict.
 
     ``settings`` maps entry-point names to their config section (handed over
-    through the ``configure`` hook).
+    through the ``configure`` hook). With ``register_objects=False`` only the
+    plugin modules load (enough for CLI commands): no platform object is built,
+    which keeps ``pellacia-dist --help`` fast.
     """
     strict = _strict()
     manager = _make_manager()
@@ -211,6 +214,8 @@ def load_plugins(
     if include_defaults:
         registry.plugins.insert(0, modules[0][0])
 
+    if not register_objects:
+        return registry
     staged: list[tuple[PluginInfo, list[tuple[str, Any]]]] = []
     for info, module in modules:
         info.hooks = _hooks_of(module, manager)

@@ -35,9 +35,10 @@ class LazyGroup(click.Group):
         if self._plugin_commands_loaded:
             return
         self._plugin_commands_loaded = True
-        from pellacia.plugins import get_registry, install_commands
+        from pellacia.plugins import install_commands, load_plugins
 
-        install_commands(get_registry(), self)
+        # modules only: building every platform object is not needed for commands
+        install_commands(load_plugins(register_objects=False), self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
