@@ -77,10 +77,10 @@ def _print_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
     from pellacia import __version__
-    from pellacia.plugins import get_registry
+    from pellacia.plugins import load_plugins
 
     click.echo(f"pellacia-dist {__version__}")
-    for info in get_registry().plugins:
+    for info in load_plugins(register_objects=False).plugins:
         if info.name == "core":
             continue
         state = "" if info.error is None else "  (failed to load)"
