@@ -18,7 +18,8 @@ Faults (``FakeTestPlatform.fail(kind, times=N, op=...)``, or ``POST
 /_control/fail`` from another process): ``500``, ``429`` (with a reset),
 ``401``, ``400``, ``challenge``, ``unsupported``, ``reset`` (connection closed
 without a response), ``lose-response`` (do the work, e.g. create the post, then
-close the connection), ``hang`` (never answer). ``op`` limits a fault to one
+close the connection), ``hang`` (never answer), ``hang-after`` (do the work,
+then never answer: the client dies or times out not knowing). ``op`` limits a fault to one
 operation: ``token``, ``init``, ``status``, ``chunk``, ``publish``,
 ``reconcile``, ``metrics`` (default: any).
 """
@@ -88,6 +89,7 @@ class FakeTestPlatform:
         #: set on every call (tests wait on it, clearing it first)
         self.call_event = asyncio.Event()
         self._unhang = asyncio.Event()
+        self._hang_after = False
         self.valid_tokens: set[str] = {TOKEN_PREFIX + "static"}
         self._token_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -197,6 +199,13 @@ class FakeTestPlatform:
                 return fault
         return None
 
+    async def _lose(self, request: web.Request) -> web.Response:
+        """The work is done; the answer never arrives (dropped, or after a hang)."""
+        if self._hang_after:
+            self._hang_after = False
+            await self._unhang.wait()
+        return self._drop(request)
+
     @staticmethod
     def _drop(request: web.Request) -> web.Response:
         """Close the connection without an answer (the client sees a disconnect)."""
@@ -240,7 +249,8 @@ class FakeTestPlatform:
     async def _guard(self, request: web.Request, op: str) -> tuple[web.Response | None, bool]:
         """(early response, lose-response?) for one call."""
         fault = self._take_fault(op)
-        if fault is not None and fault.kind == "lose-response":
+        if fault is not None and fault.kind in ("lose-response", "hang-after"):
+            self._hang_after = fault.kind == "hang-after"
             return None, True
         if fault is not None:
             return await self._fault_response(fault, request), False
@@ -260,7 +270,7 @@ class FakeTestPlatform:
         token = f"{TOKEN_PREFIX}{next(self._token_ids)}"
         self.valid_tokens.add(token)
         if lose:
-            return self._drop(request)
+            return await self._lose(request)
         return web.json_response(
             {"access_token": token, "refresh_token": body["refresh_token"], "expires_in": 3600}
         )
@@ -276,7 +286,7 @@ class FakeTestPlatform:
         upload = Upload(uuid.uuid4().hex, size, str(body.get("idempotency_key", "")))
         self.uploads[upload.id] = upload
         if lose:
-            return self._drop(request)
+            return await self._lose(request)
         return web.json_response({"upload_id": upload.id, "size": size})
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -309,7 +319,7 @@ class FakeTestPlatform:
         self.bytes_received += len(data)
         self.chunk_event.set()
         if lose:
-            return self._drop(request)
+            return await self._lose(request)
         return web.json_response({"received": len(upload.data), "size": upload.size})
 
     async def _publish(self, request: web.Request) -> web.Response:
@@ -332,7 +342,7 @@ class FakeTestPlatform:
         )
         self.posts.append(post)
         if lose:
-            return self._drop(request)
+            return await self._lose(request)
         return web.json_response(post.to_json(self.base_url))
 
     async def _reconcile(self, request: web.Request) -> web.Response:
