@@ -319,20 +319,27 @@ def _commit(registry: Registry, info: PluginInfo, staged: list[tuple[str, Any]])
 
 
 _cached: Registry | None = None
+_cached_settings: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def get_registry(settings: Mapping[str, Mapping[str, Any]] | None = None) -> Registry:
-    """The process-wide registry, loaded on first use."""
-    global _cached
-    if _cached is None:
+    """The process-wide registry, loaded on first use.
+
+    Loaded again when asked with plugin settings other than the cached ones,
+    so a plugin never keeps a configuration it was not given.
+    """
+    global _cached, _cached_settings
+    if _cached is None or (settings is not None and settings != _cached_settings):
         _cached = load_plugins(settings)
+        _cached_settings = settings
     return _cached
 
 
 def reset_registry() -> None:
     """Forget the loaded plugins (tests, and after the environment changed)."""
-    global _cached
+    global _cached, _cached_settings
     _cached = None
+    _cached_settings = None
 
 
 def install_commands(registry: Registry, cli: Any) -> None:
