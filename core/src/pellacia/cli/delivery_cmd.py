@@ -46,6 +46,8 @@ def with_pool(app: AppContext, action: Callable[[asyncpg.Pool], Awaitable[T]]) -
         fail(str(exc), code=2)
     except ConfigError as exc:
         fail(str(exc), code=2)
+    except KeyboardInterrupt:
+        fail("interrupted: unfinished deliveries are back in the queue, upload state kept", 130)
     raise AssertionError("unreachable")
 
 

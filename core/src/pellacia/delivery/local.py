@@ -159,9 +159,17 @@ class LocalWorker:
         async with self.pool.acquire() as conn:
             await queue.renew(conn, list(self.running), self.worker_id, until)
 
+    async def _sweep(self) -> None:
+        """Return deliveries whose worker died (lease expired) to the queue."""
+        from pellacia.store import queue
+
+        async with self.pool.acquire() as conn:
+            await queue.recover_expired(conn, self.clock.now())
+
     async def run(self, done: Callable[[], bool]) -> None:
         """Claim and run deliveries until ``done()`` and nothing is in flight."""
         last_renew = self.clock.monotonic()
+        await self._sweep()
         try:
             while True:
                 for did, (task, _) in list(self.running.items()):
@@ -177,6 +185,7 @@ class LocalWorker:
                     self.running[claimed.id] = (task, control)
                 if self.clock.monotonic() - last_renew >= self.settings.lease_seconds / 3:
                     await self._renew()
+                    await self._sweep()
                     last_renew = self.clock.monotonic()
                 await asyncio.sleep(POLL_SECONDS)
         finally:
@@ -190,6 +199,13 @@ class LocalWorker:
         for task, _ in self.running.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.running:
+            from pellacia.store import queue
+
+            # anything the executor could not checkpoint goes back to the queue
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as conn:
+                    await queue.release(conn, list(self.running), self.worker_id)
         self.running.clear()
 
 
