@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 _POST = """
@@ -80,3 +81,50 @@ async def complete(conn: Any, delivery_id: uuid.UUID, worker_id: str) -> bool:
         f"remote-{delivery_id}",
     )
     return result.endswith(" 1")
+
+
+def media_of(path: str | Path) -> dict[str, Any]:
+    """The ``posts.media`` JSON of a real video file (probed)."""
+    from pellacia.media import probe
+
+    info = probe(Path(path))
+    return {
+        "size": info.size,
+        "container": info.container,
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "bitrate": info.bitrate,
+        "fps": info.fps,
+    }
+
+
+async def wait_until(
+    dsn: str, query: str, *args: Any, within: float = 30.0, expect: Any = True
+) -> Any:
+    """Wait until ``query`` returns ``expect``, re-checking on every queue
+    notification (deliveries finishing, becoming due) — no sleeping loop.
+    Raises ``TimeoutError`` with the last value seen."""
+    import asyncio
+
+    from pellacia.store.pool import connect_one
+    from pellacia.store.queue import QUEUE_CHANNEL
+
+    conn = await connect_one(dsn)
+    changed = asyncio.Event()
+    await conn.add_listener(QUEUE_CHANNEL, lambda *_: changed.set())
+    last: Any = None
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                changed.clear()
+                last = await conn.fetchval(query, *args)
+                if last == expect:
+                    return last
+                await changed.wait()
+    except TimeoutError:
+        raise TimeoutError(f"still {last!r} after {within}s: {query}") from None
+    finally:
+        await conn.close()

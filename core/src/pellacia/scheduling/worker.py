@@ -1,0 +1,336 @@
+"""The worker: claims due deliveries and runs each through the executor.
+
+One loop per process, safe to run on many machines against one PostgreSQL:
+
+* claims up to its free slots through :func:`pellacia.store.queue.claim`
+  (priority, spacing, breaking pause, quotas, leases all live there);
+* idles without polling: it ``LISTEN``s on :data:`~pellacia.store.queue.QUEUE_CHANNEL`
+  and otherwise sleeps (on the :class:`~pellacia.clock.Clock`) exactly until
+  :func:`~pellacia.store.queue.next_due`;
+* runs each claim in its own task; a heartbeat renews all its leases every
+  third of the lease; a sweep returns other workers' expired leases to the queue
+  (both periodic timers on an in-memory APScheduler, where later timers such as
+  daily analytics or token refresh plug in with :meth:`Worker.add_timer`);
+* on a pre-emption notice for a delivery it holds (breaking news on the same
+  account) it sets ``stop_reason="preempted"`` and cancels the task: the
+  executor checkpoints it as ``suspended``;
+* :meth:`Worker.stop` (SIGTERM/SIGINT) stops claiming, cancels in-flight tasks
+  with ``stop_reason="shutdown"`` so they checkpoint, releases whatever lease
+  is left, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pellacia.log import get_logger
+from pellacia.store import queue
+from pellacia.store.models import ClaimedDelivery, RunControl
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from pellacia.clock import Clock
+    from pellacia.config import Settings
+    from pellacia.contract import QuotaBudget
+    from pellacia.plugins import Registry
+
+log = get_logger("pellacia.worker")
+
+Runner = Callable[[ClaimedDelivery, RunControl], Coroutine[Any, Any, None]]
+
+#: how often the lease sweep runs (seconds)
+SWEEP_SECONDS = 5.0
+#: how long in-flight tasks get to checkpoint on shutdown
+SHUTDOWN_GRACE = 20.0
+#: pause after a failed claim (database gone, deadlock victim) before trying again
+ERROR_BACKOFF = 1.0
+
+
+def make_worker_id() -> str:
+    """``hostname:pid:random`` — unique across machines and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _guarded(name: str, func: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    """A timer job that logs its failures and ends quietly when the worker stops."""
+
+    async def job() -> None:
+        try:
+            await func()
+        except asyncio.CancelledError:
+            return  # the scheduler is shutting down
+        except Exception as exc:
+            log.warning("timer failed", timer=name, error=str(exc))
+
+    return job
+
+
+@dataclass
+class _Held:
+    task: asyncio.Task[None]
+    control: RunControl = field(default_factory=RunControl)
+
+
+class Worker:
+    """Claims and runs deliveries until :meth:`stop` (or, with ``once``, until idle)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        clock: Clock,
+        *,
+        runner: Runner | None = None,
+        registry: Registry | None = None,
+        concurrency: int = 4,
+        worker_id: str | None = None,
+        sweep_seconds: float = SWEEP_SECONDS,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.clock = clock
+        self.registry = registry
+        self.concurrency = max(1, concurrency)
+        self.worker_id = worker_id or make_worker_id()
+        self.sweep_seconds = sweep_seconds
+        self._runner = runner
+        self.held: dict[uuid.UUID, _Held] = {}
+        self.claimed_total = 0
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._timers: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]] = []
+        #: set once the worker listens and is about to claim (tests wait on it)
+        self.ready = asyncio.Event()
+
+    # ----------------------------------------------------------------- public
+
+    def add_timer(self, name: str, func: Callable[[], Awaitable[Any]], **trigger: Any) -> None:
+        """Run ``func`` periodically while the worker runs (APScheduler interval
+        or cron trigger keywords, e.g. ``seconds=30`` or ``hour=3``); for daily
+        analytics, token refresh and the like."""
+        self._timers.append((name, func, trigger))
+
+    def stop(self) -> None:
+        """Ask the worker to shut down gracefully (signal handlers call this)."""
+        self._stopping.set()
+
+    async def run(self, *, once: bool = False) -> None:
+        """The main loop; with ``once``, run what is due now and return when idle."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        runner = self._runner or self._default_runner()
+        listener = await self.pool.acquire()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        try:
+            await listener.add_listener(queue.QUEUE_CHANNEL, self._on_queue)
+            await listener.add_listener(queue.PREEMPT_CHANNEL, self._on_preempt)
+            scheduler.add_job(
+                _guarded("heartbeat", self._heartbeat),
+                "interval",
+                seconds=self.settings.lease_seconds / 3,
+                id="heartbeat",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                _guarded("lease-sweep", self.sweep),
+                "interval",
+                seconds=self.sweep_seconds,
+                id="lease-sweep",
+                max_instances=1,
+                coalesce=True,
+            )
+            for name, func, trigger in self._timers:
+                kind = "cron" if {"hour", "minute", "day_of_week"} & set(trigger) else "interval"
+                scheduler.add_job(
+                    _guarded(name, func), kind, id=name, max_instances=1, coalesce=True, **trigger
+                )
+            scheduler.start()
+            await self.sweep()
+            log.info("worker started", worker=self.worker_id, concurrency=self.concurrency)
+            self.ready.set()
+            await self._loop(runner, once)
+        finally:
+            scheduler.shutdown(wait=False)
+            await self._shutdown()
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(queue.QUEUE_CHANNEL, self._on_queue)
+                await listener.remove_listener(queue.PREEMPT_CHANNEL, self._on_preempt)
+            await self.pool.release(listener)
+            log.info("worker stopped", worker=self.worker_id, claimed=self.claimed_total)
+
+    async def sweep(self) -> list[uuid.UUID]:
+        """Return expired leases (of any worker) to the queue."""
+        async with self.pool.acquire() as conn:
+            recovered = await queue.recover_expired(conn, self.clock.now())
+        if recovered:
+            log.warning("recovered expired leases", deliveries=[str(i) for i in recovered])
+        return recovered
+
+    # ------------------------------------------------------------------- loop
+
+    async def _loop(self, runner: Runner, once: bool) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            free = self.concurrency - len(self.held)
+            claimed: list[ClaimedDelivery] = []
+            delay: float | None = None
+            try:
+                if free > 0:
+                    claimed = await self._claim(free)
+                    for item in claimed:
+                        self._start(runner, item)
+                    if len(claimed) == free:
+                        continue  # there may be more due right now
+                    if once:
+                        if not self.held:
+                            return
+                    else:
+                        delay = await self._idle_delay()
+            except (TimeoutError, OSError) as exc:
+                log.warning("claim failed; retrying", error=str(exc))
+                delay = ERROR_BACKOFF
+            except Exception as exc:  # asyncpg errors: deadlock victim, serialization, ...
+                if not type(exc).__module__.startswith("asyncpg"):
+                    raise
+                log.warning("claim failed; retrying", error=str(exc))
+                delay = ERROR_BACKOFF
+            await self._wait(delay)
+
+    async def _claim(self, free: int) -> list[ClaimedDelivery]:
+        async with self.pool.acquire() as conn:
+            claimed: list[ClaimedDelivery] = await queue.claim(
+                conn,
+                worker_id=self.worker_id,
+                now=self.clock.now(),
+                lease_seconds=self.settings.lease_seconds,
+                limit=free,
+                spacing=self.settings.spacing_for,
+                quotas_for=self._quotas,
+            )
+        self.claimed_total += len(claimed)
+        return claimed
+
+    async def _idle_delay(self) -> float | None:
+        """Seconds until the next delivery can go (None: wait for a wake-up)."""
+        now = self.clock.now()
+        async with self.pool.acquire() as conn:
+            await queue.refresh_waits(conn, now)
+            due = await queue.next_due(conn, now)
+        return None if due is None else max(0.0, (due - now).total_seconds())
+
+    async def _wait(self, delay: float | None) -> None:
+        waits: list[asyncio.Task[Any]] = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        if delay is not None:
+            waits.append(asyncio.ensure_future(self.clock.sleep(delay)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    def _start(self, runner: Runner, claimed: ClaimedDelivery) -> None:
+        control = RunControl()
+        task = asyncio.create_task(runner(claimed, control), name=f"delivery-{claimed.id}")
+        self.held[claimed.id] = _Held(task, control)
+        task.add_done_callback(functools.partial(self._done, claimed.id))
+        log.info(
+            "claimed",
+            delivery=str(claimed.id),
+            platform=claimed.platform,
+            account=claimed.account,
+            breaking=claimed.priority > 0,
+            previous=claimed.previous_state.value,
+        )
+
+    def _done(self, delivery_id: uuid.UUID, task: asyncio.Task[None]) -> None:
+        self.held.pop(delivery_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery run crashed", delivery=str(delivery_id), error=task.exception())
+        self._wake.set()  # a slot is free
+
+    # -------------------------------------------------------------- listeners
+
+    def _on_queue(self, *_: Any) -> None:
+        self._wake.set()
+
+    def _on_preempt(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            held = self.held.get(uuid.UUID(payload))
+            if held is not None and not held.task.done():
+                log.info("pre-empted by breaking news", delivery=payload)
+                held.control.stop_reason = "preempted"
+                held.task.cancel()
+
+    # ------------------------------------------------------------------ timers
+
+    async def _heartbeat(self) -> None:
+        ids = list(self.held)
+        if not ids:
+            return
+        until = self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
+        async with self.pool.acquire() as conn:
+            kept = set(await queue.renew(conn, ids, self.worker_id, until))
+        for did in ids:
+            held = self.held.get(did)
+            if did not in kept and held is not None and not held.task.done():
+                # Someone else owns it now (our lease expired): stop touching it.
+                log.warning("lease lost", delivery=str(did))
+                held.control.stop_reason = "shutdown"
+                held.task.cancel()
+
+    # --------------------------------------------------------------- shutdown
+
+    async def _shutdown(self) -> None:
+        held = list(self.held.items())
+        for _, h in held:
+            if h.control.stop_reason is None:
+                h.control.stop_reason = "shutdown"
+            h.task.cancel()
+        if held:
+            await asyncio.wait([h.task for _, h in held], timeout=SHUTDOWN_GRACE)
+        ids = [did for did, _ in held]
+        if ids:
+            async with self.pool.acquire() as conn:
+                released = await queue.release(conn, ids, self.worker_id)
+            if released:
+                log.info("released leases", deliveries=[str(i) for i in released])
+
+    # ------------------------------------------------------------------ wiring
+
+    def _quotas(self, platform: str) -> Sequence[QuotaBudget]:
+        if self.registry is None:
+            return ()
+        found = self.registry.platforms.get(platform)
+        return tuple(getattr(found, "quotas", ()) or ()) if found is not None else ()
+
+    def _default_runner(self) -> Runner:
+        from pellacia.alerts import AlertDispatcher
+        from pellacia.delivery.executor import DeliveryExecutor
+        from pellacia.plugins import get_registry
+
+        registry = self.registry or get_registry(self.settings.plugins)
+        self.registry = registry
+        executor = DeliveryExecutor(
+            self.pool,
+            registry,
+            self.settings,
+            self.clock,
+            worker_id=self.worker_id,
+            alerts=AlertDispatcher(registry.alert_sinks, self.settings.alerts.min_level),
+        )
+        return executor.run
