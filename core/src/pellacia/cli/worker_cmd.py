@@ -41,13 +41,21 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
     import signal
 
     from pellacia.clock import SYSTEM_CLOCK
-    from pellacia.scheduling.worker import Worker
+    from pellacia.scheduling.worker import SWEEP_SECONDS, Worker
     from pellacia.store.pool import connect
 
     settings, registry = app.settings, app.registry
     pool = await connect(settings, registry.migrations, max_size=concurrency + 4)
     try:
-        worker = Worker(pool, settings, SYSTEM_CLOCK, registry=registry, concurrency=concurrency)
+        worker = Worker(
+            pool,
+            settings,
+            SYSTEM_CLOCK,
+            registry=registry,
+            concurrency=concurrency,
+            # a dead worker's deliveries come back within about one lease
+            sweep_seconds=min(SWEEP_SECONDS, settings.lease_seconds / 2),
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
