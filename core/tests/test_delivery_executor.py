@@ -377,3 +377,38 @@ async def test_tokens_never_reach_events_attempts_or_packages(env: Env) -> None:
     for name in ("metadata.json", "errors.json", "INSTRUCTIONS.md"):
         dump += await asyncio.to_thread((folder / name).read_text)
     assert "tp-token" not in dump and "tp-refresh" not in dump
+
+
+async def test_browser_layer_publishes_when_the_api_is_challenged(env: Env) -> None:
+    env.settings.chains["testplatform"] = ["api", "browser", "manual"]
+    env.fake.fail("challenge", op="init")
+    did, row = await env.deliver()
+    assert row["state"] == "published" and row["layer"] == "browser"
+    assert env.fake.posts_created == 1 and env.fake.posts[0].upload_id == "web"
+    assert [(t["layer"], t["outcome"]) for t in await env.attempts(did)] == [
+        ("api", "error"),
+        ("browser", "published"),
+    ]
+
+
+async def test_browser_failure_evidence_lands_in_the_manual_package(env: Env) -> None:
+    env.settings.chains["testplatform"] = ["api", "browser", "manual"]
+    env.fake.fail("unsupported", op="init")
+    env.fake.fail("challenge", op="web")
+    did, row = await env.deliver()
+    assert row["state"] == "manual"
+    shots = Path(row["manual_package"]) / "screenshots"
+    assert [p.name for p in await asyncio.to_thread(sorted, shots.iterdir())] == [
+        f"{did}-failure.png"
+    ]
+
+
+async def test_browser_layer_is_skipped_after_an_unknown_outcome(env: Env) -> None:
+    env.settings.chains["testplatform"] = ["api", "browser", "manual"]
+    env.fake.fail("lose-response", op="publish")
+    env.fake.fail("503", op="reconcile", times=1)
+    env.fake.fail("500", op="publish", times=10)
+    _did, row = await env.deliver()
+    # reconcile could not tell (503): never publish again blindly, not even by browser
+    assert row["state"] == "manual" and row["outcome_unknown"]
+    assert env.fake.calls.get("web") is None and env.fake.posts_created == 1

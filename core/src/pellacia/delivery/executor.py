@@ -488,7 +488,7 @@ class DeliveryExecutor:
                     request=request,
                     route=handle,
                     artifacts_dir=artifacts,
-                    settings=self.settings.plugins.get("browser", {}),
+                    settings=self.settings.plugins.get(claimed.platform, {}),
                     sandbox_url=self.settings.sandbox_url,
                 )
                 try:

@@ -9,6 +9,8 @@ Endpoints (under ``/testplatform``):
   POST /uploads/{id}/publish             {"title", "caption", "idempotency_key"} -> post
   GET  /posts?idempotency_key=K          -> {"posts": [...]} (the reconcile lookup)
   GET  /posts/{id}/metrics               -> {"views", "likes", ...}
+  POST /web/upload                       the web upload page's form (browser layer; a
+                                         signed-in browser session, so no bearer token)
 
 Publishing is deliberately *not* idempotent: a second publish of the same
 upload creates a second post, so a test can see a duplicate if the engine ever
@@ -21,7 +23,7 @@ without a response), ``lose-response`` (do the work, e.g. create the post, then
 close the connection), ``hang`` (never answer), ``hang-after`` (do the work,
 then never answer: the client dies or times out not knowing). ``op`` limits a fault to one
 operation: ``token``, ``init``, ``status``, ``chunk``, ``publish``,
-``reconcile``, ``metrics`` (default: any).
+``reconcile``, ``metrics``, ``web`` (the web upload page; default: any).
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class FakeTestPlatform:
         r.add_put("/testplatform/uploads/{id}", self._chunk)
         r.add_post("/testplatform/uploads/{id}/publish", self._publish)
         r.add_get("/testplatform/posts", self._reconcile)
+        r.add_post("/testplatform/web/upload", self._web_upload)
         r.add_get("/testplatform/posts/{id}/metrics", self._metrics)
         r.add_post("/_control/fail", self._control_fail)
         r.add_post("/_control/reset", self._control_reset)
@@ -246,7 +249,9 @@ class FakeTestPlatform:
         header = request.headers.get("Authorization", "")
         return header.removeprefix("Bearer ") in self.valid_tokens
 
-    async def _guard(self, request: web.Request, op: str) -> tuple[web.Response | None, bool]:
+    async def _guard(
+        self, request: web.Request, op: str, *, auth: bool = True
+    ) -> tuple[web.Response | None, bool]:
         """(early response, lose-response?) for one call."""
         fault = self._take_fault(op)
         if fault is not None and fault.kind in ("lose-response", "hang-after"):
@@ -254,7 +259,7 @@ class FakeTestPlatform:
             return None, True
         if fault is not None:
             return await self._fault_response(fault, request), False
-        if op != "token" and not self._authorized(request):
+        if auth and op != "token" and not self._authorized(request):
             return web.json_response({"error": "invalid_token"}, status=401), False
         return None, False
 
@@ -339,6 +344,30 @@ class FakeTestPlatform:
             title=str(body.get("title", "")),
             caption=str(body.get("caption", "")),
             size=upload.size,
+        )
+        self.posts.append(post)
+        if lose:
+            return await self._lose(request)
+        return web.json_response(post.to_json(self.base_url))
+
+    async def _web_upload(self, request: web.Request) -> web.Response:
+        """The web upload page's form: the whole video and its text in one go."""
+        early, lose = await self._guard(request, "web", auth=False)
+        if early is not None:
+            return early
+        form = await request.post()
+        video = form.get("video")
+        data = video.file.read() if isinstance(video, web.FileField) else b""
+        if not data:
+            return web.json_response({"error": "no_video"}, status=400)
+        self.bytes_received += len(data)
+        post = Post(
+            id=f"p{len(self.posts) + 1}",
+            upload_id="web",
+            idempotency_key=str(form.get("idempotency_key", "")),
+            title=str(form.get("title", "")),
+            caption=str(form.get("caption", "")),
+            size=len(data),
         )
         self.posts.append(post)
         if lose:

@@ -10,12 +10,15 @@ sandbox), ``chunk_size`` (bytes, default 64 KiB), ``timeout`` (seconds per call)
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import aiohttp
 from pellacia.contract import (
+    BrowserJob,
     Capabilities,
     MediaRules,
     MetricsSnapshot,
@@ -281,3 +284,44 @@ class TestPlatform:
             metrics = {k: float(v) for k, v in body.items() if isinstance(v, int | float)}
             out.append(MetricsSnapshot(remote_id=post.remote_id, metrics=metrics, raw=body))
         return out
+
+
+class TestWebUploader:
+    """The "browser layer" of the test platform: one form post to the fake's web
+    upload page (no real browser: the browser plugin's own tests drive Chromium).
+    Leaves a screenshot-like file in ``artifacts_dir`` when it fails, as the real
+    uploader does."""
+
+    platform = NAME
+
+    async def upload(self, job: BrowserJob) -> RemotePost:
+        base = str(job.settings.get("base_url") or f"{job.sandbox_url}/testplatform").rstrip("/")
+        try:
+            async with aiohttp.ClientSession(proxy=job.route.proxy) as http:
+                form = aiohttp.FormData()
+                form.add_field("title", job.request.title)
+                form.add_field("caption", job.request.caption)
+                form.add_field("idempotency_key", job.request.idempotency_key)
+                data = await asyncio.to_thread(job.request.video.path.read_bytes)
+                form.add_field(
+                    "video",
+                    io.BytesIO(data),
+                    filename=job.request.video.path.name,
+                    content_type="video/mp4",
+                )
+                async with http.post(f"{base}/web/upload", data=form) as resp:
+                    body = await resp.json(content_type=None)
+                    if resp.status >= 400:
+                        _raise_for(resp.status, body, resp.headers)
+        except PlatformError:
+            await asyncio.to_thread(self._evidence, job)
+            raise
+        except aiohttp.ClientError as exc:
+            await asyncio.to_thread(self._evidence, job)
+            raise OutcomeUnknown(f"web upload: no answer ({type(exc).__name__})") from None
+        return RemotePost(remote_id=str(body["id"]), url=body.get("url"), raw=body)
+
+    @staticmethod
+    def _evidence(job: BrowserJob) -> None:
+        job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        (job.artifacts_dir / f"{job.request.delivery_id}-failure.png").write_bytes(b"\x89PNG")

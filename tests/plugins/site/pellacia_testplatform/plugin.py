@@ -15,3 +15,10 @@ def register_platforms(register: Callable[[Any], None]) -> None:
     from pellacia_testplatform.platform import TestPlatform
 
     register(TestPlatform())
+
+
+@hookimpl
+def register_browser_uploaders(register: Callable[[Any], None]) -> None:
+    from pellacia_testplatform.platform import TestWebUploader
+
+    register(TestWebUploader())
