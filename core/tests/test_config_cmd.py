@@ -32,9 +32,6 @@ client_secret = "yt-client-s3cret"
 [chains]
 youtube = ["api", "manual"]
 
-[routes.legacy]
-url = "http://bob:proxy-pass-s3cret@proxy.internal:3128"
-
 [plugins.vpn.routes.nl]
 url = "socks5://alice:socks-pass-s3cret@proxy.internal:1080"
 
@@ -89,7 +86,6 @@ def test_show_masks_every_secret(
     assert settings["database_url"] == "postgresql://dist:**********@db.internal:5432/dist"
     assert settings["accounts"]["youtube"][0]["client_secret"] == "**********"
     assert settings["accounts"]["youtube"][0]["client_id"] == "1234.apps.googleusercontent.com"
-    assert settings["routes"]["legacy"]["url"] == "http://bob:**********@proxy.internal:3128"
     vpn_url = settings["plugins"]["vpn"]["routes"]["nl"]["url"]
     assert vpn_url == "socks5://alice:**********@proxy.internal:1080"
     assert settings["plugins"]["telegram"]["bot_token"] == "**********"
@@ -227,11 +223,11 @@ def test_unparsable_toml_names_the_line(runner: CliRunner, tmp_path: Path) -> No
 def test_invalid_values_never_echo_the_input(runner: CliRunner, tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        'secret_key = 123456789012\n[routes.x]\nkind = "carrier-pigeon"\nurl = "http://u:pigeon-pass@h:1"\n',
+        'secret_key = 123456789012\n[spacing]\nmin_interval = "pigeon-pass"\n',
     )
     code, text = run(runner, path, "check")
     assert code == 1
-    assert "routes.x.kind" in text
+    assert "spacing.min_interval" in text
     assert "secret_key" in text
     assert "123456789012" not in text and "pigeon-pass" not in text
 

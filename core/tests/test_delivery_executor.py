@@ -139,6 +139,15 @@ async def test_transient_errors_back_off_then_succeed(env: Env) -> None:
     assert env.clock.now() - before == timedelta(seconds=3)
 
 
+async def test_retry_in_the_same_claim_resumes_from_the_last_saved_chunk(env: Env) -> None:
+    env.fake.fail("500", op="chunk", times=1, after=5)  # fails mid-file, after 5 chunks
+    did, row = await env.deliver()
+    assert row["state"] == "published" and env.fake.posts_created == 1
+    assert len(env.fake.uploads) == 1  # the same upload session went on
+    # nothing acknowledged was sent again (the failed chunk carried no data in)
+    assert env.fake.bytes_received == env.video.stat().st_size
+
+
 async def test_transient_exhausted_goes_to_next_layer_then_manual(env: Env) -> None:
     env.fake.fail("500", op="init", times=10)
     did, row = await env.deliver()

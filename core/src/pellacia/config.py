@@ -68,24 +68,10 @@ class RetrySettings(BaseModel):
     max_delay: float = Field(default=16.0, gt=0)
 
 
-class RouteSettings(BaseModel):
-    """A VPN or proxy route (used by the ``+vpn`` layers)."""
-
-    kind: Literal["proxy", "openvpn", "wireguard"] = "proxy"
-    url: SecretStr | None = None  # http://user:pass@host:port or socks5://...
-    config_file: Path | None = None
-    platforms: list[str] = Field(default_factory=list)  # empty: every platform
-
-
-class TelegramSettings(BaseModel):
-    bot_token: SecretStr | None = None
-    chat_id: str | None = None
-    base_url: str | None = None  # a Bot API server other than Telegram's (the sandbox)
-
-
 class AlertSettings(BaseModel):
+    """Which alerts reach the sinks (Telegram etc. are configured in their plugin's section)."""
+
     min_level: Literal["info", "warning", "critical"] = "warning"
-    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
 
 class Settings(BaseSettings):
@@ -115,7 +101,6 @@ class Settings(BaseSettings):
     spacing: SpacingSettings = Field(default_factory=SpacingSettings)
     spacing_overrides: dict[str, SpacingSettings] = Field(default_factory=dict)
     retry: RetrySettings = Field(default_factory=RetrySettings)
-    routes: dict[str, RouteSettings] = Field(default_factory=dict)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     lease_seconds: float = Field(default=15.0, gt=1)

@@ -342,15 +342,6 @@ def _check_routes(settings: Settings, registry: Registry, platforms: set[str]) -
     problems = []
     vpn_section = settings.plugins.get("vpn", {})
     plugin_routes = vpn_section.get("routes", {}) if isinstance(vpn_section, Mapping) else {}
-    for name in settings.routes:
-        problems.append(
-            Problem(
-                "warning",
-                f"routes.{name}",
-                "top-level [routes] are not read in this version: define the route as "
-                f"[plugins.vpn.routes.{name}] so the vpn plugin registers it",
-            )
-        )
     if plugin_routes and "vpn" not in {info.name for info in registry.plugins}:
         problems.append(
             Problem(
@@ -375,17 +366,7 @@ def _check_routes(settings: Settings, registry: Registry, platforms: set[str]) -
 
 
 def _check_telegram(settings: Settings, registry: Registry) -> list[Problem]:
-    problems = []
-    legacy = settings.alerts.telegram
-    if legacy.bot_token is not None or legacy.chat_id or legacy.base_url:
-        problems.append(
-            Problem(
-                "warning",
-                "alerts.telegram",
-                "Telegram alerts are configured in [plugins.telegram] (bot_token, chat_id, "
-                "base_url); [alerts.telegram] is not read in this version",
-            )
-        )
+    problems: list[Problem] = []
     section = settings.plugins.get("telegram")
     if not isinstance(section, Mapping) or not section:
         return problems

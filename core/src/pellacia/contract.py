@@ -393,7 +393,11 @@ class RouteHandle:
 
 @runtime_checkable
 class Route(Protocol):
-    """A way to reach a platform: direct, or through a VPN/proxy."""
+    """A way to reach a platform: direct, or through a VPN/proxy.
+
+    A route may also define ``serves(platform: str) -> bool`` to restrict the
+    platforms it is used for (absent: every platform).
+    """
 
     name: str  # "direct", "vpn:nl-1"
     kind: Literal["direct", "proxy"]

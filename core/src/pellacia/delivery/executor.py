@@ -95,6 +95,17 @@ class _Run:
     bytes_sent: int = 0
     bytes_total: int = 0
     screenshots: list[Path] = field(default_factory=list)
+    #: the latest saved resumable state: a retry in this run resumes from here
+    upload_state: Mapping[str, Any] | None = None
+
+    def reconcile_receipt(self) -> UploadReceipt | None:
+        """What reconcile gets: the receipt, or the saved upload state when the
+        upload's end was not seen (e.g. the last chunk's answer was lost)."""
+        if self.receipt is not None:
+            return self.receipt
+        if self.upload_state:
+            return UploadReceipt(remote_id=None, state=self.upload_state)
+        return None
 
 
 class _DbUploadSession:
@@ -103,11 +114,12 @@ class _DbUploadSession:
     def __init__(self, executor: DeliveryExecutor, run: _Run) -> None:
         self._ex = executor
         self._run = run
-        self.resume_state: Mapping[str, Any] | None = run.claimed.upload_state
+        self.resume_state: Mapping[str, Any] | None = run.upload_state
         self._last_flush = 0.0
 
     async def save_state(self, state: Mapping[str, Any]) -> None:
         self.resume_state = dict(state)
+        self._run.upload_state = self.resume_state
         cancel = await self._ex._update(
             self._run,
             upload_state=dict(state),
@@ -171,6 +183,7 @@ class DeliveryExecutor:
                 else None
             ),
             layer_index=claimed.layer_index,
+            upload_state=claimed.upload_state,
         )
         try:
             await self._run_chain(run)
@@ -254,8 +267,8 @@ class DeliveryExecutor:
         for route in self.registry.routes.values():
             if route.kind == "direct":
                 continue
-            conf = self.settings.routes.get(route.name)
-            if conf is not None and conf.platforms and platform not in conf.platforms:
+            serves = getattr(route, "serves", None)  # optional part of the Route contract
+            if serves is not None and not serves(platform):
                 continue
             out.append(route)
         return out
@@ -433,7 +446,7 @@ class DeliveryExecutor:
     ) -> None:
         if run.need_reconcile:
             try:
-                found = await platform.reconcile(request, run.receipt, ctx)
+                found = await platform.reconcile(request, run.reconcile_receipt(), ctx)
             except OutcomeUnknown as exc:
                 raise _Undecidable(f"outcome unknown — check before reposting ({exc})") from None
             if found is not None:

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pellacia.config import RouteSettings
 from pellacia.config_check import mask_url
 from pellacia.contract import RouteHandle
 from pellacia.errors import ConfigError, Transient, Unsupported
+from pydantic import BaseModel, Field, SecretStr
 
 DISTRIBUTION = "pellacia-dist-vpn 0.1"
 PROXY_SCHEMES: dict[str, int] = {
@@ -45,6 +45,15 @@ TUNNEL_BINARIES: dict[str, tuple[str, ...]] = {
     "openvpn": ("openvpn",),
     "wireguard": ("wg-quick", "wg"),
 }
+
+
+class RouteSettings(BaseModel):
+    """One ``[plugins.vpn.routes.<name>]`` table."""
+
+    kind: Literal["proxy", "openvpn", "wireguard"] = "proxy"
+    url: SecretStr | None = None  # http://user:pass@host:port or socks5://...
+    config_file: Path | None = None
+    platforms: list[str] = Field(default_factory=list)  # empty: every platform
 
 
 @dataclass(frozen=True)
