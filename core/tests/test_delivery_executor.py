@@ -141,7 +141,7 @@ async def test_transient_errors_back_off_then_succeed(env: Env) -> None:
 
 async def test_retry_in_the_same_claim_resumes_from_the_last_saved_chunk(env: Env) -> None:
     env.fake.fail("500", op="chunk", times=1, after=5)  # fails mid-file, after 5 chunks
-    did, row = await env.deliver()
+    _did, row = await env.deliver()
     assert row["state"] == "published" and env.fake.posts_created == 1
     assert len(env.fake.uploads) == 1  # the same upload session went on
     # nothing acknowledged was sent again (the failed chunk carried no data in)

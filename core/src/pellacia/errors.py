@@ -50,9 +50,7 @@ class PlatformError(PellaciaError):
 class Transient(PlatformError):
     """Network trouble or a platform-side 5xx: worth retrying later."""
 
-    def __init__(
-        self, message: str, *, platform: str | None = None, network: bool = False
-    ) -> None:
+    def __init__(self, message: str, *, platform: str | None = None, network: bool = False) -> None:
         super().__init__(message, platform=platform)
         self.error_class = ErrorClass.NETWORK if network else ErrorClass.PLATFORM
 

@@ -20,7 +20,9 @@ _SECRET_KEYS = re.compile(
 )
 _SECRET_VALUES = [
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)(access_token|refresh_token|client_secret|code_verifier|upload_token)=[^&\s\"']+"),
+    re.compile(
+        r"(?i)(access_token|refresh_token|client_secret|code_verifier|upload_token)=[^&\s\"']+"
+    ),
     re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot tokens
     re.compile(r"(?i)(postgres(?:ql)?://[^:/\s]+:)[^@\s]+@"),  # DSN passwords
     re.compile(r"(?i)(https?|socks5h?)://[^:/\s]+:[^@\s]+@"),  # credentials in proxy URLs
@@ -59,7 +61,9 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
-def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_processor(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: mask secret-named fields and secret-shaped values."""
     for key, value in list(event_dict.items()):
         event_dict[key] = _redact_value(key if key != "event" else "", value)

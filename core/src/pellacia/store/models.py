@@ -69,7 +69,9 @@ class ClaimedDelivery:
     title: str
     description: str
     hashtags: tuple[str, ...]
-    options: Mapping[str, Any] = field(default_factory=dict)  # the post's overrides for this platform
+    options: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # the post's overrides for this platform
     upload_state: Mapping[str, Any] | None = None
     receipt: Mapping[str, Any] | None = None
     scheduled_at: datetime | None = None
