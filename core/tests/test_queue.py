@@ -137,7 +137,9 @@ async def test_breaking_preempts_pauses_and_respaces(pool: Any, pg_dsn: str) -> 
     try:
         async with pool.acquire() as conn:
             normal = await enqueue(conn, platforms=[("yt", "main")], due_at=T0)
-            later = await enqueue(conn, platforms=[("yt", "main")], due_at=T0)
+            later = await enqueue(
+                conn, platforms=[("yt", "main")], due_at=T0 + timedelta(seconds=1)
+            )
             [running] = await claim(conn, T0, spacing=fixed(rules))
             assert running.id == normal[0]
             await conn.execute("UPDATE deliveries SET state = 'uploading' WHERE id = $1", normal[0])

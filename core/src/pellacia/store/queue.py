@@ -94,7 +94,7 @@ WITH c AS (
                   AND s.account = d.account AND s.next_at > $1
                   AND s.owner_delivery IS DISTINCT FROM d.id))
       )
-    ORDER BY d.priority DESC, d.due_at, d.state = 'suspended' DESC
+    ORDER BY d.priority DESC, d.due_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 ), slots AS (
@@ -149,6 +149,10 @@ RETURNING d.id, d.post_id, d.platform, d.account, d.priority, d.attempts, d.laye
           p.hashtags, p.overrides, p.scheduled_at, p.is_test
 """
 
+# These queries are short; JIT compiling them (large queues push the planner's
+# cost estimate past jit_above_cost) costs far more than it saves.
+_NO_JIT = "SET LOCAL jit = off"
+
 _QUOTA_WAIT = """
 UPDATE deliveries SET due_at = $2, wait_reason = $3, wait_until = $2, updated_at = now()
 WHERE id = $1
@@ -190,6 +194,7 @@ async def claim(
     rand = rng or random
     lease_until = now + timedelta(seconds=lease_seconds)
     async with conn.transaction():
+        await conn.execute(_NO_JIT)
         # Over-fetch: some candidates share an account or lose a slot race.
         candidates = await conn.fetch(_CANDIDATES, now, limit * 2 + 4)
         if not candidates:
@@ -214,6 +219,7 @@ async def claim(
         previous: dict[uuid.UUID, DeliveryState] = {}
         normal_taken: set[tuple[str, str]] = set()
         preempt: list[uuid.UUID] = []
+        rules_of: dict[str, SpacingSettings] = {}
         for cand in candidates:
             if len(taken) >= limit:
                 break
@@ -221,7 +227,9 @@ async def claim(
             slot, check = slots.get(key), checks.get(key)
             if slot is None or check is None or check["blocked"]:
                 continue
-            rules = spacing(cand["platform"])
+            rules = rules_of.get(cand["platform"])
+            if rules is None:
+                rules = rules_of[cand["platform"]] = spacing(cand["platform"])
             breaking = cand["priority"] > 0
             if breaking:
                 if slot.breaking_next_at is not None and slot.breaking_next_at > now:
@@ -396,11 +404,13 @@ async def next_due(conn: Any, now: datetime) -> datetime | None:
     Deliveries held by a busy account or a breaking pause are left out: the
     in-flight delivery's end sends a wake-up. ``None``: nothing to wait for.
     """
-    value: datetime | None = await conn.fetchval(
-        f"SELECT min(GREATEST(g.due_at, g.slot_at, g.blocked_until)) FROM ({_GATES}) g"
-        " WHERE NOT g.busy AND NOT g.paused",
-        now,
-    )
+    async with conn.transaction():
+        await conn.execute(_NO_JIT)
+        value: datetime | None = await conn.fetchval(
+            f"SELECT min(GREATEST(g.due_at, g.slot_at, g.blocked_until)) FROM ({_GATES}) g"
+            " WHERE NOT g.busy AND NOT g.paused",
+            now,
+        )
     return value
 
 
@@ -412,8 +422,11 @@ async def refresh_waits(conn: Any, now: datetime) -> int:
     flight), ``rate-limit`` (an announced block). Quota waits are written by
     the claim itself. Returns the number of rows changed.
     """
-    result: str = await conn.execute(
-        f"""
+    # Rows a claimer holds are skipped (SKIP LOCKED): never wait behind a claim.
+    async with conn.transaction():
+        await conn.execute(_NO_JIT)
+        result: str = await conn.execute(
+            f"""
         WITH g AS ({_GATES}), w AS (
             SELECT g.id,
                 CASE WHEN g.blocked_until IS NOT NULL
@@ -425,16 +438,21 @@ async def refresh_waits(conn: Any, now: datetime) -> int:
                 CASE WHEN g.blocked_until IS NOT NULL THEN g.blocked_until
                      WHEN g.paused OR g.busy THEN NULL
                      WHEN g.slot_at > $1 THEN g.slot_at
-                     ELSE NULL END AS until
+                     ELSE NULL END AS until,
+                g.wait_reason, g.wait_until
             FROM g WHERE g.due_at <= $1
+        ), changed AS (
+            SELECT d.id, w.reason, w.until FROM deliveries d JOIN w ON w.id = d.id
+            WHERE w.wait_reason IS DISTINCT FROM w.reason
+               OR w.wait_until IS DISTINCT FROM w.until
+            FOR UPDATE OF d SKIP LOCKED
         )
-        UPDATE deliveries d SET wait_reason = w.reason, wait_until = w.until
-        FROM w
-        WHERE d.id = w.id
-          AND (d.wait_reason IS DISTINCT FROM w.reason OR d.wait_until IS DISTINCT FROM w.until)
+        UPDATE deliveries d SET wait_reason = c.reason, wait_until = c.until
+        FROM changed c
+        WHERE d.id = c.id AND d.state IN {_DISPATCHABLE}
         """,
-        now,
-    )
+            now,
+        )
     return int(result.split()[-1])
 
 
