@@ -349,3 +349,36 @@ async def test_insert_and_finish_wake_listeners(pool: Any, pg_dsn: str) -> None:
             await asyncio.wait_for(woke.wait(), 5)
     finally:
         await listener.close()
+
+
+async def test_concurrent_claimers_take_each_delivery_exactly_once(pool: Any, pg_dsn: str) -> None:
+    async with pool.acquire() as conn:
+        for i in range(40):
+            await enqueue(
+                conn, platforms=[("yt", f"a{i}"), ("tt", f"a{i}"), ("x", f"a{i % 7}")], due_at=T0
+            )
+    seen: list[Any] = []
+
+    async def claimer(name: str) -> None:
+        conn = await connect_one(pg_dsn)
+        try:
+            while True:
+                got = await claim(conn, T0, limit=5, worker=name)
+                if not got:
+                    if (
+                        await conn.fetchval(
+                            "SELECT count(*) FROM deliveries WHERE state <> 'published'"
+                        )
+                        == 0
+                    ):
+                        return
+                    # only account-busy rows left: finish ours, others finish theirs
+                    await asyncio.sleep(0)
+                for c in got:
+                    seen.append(c.id)
+                    assert await complete(conn, c.id, name)
+        finally:
+            await conn.close()
+
+    await asyncio.wait_for(asyncio.gather(*(claimer(f"w{i}") for i in range(4))), 60)
+    assert len(seen) == 120 == len(set(seen))

@@ -30,9 +30,10 @@ finishes. :func:`notify` sends the same signal by hand. Idle workers
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -159,6 +160,25 @@ WHERE id = $1
 """
 
 
+@contextlib.asynccontextmanager
+async def _transaction(conn: Any) -> AsyncIterator[None]:
+    """A transaction with JIT off, begun in one round trip (savepoint when nested)."""
+    if conn.is_in_transaction():
+        async with conn.transaction():
+            await conn.execute(_NO_JIT)
+            yield
+        return
+    await conn.execute(f"BEGIN; {_NO_JIT}")
+    try:
+        yield
+    except BaseException:
+        # A connection caught mid-query is reset by the pool when released.
+        with contextlib.suppress(Exception):
+            await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+
+
 @dataclass
 class _Slot:
     next_at: datetime | None
@@ -193,10 +213,9 @@ async def claim(
         return []
     rand = rng or random
     lease_until = now + timedelta(seconds=lease_seconds)
-    async with conn.transaction():
-        await conn.execute(_NO_JIT)
-        # Over-fetch: some candidates share an account or lose a slot race.
-        candidates = await conn.fetch(_CANDIDATES, now, limit * 2 + 4)
+    async with _transaction(conn):
+        # Over-fetch a little: some candidates share an account or lose a slot race.
+        candidates = await conn.fetch(_CANDIDATES, now, limit + 4 + limit // 4)
         if not candidates:
             return []
         accounts = sorted({(c["platform"], c["account"]) for c in candidates})
