@@ -9,22 +9,12 @@ developer reference (protocols §6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from pellacia.contract import (
     Capabilities,
     MediaRules,
-    MetricsSnapshot,
-    PlatformContext,
-    PublishRequest,
     QuotaBudget,
-    RemotePost,
-    TokenSet,
-    UploadReceipt,
-    UploadSession,
 )
-from pellacia.errors import Unsupported
+from pellacia.planned import PlannedPlatform
 
 DISTRIBUTION = "pellacia-dist-linkedin 0.1"
 MB = 1000 * 1000
@@ -60,60 +50,13 @@ QUOTAS: tuple[QuotaBudget, ...] = (
 )
 
 
-def _not_yet(what: str) -> Unsupported:
-    return Unsupported(
-        f"LinkedIn {what} is not implemented yet in {DISTRIBUTION}; "
-        "the delivery falls through to the next layer",
-        platform="linkedin",
-    )
-
-
-class LinkedInAuth:
-    """3-legged OAuth 2.0 (60-day tokens); not implemented yet."""
-
-    scopes: Sequence[str] = ("w_member_social", "w_organization_social", "r_organization_social")
-
-    def authorization_url(self, ctx: PlatformContext, **_: Any) -> str:
-        raise _not_yet("sign-in")
-
-    async def exchange_code(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise _not_yet("sign-in")
-
-    async def refresh(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise _not_yet("token refresh")
-
-
-class LinkedInPlatform:
+class LinkedInPlatform(PlannedPlatform):
     """LinkedIn member or organization video posts."""
 
     name = "linkedin"
     display_name = "LinkedIn"
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
-    quotas: Sequence[QuotaBudget] = QUOTAS
-
-    def __init__(self) -> None:
-        self.auth = LinkedInAuth()
-
-    def __repr__(self) -> str:
-        return "<LinkedInPlatform linkedin>"
-
-    async def upload(
-        self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
-    ) -> UploadReceipt:
-        raise _not_yet("upload")
-
-    async def publish(
-        self, request: PublishRequest, receipt: UploadReceipt, ctx: PlatformContext
-    ) -> RemotePost:
-        raise _not_yet("publish")
-
-    async def reconcile(
-        self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
-    ) -> RemotePost | None:
-        raise _not_yet("reconcile")
-
-    async def fetch_metrics(
-        self, posts: Sequence[RemotePost], ctx: PlatformContext
-    ) -> list[MetricsSnapshot]:
-        raise _not_yet("analytics")
+    quotas = QUOTAS
+    distribution = DISTRIBUTION
+    scopes = ("w_member_social", "w_organization_social", "r_organization_social")

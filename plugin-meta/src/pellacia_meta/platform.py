@@ -10,23 +10,14 @@ stricter figure is used and the comment says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from pellacia.contract import (
     Capabilities,
     MediaRules,
-    MetricsSnapshot,
-    PlatformContext,
-    PublishRequest,
     QuotaBudget,
-    RemotePost,
-    TokenSet,
-    UploadReceipt,
-    UploadSession,
 )
-from pellacia.errors import Unsupported
+from pellacia.planned import PlannedPlatform
 
 DISTRIBUTION = "pellacia-dist-meta 0.1"
 MB = 1000 * 1000
@@ -88,74 +79,12 @@ FACEBOOK_QUOTAS: tuple[QuotaBudget, ...] = (
 )
 
 
-def _not_yet(display_name: str, what: str, platform: str) -> Unsupported:
-    return Unsupported(
-        f"{display_name} {what} is not implemented yet in {DISTRIBUTION}; "
-        "the delivery falls through to the next layer",
-        platform=platform,
-    )
-
-
-class GraphAuth:
-    """OAuth of a Graph API product; sign-in is not implemented yet."""
-
-    def __init__(self, platform: str, display_name: str, scopes: Sequence[str]) -> None:
-        self.platform = platform
-        self.display_name = display_name
-        self.scopes = tuple(scopes)
-
-    def authorization_url(self, ctx: PlatformContext, **_: Any) -> str:
-        raise _not_yet(self.display_name, "sign-in", self.platform)
-
-    async def exchange_code(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise _not_yet(self.display_name, "sign-in", self.platform)
-
-    async def refresh(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise _not_yet(self.display_name, "token refresh", self.platform)
-
-
-class GraphPlatform:
-    """A Graph API platform whose protocol client is not written yet."""
-
-    name: str = ""
-    display_name: str = ""
-    capabilities: Capabilities
-    media_rules: MediaRules
-    quotas: Sequence[QuotaBudget] = ()
-    scopes: Sequence[str] = ()
-
-    def __init__(self) -> None:
-        self.auth = GraphAuth(self.name, self.display_name, self.scopes)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
-
-    async def upload(
-        self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
-    ) -> UploadReceipt:
-        raise _not_yet(self.display_name, "upload", self.name)
-
-    async def publish(
-        self, request: PublishRequest, receipt: UploadReceipt, ctx: PlatformContext
-    ) -> RemotePost:
-        raise _not_yet(self.display_name, "publish", self.name)
-
-    async def reconcile(
-        self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
-    ) -> RemotePost | None:
-        raise _not_yet(self.display_name, "reconcile", self.name)
-
-    async def fetch_metrics(
-        self, posts: Sequence[RemotePost], ctx: PlatformContext
-    ) -> list[MetricsSnapshot]:
-        raise _not_yet(self.display_name, "analytics", self.name)
-
-
-class InstagramPlatform(GraphPlatform):
+class InstagramPlatform(PlannedPlatform):
     """Instagram Reels through the Graph API with Facebook Login."""
 
     name = "instagram"
     display_name = "Instagram"
+    distribution = DISTRIBUTION
     capabilities = INSTAGRAM_CAPABILITIES
     media_rules = INSTAGRAM_RULES
     quotas = INSTAGRAM_QUOTAS
@@ -168,11 +97,12 @@ class InstagramPlatform(GraphPlatform):
     )
 
 
-class FacebookPlatform(GraphPlatform):
+class FacebookPlatform(PlannedPlatform):
     """Facebook Page Reels through the Reels Publishing API."""
 
     name = "facebook"
     display_name = "Facebook"
+    distribution = DISTRIBUTION
     capabilities = FACEBOOK_CAPABILITIES
     media_rules = FACEBOOK_RULES
     quotas = FACEBOOK_QUOTAS

@@ -10,23 +10,15 @@ developer reference (protocols §5).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from pellacia.contract import (
     Capabilities,
     MediaRules,
-    MetricsSnapshot,
-    PlatformContext,
-    PublishRequest,
     QuotaBudget,
-    RemotePost,
-    TokenSet,
-    UploadReceipt,
-    UploadSession,
 )
-from pellacia.errors import Rejected, Unsupported
+from pellacia.errors import Rejected
+from pellacia.planned import PlannedPlatform
 
 DISTRIBUTION = "pellacia-dist-twitter 0.1"
 MiB = 1024 * 1024
@@ -101,66 +93,19 @@ def segment_count(total_bytes: int) -> int:
     return math.ceil(total_bytes / segment_size(total_bytes))
 
 
-def _not_yet(what: str) -> Unsupported:
-    return Unsupported(
-        f"X {what} is not implemented yet in {DISTRIBUTION}; "
-        "the delivery falls through to the next layer",
-        platform="twitter",
-    )
-
-
-class TwitterAuth:
-    """OAuth 2.0 with PKCE (offline.access for a refresh token); not implemented yet."""
-
-    scopes: Sequence[str] = (
-        "media.write",
-        "tweet.write",
-        "tweet.read",
-        "users.read",
-        "offline.access",
-    )
-
-    def authorization_url(self, ctx: PlatformContext, **_: Any) -> str:
-        raise _not_yet("sign-in")
-
-    async def exchange_code(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise _not_yet("sign-in")
-
-    async def refresh(self, ctx: PlatformContext, **_: Any) -> TokenSet:
-        raise _not_yet("token refresh")
-
-
-class TwitterPlatform:
+class TwitterPlatform(PlannedPlatform):
     """X (formerly Twitter): one video per post."""
 
     name = "twitter"
     display_name = "X"
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
-    quotas: Sequence[QuotaBudget] = QUOTAS
-
-    def __init__(self) -> None:
-        self.auth = TwitterAuth()
-
-    def __repr__(self) -> str:
-        return "<TwitterPlatform twitter>"
-
-    async def upload(
-        self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
-    ) -> UploadReceipt:
-        raise _not_yet("upload")
-
-    async def publish(
-        self, request: PublishRequest, receipt: UploadReceipt, ctx: PlatformContext
-    ) -> RemotePost:
-        raise _not_yet("publish")
-
-    async def reconcile(
-        self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
-    ) -> RemotePost | None:
-        raise _not_yet("reconcile")
-
-    async def fetch_metrics(
-        self, posts: Sequence[RemotePost], ctx: PlatformContext
-    ) -> list[MetricsSnapshot]:
-        raise _not_yet("analytics")
+    quotas = QUOTAS
+    distribution = DISTRIBUTION
+    scopes = (
+        "media.write",
+        "tweet.write",
+        "tweet.read",
+        "users.read",
+        "offline.access",
+    )
