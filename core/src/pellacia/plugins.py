@@ -354,8 +354,11 @@ def install_commands(registry: Registry, cli: Any) -> None:
             if impl.plugin is not module:
                 continue
             try:
+                before = set(cli.commands)
                 impl.function(cli=cli)
-                info.provides.append("commands")
+                info.provides.extend(
+                    f"command:{name}" for name in sorted(set(cli.commands) - before)
+                )
             except Exception as exc:
                 info.error = f"register_commands failed: {type(exc).__name__}: {exc}"
                 if _strict():

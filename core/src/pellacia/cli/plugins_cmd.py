@@ -17,7 +17,11 @@ def plugins() -> None:
 @pass_app
 def list_plugins(app: AppContext, as_json: bool) -> None:
     """List discovered plugins, what each provides, and any that failed to load."""
+    from pellacia.plugins import install_commands
+
     registry = app.registry
+    # the commands each plugin adds count among what it provides
+    install_commands(registry, click.Group())
     if as_json:
         emit_json([info.to_json() for info in registry.plugins])
         return
