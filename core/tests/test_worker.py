@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +174,25 @@ async def test_sigterm_checkpoints_and_releases_leases(
     assert row["lease_owner"] is None and row["lease_until"] is None
     assert row["upload_state"]["offset"] >= 2 * 16384
     assert testplatform.posts_created == 0
+
+
+async def test_once_runs_what_is_due_then_returns(
+    testplatform: Any, pool: Any, video: Path, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        testplatform, tmp_path, spacing=NO_SPACING, sandbox_url=testplatform.url
+    )
+    async with pool.acquire() as conn:
+        due = await post(conn, video, [("testplatform", "a"), ("testplatform", "b")])
+        later = await enqueue(
+            conn,
+            platforms=[("testplatform", "c")],
+            due_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+    worker = Worker(pool, settings, SystemClock(), registry=load_plugins(), concurrency=1)
+    await asyncio.wait_for(worker.run(once=True), 30)
+    async with pool.acquire() as conn:
+        states = dict(await conn.fetch("SELECT id, state FROM deliveries"))
+    assert [states[d] for d in due] == ["published", "published"]
+    assert states[later[0]] == "ready"
+    assert worker.claimed_total == 2
