@@ -165,7 +165,8 @@ class Worker:
             self.ready.set()
             await self._loop(runner, once)
         finally:
-            scheduler.shutdown(wait=False)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             await self._shutdown()
             with contextlib.suppress(Exception):
                 await listener.remove_listener(queue.QUEUE_CHANNEL, self._on_queue)
