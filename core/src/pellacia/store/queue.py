@@ -75,11 +75,13 @@ _BLOCKED = """
 """
 
 # Statement 1: candidates, pre-filtered on a snapshot (the authoritative check
-# is statement 3, after the account rows are locked); also makes sure every
-# candidate's account has a slot row to lock.
+# is statement 2, after the account rows are locked), each with its account's
+# slot row created if missing and locked (SKIP LOCKED: an account another
+# claimer holds is left for this round). Rows inserted here are invisible to
+# the other CTEs, hence the union of ``inserted`` and ``locked``.
 _CANDIDATES = f"""
 WITH c AS (
-    SELECT d.id, d.platform, d.account, d.priority, d.state, d.quota_reserved
+    SELECT d.id, d.platform, d.account, d.priority, d.state, d.quota_reserved, d.due_at
     FROM deliveries d
     WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
       AND NOT EXISTS ({_BLOCKED.format(t="d")})
@@ -98,24 +100,27 @@ WITH c AS (
     ORDER BY d.priority DESC, d.due_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
-), slots AS (
+), keys AS (
+    SELECT DISTINCT platform, account FROM c
+), inserted AS (
     INSERT INTO account_slots (platform, account)
-    SELECT DISTINCT platform, account FROM c ORDER BY platform, account
+    SELECT platform, account FROM keys ORDER BY platform, account
     ON CONFLICT DO NOTHING
+    RETURNING platform, account, next_at, owner_delivery, breaking_next_at
+), locked AS (
+    -- existing slot rows, latest version, unless another claimer holds them
+    SELECT s.platform, s.account, s.next_at, s.owner_delivery, s.breaking_next_at
+    FROM account_slots s JOIN keys k ON k.platform = s.platform AND k.account = s.account
+    ORDER BY s.platform, s.account
+    FOR UPDATE OF s SKIP LOCKED
 )
-SELECT * FROM c ORDER BY priority DESC
+SELECT c.*, s.next_at, s.owner_delivery, s.breaking_next_at
+FROM c JOIN (SELECT * FROM inserted UNION ALL SELECT * FROM locked) s
+  ON s.platform = c.platform AND s.account = c.account
+ORDER BY c.priority DESC, c.due_at
 """
 
-# Statement 2: lock the accounts' slot rows (skip those another claimer holds).
-_LOCK_SLOTS = """
-SELECT platform, account, next_at, owner_delivery, breaking_next_at
-FROM account_slots
-WHERE (platform, account) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-ORDER BY platform, account
-FOR UPDATE SKIP LOCKED
-"""
-
-# Statement 3: with the slot locks held, a fresh snapshot of each account.
+# Statement 2: with the slot locks held, a fresh snapshot of each account.
 _RECHECK = f"""
 SELECT k.platform, k.account,
        EXISTS ({_BUSY_NORMAL.format(t="k")}) AS busy,
@@ -127,7 +132,7 @@ SELECT k.platform, k.account,
 FROM unnest($2::text[], $3::text[]) AS k(platform, account)
 """
 
-# Statement 4: take the deliveries and move the slots, in one round trip.
+# Statement 3: take the deliveries and move the slots, in one round trip.
 _TAKE = """
 WITH moved AS (
     UPDATE account_slots s
@@ -215,20 +220,16 @@ async def claim(
     lease_until = now + timedelta(seconds=lease_seconds)
     async with _transaction(conn):
         # Over-fetch a little: some candidates share an account or lose a slot race.
+        # Candidates whose account slot row this transaction now holds.
         candidates = await conn.fetch(_CANDIDATES, now, limit + 4 + limit // 4)
         if not candidates:
             return []
-        accounts = sorted({(c["platform"], c["account"]) for c in candidates})
-        plats = [a[0] for a in accounts]
-        accts = [a[1] for a in accounts]
         slots = {
             (r["platform"], r["account"]): _Slot(
                 r["next_at"], r["owner_delivery"], r["breaking_next_at"]
             )
-            for r in await conn.fetch(_LOCK_SLOTS, plats, accts)
+            for r in candidates
         }
-        if not slots:
-            return []
         locked = sorted(slots)
         checks = {
             (r["platform"], r["account"]): r
