@@ -654,3 +654,18 @@ async def sha256_file_async(path: str | os.PathLike[str], chunk_size: int = 1024
     import asyncio  # here, not at module level: the CLI imports this module
 
     return await asyncio.to_thread(sha256_file, path, chunk_size)
+
+
+def media_json(info: MediaInfo) -> dict[str, Any]:
+    """What the probe found, as stored with a post (``posts.media``)."""
+    return {
+        "size": info.size,
+        "container": info.container,
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "bitrate": info.bitrate,
+        "fps": info.fps,
+    }

@@ -18,19 +18,9 @@ if TYPE_CHECKING:
 
 
 def _media_json(media: MediaInfo) -> dict[str, Any]:
-    return {
-        "path": str(media.path),
-        "size": media.size,
-        "container": media.container,
-        "duration": media.duration,
-        "width": media.width,
-        "height": media.height,
-        "aspect": round(media.aspect, 4),
-        "video_codec": media.video_codec,
-        "audio_codec": media.audio_codec,
-        "bitrate": media.bitrate,
-        "fps": media.fps,
-    }
+    from pellacia.media import media_json
+
+    return {"path": str(media.path), **media_json(media), "aspect": round(media.aspect, 4)}
 
 
 def _summary(media: MediaInfo) -> str:

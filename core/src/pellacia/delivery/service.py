@@ -79,20 +79,6 @@ def parse_hashtags(raw: str | Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _media_json(info: Any) -> dict[str, Any]:
-    return {
-        "size": info.size,
-        "container": info.container,
-        "duration": info.duration,
-        "width": info.width,
-        "height": info.height,
-        "video_codec": info.video_codec,
-        "audio_codec": info.audio_codec,
-        "bitrate": info.bitrate,
-        "fps": info.fps,
-    }
-
-
 def _platforms(registry: Registry, spec: str | Sequence[str]) -> list[str]:
     from pellacia.validation import resolve_platforms
 
@@ -131,7 +117,7 @@ async def create_post(
     or a recent duplicate (unless ``allow_duplicate``). ``force_vpn_fallback``
     starts each delivery at its chain's ``api+vpn`` layer.
     """
-    from pellacia.media import probe, sha256_file_async
+    from pellacia.media import media_json, probe, sha256_file_async
     from pellacia.validation import preview_request, run_validators
 
     if priority not in ("normal", "breaking"):
@@ -218,7 +204,7 @@ async def create_post(
         video_path=str(path),
         video_sha256=sha256,
         video_size=info.size,
-        media=_media_json(info),
+        media=media_json(info),
         title=title,
         description=description,
         hashtags=tags,

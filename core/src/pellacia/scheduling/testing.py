@@ -85,20 +85,9 @@ async def complete(conn: Any, delivery_id: uuid.UUID, worker_id: str) -> bool:
 
 def media_of(path: str | Path) -> dict[str, Any]:
     """The ``posts.media`` JSON of a real video file (probed)."""
-    from pellacia.media import probe
+    from pellacia.media import media_json, probe
 
-    info = probe(Path(path))
-    return {
-        "size": info.size,
-        "container": info.container,
-        "duration": info.duration,
-        "width": info.width,
-        "height": info.height,
-        "video_codec": info.video_codec,
-        "audio_codec": info.audio_codec,
-        "bitrate": info.bitrate,
-        "fps": info.fps,
-    }
+    return media_json(probe(Path(path)))
 
 
 async def wait_until(

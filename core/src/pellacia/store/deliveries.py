@@ -30,36 +30,6 @@ FROM deliveries d JOIN posts p ON p.id = d.post_id
 """
 
 
-def claimed_from_row(row: Mapping[str, Any], previous_state: DeliveryState) -> ClaimedDelivery:
-    """A ``ClaimedDelivery`` from a row of ``_CLAIMED_SELECT``."""
-    overrides = row["overrides"] or {}
-    return ClaimedDelivery(
-        id=row["id"],
-        post_id=row["post_id"],
-        platform=row["platform"],
-        account=row["account"],
-        previous_state=previous_state,
-        priority=row["priority"],
-        attempts=row["attempts"],
-        layer_index=row["layer_index"],
-        idempotency_key=row["idempotency_key"],
-        lease_owner=row["lease_owner"],
-        lease_until=row["lease_until"],
-        video_path=row["video_path"],
-        video_sha256=row["video_sha256"],
-        media=row["media"],
-        title=row["title"],
-        description=row["description"],
-        hashtags=tuple(row["hashtags"]),
-        options=dict(overrides.get(row["platform"], {})),
-        upload_state=row["upload_state"],
-        receipt=row["receipt"],
-        scheduled_at=row["scheduled_at"],
-        is_test=row["is_test"],
-        outcome_unknown=row["outcome_unknown"],
-    )
-
-
 async def claim_by_id(
     conn: Any, delivery_id: uuid.UUID, *, worker: str, lease_until: datetime
 ) -> ClaimedDelivery | None:
@@ -101,7 +71,7 @@ async def claim_by_id(
             payload={"from": state.value, "to": "claimed", "worker": worker},
         )
         full = await conn.fetchrow(_CLAIMED_SELECT + " WHERE d.id = $1", delivery_id)
-    return claimed_from_row(full, state)
+    return ClaimedDelivery.from_row(full, state)
 
 
 class CancelRequested(Exception):

@@ -78,6 +78,36 @@ class ClaimedDelivery:
     is_test: bool = False
     outcome_unknown: bool = False
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], previous_state: DeliveryState) -> ClaimedDelivery:
+        """From a row of a delivery joined with its post (see ``store.deliveries``)."""
+        overrides = row["overrides"] or {}
+        return cls(
+            id=row["id"],
+            post_id=row["post_id"],
+            platform=row["platform"],
+            account=row["account"],
+            previous_state=previous_state,
+            priority=row["priority"],
+            attempts=row["attempts"],
+            layer_index=row["layer_index"],
+            idempotency_key=row["idempotency_key"],
+            lease_owner=row["lease_owner"],
+            lease_until=row["lease_until"],
+            video_path=row["video_path"],
+            video_sha256=row["video_sha256"],
+            media=row["media"] or {},
+            title=row["title"],
+            description=row["description"],
+            hashtags=tuple(row["hashtags"] or ()),
+            options=dict(overrides.get(row["platform"], {})),
+            upload_state=row["upload_state"],
+            receipt=row["receipt"],
+            scheduled_at=row["scheduled_at"],
+            is_test=row["is_test"],
+            outcome_unknown=row["outcome_unknown"],
+        )
+
 
 StopReason = Literal["shutdown", "preempted"]
 

@@ -314,38 +314,9 @@ async def claim(
                 sorted(set(preempt)),
             )
     order = {d: i for i, d in enumerate(taken)}
-    claimed = [_to_claimed(r, previous[r["id"]]) for r in rows]
+    claimed = [ClaimedDelivery.from_row(r, previous[r["id"]]) for r in rows]
     claimed.sort(key=lambda c: order[c.id])
     return claimed
-
-
-def _to_claimed(row: Any, previous: DeliveryState) -> ClaimedDelivery:
-    overrides = row["overrides"] or {}
-    return ClaimedDelivery(
-        id=row["id"],
-        post_id=row["post_id"],
-        platform=row["platform"],
-        account=row["account"],
-        previous_state=previous,
-        priority=row["priority"],
-        attempts=row["attempts"],
-        layer_index=row["layer_index"],
-        idempotency_key=row["idempotency_key"],
-        lease_owner=row["lease_owner"],
-        lease_until=row["lease_until"],
-        video_path=row["video_path"],
-        video_sha256=row["video_sha256"],
-        media=row["media"] or {},
-        title=row["title"],
-        description=row["description"],
-        hashtags=tuple(row["hashtags"] or ()),
-        options=dict(overrides.get(row["platform"], {})),
-        upload_state=row["upload_state"],
-        receipt=row["receipt"],
-        scheduled_at=row["scheduled_at"],
-        is_test=row["is_test"],
-        outcome_unknown=row["outcome_unknown"],
-    )
 
 
 async def renew(
