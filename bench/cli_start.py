@@ -9,6 +9,10 @@ with every plugin installed (plugins' heavy imports stay lazy).
 
 from __future__ import annotations
 
+import _path  # noqa: F401  first: keeps bench/queue.py from shadowing stdlib queue
+
+# isort: split
+
 import argparse
 import statistics
 import subprocess

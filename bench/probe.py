@@ -12,6 +12,10 @@ a small video padded with a sparse trailing box: real size, almost no disk.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  first: keeps bench/queue.py from shadowing stdlib queue
+
+# isort: split
+
 import argparse
 import statistics
 import tempfile

@@ -20,6 +20,10 @@ Starts its own private PostgreSQL cluster (durable settings) and removes it.
 # ruff: noqa: E402
 from __future__ import annotations
 
+import _path  # noqa: F401  first: keeps bench/queue.py from shadowing stdlib queue
+
+# isort: split
+
 import os
 import sys
 

@@ -19,6 +19,10 @@ process, sampled every 5 ms in a thread. Goals: >= 0.9x raw, < 64 MiB RSS.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  first: keeps bench/queue.py from shadowing stdlib queue
+
+# isort: split
+
 import argparse
 import asyncio
 import gc
