@@ -125,6 +125,38 @@ class ManagedTokenSource:
             return self._tokens
 
 
+class LazyTokenSource:
+    """Loads an account's token source on first use.
+
+    A platform that never asks for a token (one whose client is not written
+    yet, say) then fails for its real reason, not for missing credentials;
+    a load error (none stored, vault key missing) surfaces as ``AuthExpired``
+    from the first ``current()``, inside the operation that needed it.
+    """
+
+    def __init__(self, load: Callable[[], Awaitable[ManagedTokenSource]]) -> None:
+        self._load = load
+        self._source: ManagedTokenSource | None = None
+        self._lock = asyncio.Lock()
+        self.context: PlatformContext | None = None  # handed on to the loaded source
+
+    def __repr__(self) -> str:
+        return f"LazyTokenSource(loaded={self._source is not None})"
+
+    async def _get(self) -> ManagedTokenSource:
+        async with self._lock:
+            if self._source is None:
+                self._source = await self._load()
+                self._source.context = self.context
+            return self._source
+
+    async def current(self) -> TokenSet:
+        return await (await self._get()).current()
+
+    async def refresh(self) -> TokenSet:
+        return await (await self._get()).refresh()
+
+
 class StaticTokenSource:
     """A token that is never refreshed (platforms or tests without OAuth)."""
 
@@ -146,7 +178,7 @@ def platform_context(
     *,
     account: str,
     http: aiohttp.ClientSession,
-    tokens: ManagedTokenSource | StaticTokenSource,
+    tokens: ManagedTokenSource | LazyTokenSource | StaticTokenSource,
     clock: Clock = SYSTEM_CLOCK,
     settings: Mapping[str, Any] | None = None,
     sandbox_url: str | None = None,
@@ -163,7 +195,7 @@ def platform_context(
         sandbox_url=sandbox_url,
         route=route,
     )
-    if isinstance(tokens, ManagedTokenSource):
+    if isinstance(tokens, ManagedTokenSource | LazyTokenSource):
         tokens.context = ctx
     return ctx
 
@@ -182,25 +214,3 @@ def oauth_client(settings: Any, platform: str, account: str) -> OAuthClient:
         f"no OAuth client for {platform}/{account}: set client_id and client_secret under "
         f"[[accounts.{platform}]] in the config file (see docs/configuration.md)"
     )
-
-
-async def load_token_source(
-    pool: Any,
-    vault: Any,
-    platform: Platform,
-    account: str,
-    client: OAuthClient,
-    *,
-    clock: Clock = SYSTEM_CLOCK,
-) -> ManagedTokenSource:
-    """The vault-backed token source of an account; ``AuthExpired`` when none is stored."""
-    async with pool.acquire() as conn:
-        tokens = await vault.get(conn, platform.name, account)
-    if tokens is None:
-        raise AuthExpired(
-            f"no credentials stored for {platform.name}/{account}: run "
-            f"`pellacia-dist auth login {platform.name} --account {account}`",
-            platform=platform.name,
-        )
-    store = VaultTokenStore(pool, vault, platform.name, account)
-    return ManagedTokenSource(platform, client, tokens, store=store, clock=clock)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from pellacia.clock import Clock
     from pellacia.config import Settings
     from pellacia.plugins import Registry
+    from pellacia.tokens import LazyTokenSource
 
 log = get_logger("pellacia.delivery")
 
@@ -404,20 +405,7 @@ class DeliveryExecutor:
         from pellacia.tokens import platform_context
 
         async with route.open() as handle, client_session(proxy=handle.proxy) as http:
-            try:
-                tokens = await self._token_source(platform, claimed.account)
-            except (AuthExpired, ConfigError) as exc:
-                run.last_error = str(exc)
-                run.last_error_class = ErrorClass.AUTH.value
-                await self._start_attempt(run, layer, handle.name)
-                await self._finish_attempt(run, "error", exc)
-                await self._alert(
-                    run,
-                    "critical",
-                    f"{claimed.platform}/{claimed.account}: no usable credentials",
-                    str(exc),
-                )
-                raise _NextLayer(f"auth: {exc}") from None
+            tokens = self._token_source(platform, claimed.account)
             ctx = platform_context(
                 platform,
                 account=claimed.account,
@@ -687,46 +675,51 @@ class DeliveryExecutor:
             scheduled_at=claimed.scheduled_at,
         )
 
-    async def _token_source(self, platform: Platform, account: str) -> Any:
-        """Vault-backed tokens when stored; else tokens from the plugin's config
-        section (sandboxes, test platforms); else ``AuthExpired``."""
-        from pellacia.tokens import ManagedTokenSource, load_token_source, oauth_client
+    def _token_source(self, platform: Platform, account: str) -> LazyTokenSource:
+        """The account's tokens, loaded when the plugin first asks: vault-backed
+        when stored; else from the plugin's config section (sandboxes, test
+        platforms); else ``AuthExpired`` naming the fix."""
+        from pellacia.tokens import LazyTokenSource, ManagedTokenSource
 
-        section = self.settings.plugins.get(platform.name, {})
-        stored = None
-        with contextlib.suppress(Exception):
-            if self._vault is None:
-                from pellacia.vault import open_vault
-
-                key = self.settings.secret_key
-                self._vault = open_vault(
-                    self.settings.data_dir, key.get_secret_value() if key else None
-                )
-            async with self.pool.acquire() as conn:
-                stored = await self._vault.get(conn, platform.name, account)
-        if stored is not None:
-            client = oauth_client(self.settings, platform.name, account)
-            return await load_token_source(
-                self.pool, self._vault, platform, account, client, clock=self.clock
-            )
-        if section.get("access_token"):
+        async def load() -> ManagedTokenSource:
             from pellacia.contract import OAuthClient
+            from pellacia.tokens import VaultTokenStore, oauth_client
+            from pellacia.vault import VaultError, open_vault
 
-            tokens = TokenSet(
-                access_token=str(section["access_token"]),
-                refresh_token=section.get("refresh_token"),
+            try:
+                if self._vault is None:
+                    key = self.settings.secret_key
+                    self._vault = open_vault(
+                        self.settings.data_dir, key.get_secret_value() if key else None
+                    )
+                async with self.pool.acquire() as conn:
+                    stored = await self._vault.get(conn, platform.name, account)
+                if stored is not None:
+                    store = VaultTokenStore(self.pool, self._vault, platform.name, account)
+                    client = oauth_client(self.settings, platform.name, account)
+                    return ManagedTokenSource(
+                        platform, client, stored, store=store, clock=self.clock
+                    )
+            except (VaultError, ConfigError) as exc:
+                raise AuthExpired(
+                    f"the credentials of {platform.name}/{account} cannot be used: {exc}",
+                    platform=platform.name,
+                ) from None
+            section = self.settings.plugins.get(platform.name, {})
+            if section.get("access_token"):
+                tokens = TokenSet(
+                    access_token=str(section["access_token"]),
+                    refresh_token=section.get("refresh_token"),
+                )
+                client = OAuthClient(str(section.get("client_id", "static")))
+                return ManagedTokenSource(platform, client, tokens, clock=self.clock)
+            raise AuthExpired(
+                f"no credentials stored for {platform.name}/{account}: run "
+                f"`pellacia-dist auth login {platform.name} --account {account}`",
+                platform=platform.name,
             )
-            return ManagedTokenSource(
-                platform,
-                OAuthClient(str(section.get("client_id", "static"))),
-                tokens,
-                clock=self.clock,
-            )
-        raise AuthExpired(
-            f"no credentials stored for {platform.name}/{account}: run "
-            f"`pellacia-dist auth login {platform.name} --account {account}`",
-            platform=platform.name,
-        )
+
+        return LazyTokenSource(load)
 
     async def _transition(
         self,
