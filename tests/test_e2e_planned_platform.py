@@ -25,8 +25,19 @@ def test_linkedin_lands_in_manual_with_the_real_reason(
     )
     clip = make_video(tmp_path / "clip.mp4", seconds=4.0, width=1280, height=720)
     upload = subprocess.run(
-        [CLI, "upload", "--platform", "linkedin", "--file", str(clip), "--title", "Budget vote"]
-        + ["--test", "--wait", "--json"],
+        [
+            CLI,
+            "upload",
+            "--platform",
+            "linkedin",
+            "--file",
+            str(clip),
+            "--title",
+            "Budget vote",
+            "--test",
+            "--wait",
+            "--json",
+        ],
         env=env,
         capture_output=True,
         text=True,
