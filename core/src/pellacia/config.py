@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     secret_key: SecretStr | None = None
     sandbox_url: str | None = None
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: None: "info" for the worker, "warning" for interactive commands
+    log_level: Literal["debug", "info", "warning", "error"] | None = None
     log_json: bool = False
     timezone: str = "UTC"  # default for --timezone
 

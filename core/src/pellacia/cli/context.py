@@ -25,6 +25,8 @@ class AppContext:
     sandbox_url: str | None = None
     log_json: bool = False
     log_level: str | None = None
+    #: used when neither --log-level nor the config sets one (the worker says "info")
+    default_log_level: str = "warning"
     _settings: Settings | None = field(default=None, repr=False)
 
     @property
@@ -41,7 +43,9 @@ class AppContext:
             if self.log_level:
                 overrides["log_level"] = self.log_level
             self._settings = load_settings(self.config_file, **overrides)
-            configure_logging(self._settings.log_level, self._settings.log_json)
+            configure_logging(
+                self._settings.log_level or self.default_log_level, self._settings.log_json
+            )
         return self._settings
 
     @property

@@ -44,6 +44,7 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
     from pellacia.scheduling.worker import SWEEP_SECONDS, Worker
     from pellacia.store.pool import connect
 
+    app.default_log_level = "info"  # a long-running process: its log is the operator's view
     settings, registry = app.settings, app.registry
     pool = await connect(settings, registry.migrations, max_size=concurrency + 4)
     try:
