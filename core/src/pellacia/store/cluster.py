@@ -7,8 +7,9 @@ a unix socket inside its own directory only: no TCP port is opened.
 PostgreSQL refuses to run as root. When pellacia-dist runs as root, the
 cluster runs as an unprivileged system user (``postgres`` if it exists, else a
 ``pellacia-pg`` user created for it) that owns only the cluster directory.
-Parent folders keep their permissions: as root, the cluster lives under
-``/var/lib/pellacia-dist/`` (a folder we create) instead of root's home.
+Parent folders keep their permissions: as root, when that user cannot reach
+the data directory (root's home is 0700), the cluster lives under
+``/var/lib/pellacia-dist/`` (a folder we create) instead.
 """
 
 from __future__ import annotations
@@ -105,10 +106,34 @@ def _service_user() -> pwd.struct_passwd:
     return pwd.getpwnam(SERVICE_USERS[1])
 
 
+def _reachable_by(user: pwd.struct_passwd, path: Path) -> bool:
+    """Whether ``user`` can traverse every existing folder above ``path``."""
+    for parent in path.resolve().parents:
+        try:
+            st = parent.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == user.pw_uid:
+            allowed = st.st_mode & 0o100
+        elif st.st_gid == user.pw_gid:
+            allowed = st.st_mode & 0o010
+        else:
+            allowed = st.st_mode & 0o001
+        if not allowed:
+            return False
+    return True
+
+
 def cluster_dir_for(data_dir: Path) -> Path:
-    """Where the cluster of ``data_dir`` lives (see the module docstring for root)."""
-    if os.geteuid() != 0:
-        return data_dir / "postgres"
+    """Where the cluster of ``data_dir`` lives: ``<data_dir>/postgres``.
+
+    As root, when the unprivileged cluster user cannot reach that folder (root's
+    home is 0700), the cluster goes under ``/var/lib/pellacia-dist`` instead of
+    widening any permission.
+    """
+    inside = data_dir / "postgres"
+    if os.geteuid() != 0 or _reachable_by(_service_user(), inside):
+        return inside
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
     return ROOT_CLUSTERS / digest
 

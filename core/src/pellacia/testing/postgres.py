@@ -51,6 +51,35 @@ async def _build_template(admin_dsn: str) -> None:
         await conn.close()
 
 
+_PREFIX = "pellacia-pg-"
+_OWNER = "owner.pid"
+
+
+def _reap_orphans() -> None:
+    """Stop and delete clusters left by test sessions that were killed (their
+    teardown never ran), so they do not pile up on a developer's machine."""
+    from pellacia.store.cluster import EmbeddedCluster
+
+    for base in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+        try:
+            pid = int((base / _OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # its session is still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        cluster = EmbeddedCluster(base / "cluster")
+        try:
+            cluster.stop()
+        except Exception:
+            continue  # leave it for a person rather than delete a running one
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_dsn() -> Iterator[str]:
     """Admin DSN of a PostgreSQL server for this test session (started here)."""
@@ -63,8 +92,10 @@ def pg_admin_dsn() -> Iterator[str]:
 
     # mkdtemp under the system temp dir: world-traversable, so a root-run
     # test session can hand the cluster directory to an unprivileged user.
-    base = Path(tempfile.mkdtemp(prefix="pellacia-pg-"))
+    _reap_orphans()
+    base = Path(tempfile.mkdtemp(prefix=_PREFIX))
     os.chmod(base, 0o755)
+    (base / _OWNER).write_text(str(os.getpid()))
     cluster = EmbeddedCluster(base / "cluster", fast_unsafe=True)
     cluster.start()
     try:
