@@ -45,7 +45,10 @@ def _when(value: datetime | None, zone: str) -> str:
     from zoneinfo import ZoneInfo
 
     local = value.astimezone(ZoneInfo(zone))
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({zone})"
+    abbreviation = local.tzname()
+    # "EST (America/New_York)", but just "UTC" when the two say the same
+    suffix = abbreviation if abbreviation == zone else f"{abbreviation} ({zone})"
+    return f"{local:%Y-%m-%d %H:%M:%S} {suffix}"
 
 
 @click.group()
