@@ -3,39 +3,18 @@ operation with Unsupported (never a fake success)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 import pytest
 from pellacia.contract import (
-    MediaInfo,
     Platform,
-    PlatformContext,
-    PublishRequest,
-    RemotePost,
-    TokenSet,
-    UploadReceipt,
 )
-from pellacia.errors import Unsupported
-from pellacia.http import client_session
 from pellacia.media import check_rules
 from pellacia.plugins import load_plugins
+from pellacia.testing.planned import assert_every_operation_unsupported
+from pellacia.testing.videos import media_info
 
-
-def video(**overrides: object) -> MediaInfo:
-    base: dict[str, object] = dict(
-        path=Path("clip.mp4"),
-        size=20_000_000,
-        container="mp4",
-        duration=60.0,
-        width=1920,
-        height=1080,
-        video_codec="h264",
-        audio_codec="aac",
-        bitrate=2_000_000,
-        fps=30.0,
-    )
-    base.update(overrides)
-    return MediaInfo(**base)  # type: ignore[arg-type]
+video = partial(media_info, duration=60.0, width=1920, height=1080, bitrate=2_000_000)
 
 
 @pytest.fixture
@@ -68,40 +47,5 @@ def test_rules(platform: Platform) -> None:
     assert [v.rule for v in check_rules(rules, video(width=400, height=1000))] == ["min_aspect"]
 
 
-class StaticTokens:
-    async def current(self) -> TokenSet:
-        return TokenSet(access_token="never-used")
-
-    async def refresh(self) -> TokenSet:
-        return TokenSet(access_token="never-used")
-
-
 async def test_every_operation_is_unsupported(platform: Platform) -> None:
-    async with client_session() as http:
-        ctx = PlatformContext(
-            platform="linkedin", account="a", http=http, tokens=StaticTokens(), clock=None
-        )  # type: ignore[arg-type]
-        request = PublishRequest(
-            delivery_id="d1",
-            idempotency_key="k1",
-            platform="linkedin",
-            account="a",
-            video=video(),
-            title="t",
-        )
-        receipt = UploadReceipt(remote_id=None)
-        calls = [
-            platform.upload(request, None, ctx),  # type: ignore[arg-type]
-            platform.publish(request, receipt, ctx),
-            platform.reconcile(request, receipt, ctx),
-            platform.fetch_metrics([RemotePost(remote_id="1")], ctx),
-            platform.auth.exchange_code(
-                ctx, client=None, code="c", redirect_uri="r", code_verifier="v"
-            ),  # type: ignore[arg-type]
-            platform.auth.refresh(ctx, client=None, tokens=TokenSet(access_token="x")),  # type: ignore[arg-type]
-        ]
-        for call in calls:
-            with pytest.raises(Unsupported, match="not implemented yet in pellacia-dist-linkedin"):
-                await call
-        with pytest.raises(Unsupported):
-            platform.auth.authorization_url(ctx)  # type: ignore[call-arg]
+    await assert_every_operation_unsupported(platform, "pellacia-dist-linkedin", video())

@@ -4,39 +4,17 @@ refuses every operation with Unsupported (never a fake success)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from pellacia.contract import (
-    MediaInfo,
     Platform,
-    PlatformContext,
-    PublishRequest,
-    RemotePost,
-    TokenSet,
-    UploadReceipt,
 )
-from pellacia.errors import ErrorClass, Unsupported
-from pellacia.http import client_session
 from pellacia.media import check_rules
 from pellacia.plugins import load_plugins
+from pellacia.testing.planned import assert_every_operation_unsupported
+from pellacia.testing.videos import media_info
 
-
-def video(**overrides: object) -> MediaInfo:
-    base: dict[str, object] = dict(
-        path=Path("clip.mp4"),
-        size=20_000_000,
-        container="mp4",
-        duration=30.0,
-        width=1080,
-        height=1920,
-        video_codec="h264",
-        audio_codec="aac",
-        bitrate=5_000_000,
-        fps=30.0,
-    )
-    base.update(overrides)
-    return MediaInfo(**base)  # type: ignore[arg-type]
+video = media_info
 
 
 @pytest.fixture
@@ -89,45 +67,7 @@ def test_facebook_reel_rules(registry) -> None:
     assert small == {"min_side"}
 
 
-class StaticTokens:
-    async def current(self) -> TokenSet:
-        return TokenSet(access_token="never-used")
-
-    async def refresh(self) -> TokenSet:
-        return TokenSet(access_token="never-used")
-
-
 async def test_every_operation_is_unsupported(registry) -> None:
-    async with client_session() as http:
-        for name, platform in registry.platforms.items():
-            ctx = PlatformContext(
-                platform=name, account="a", http=http, tokens=StaticTokens(), clock=None
-            )  # type: ignore[arg-type]
-            request = PublishRequest(
-                delivery_id="d1",
-                idempotency_key="k1",
-                platform=name,
-                account="a",
-                video=video(),
-                title="t",
-            )
-            receipt = UploadReceipt(remote_id=None)
-            calls = [
-                platform.upload(request, None, ctx),  # type: ignore[arg-type]
-                platform.publish(request, receipt, ctx),
-                platform.reconcile(request, receipt, ctx),
-                platform.fetch_metrics([RemotePost(remote_id="1")], ctx),
-                platform.auth.exchange_code(
-                    ctx, client=None, code="c", redirect_uri="r", code_verifier="v"
-                ),  # type: ignore[arg-type]
-                platform.auth.refresh(ctx, client=None, tokens=TokenSet(access_token="x")),  # type: ignore[arg-type]
-            ]
-            for call in calls:
-                with pytest.raises(Unsupported) as err:
-                    await call
-                assert err.value.error_class is ErrorClass.UNSUPPORTED
-                assert err.value.platform == name
-                assert "not implemented yet in pellacia-dist-meta" in str(err.value)
-                assert "falls through to the next layer" in str(err.value)
-            with pytest.raises(Unsupported):
-                platform.auth.authorization_url(ctx)  # type: ignore[call-arg]
+    assert set(registry.platforms) == {"instagram", "facebook"}
+    for platform in registry.platforms.values():
+        await assert_every_operation_unsupported(platform, "pellacia-dist-meta", video())

@@ -16,6 +16,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from pellacia.contract import MediaInfo
+
 __all__ = ["make_large", "make_not_video", "make_truncated", "make_video"]
 
 #: codec asked for -> encoders to try, in order
@@ -230,3 +232,22 @@ def make_large(src: str | os.PathLike[str], dst: str | os.PathLike[str], size: i
         f.write((1).to_bytes(4, "big") + b"free" + padding.to_bytes(8, "big"))
         f.truncate(size)  # the rest is a hole: nothing is written
     return out
+
+
+def media_info(**overrides: object) -> MediaInfo:
+    """A ``MediaInfo`` as the probe would report it (vertical 1080x1920 H.264,
+    30 s, 20 MB), for rule tests that need no file; ``overrides`` replace fields."""
+    fields: dict[str, object] = {
+        "path": Path("clip.mp4"),
+        "size": 20_000_000,
+        "container": "mp4",
+        "duration": 30.0,
+        "width": 1080,
+        "height": 1920,
+        "video_codec": "h264",
+        "audio_codec": "aac",
+        "bitrate": 5_000_000,
+        "fps": 30.0,
+    }
+    fields.update(overrides)
+    return MediaInfo(**fields)  # type: ignore[arg-type]
