@@ -49,7 +49,7 @@ def sandbox_process() -> Iterator[str]:
             pytest.fail("the sandbox did not start")
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.communicate(timeout=20)  # reaps it and closes the pipe
 
 
 async def sql(dsn: str, query: str) -> list:

@@ -4,7 +4,7 @@ distribution, never succeed and never fail with anything else."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pellacia.contract import (
@@ -46,18 +46,19 @@ async def assert_every_operation_unsupported(
         )
         receipt = UploadReceipt(remote_id=None)
         client = OAuthClient("id")
-        calls: list[Any] = [
-            platform.upload(request, _NoSession(), ctx),
-            platform.publish(request, receipt, ctx),
-            platform.reconcile(request, receipt, ctx),
-            platform.fetch_metrics([RemotePost(remote_id="1")], ctx),
-            platform.auth.exchange_code(
+        # made one at a time: a failed check leaves no coroutine un-awaited
+        calls: list[Callable[[], Awaitable[Any]]] = [
+            lambda: platform.upload(request, _NoSession(), ctx),
+            lambda: platform.publish(request, receipt, ctx),
+            lambda: platform.reconcile(request, receipt, ctx),
+            lambda: platform.fetch_metrics([RemotePost(remote_id="1")], ctx),
+            lambda: platform.auth.exchange_code(
                 ctx, client=client, code="c", redirect_uri="r", code_verifier="v"
             ),
-            platform.auth.refresh(ctx, client=client, tokens=TokenSet(access_token="x")),
+            lambda: platform.auth.refresh(ctx, client=client, tokens=TokenSet(access_token="x")),
         ]
         for call in calls:
-            _check(await _raised(call), platform.name, distribution)
+            _check(await _raised(call()), platform.name, distribution)
         try:
             platform.auth.authorization_url(
                 ctx, client=client, redirect_uri="r", state="s", code_challenge="c"
@@ -78,7 +79,7 @@ class _NoSession:
         raise AssertionError("a planned platform must not upload anything")
 
 
-async def _raised(call: Any) -> Unsupported:
+async def _raised(call: Awaitable[Any]) -> Unsupported:
     try:
         result = await call
     except Unsupported as exc:
