@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +95,6 @@ class _Run:
     attempt_id: int | None = None
     bytes_sent: int = 0
     bytes_total: int = 0
-    screenshots: list[Path] = field(default_factory=list)
     #: the latest saved resumable state: a retry in this run resumes from here
     upload_state: Mapping[str, Any] | None = None
 
@@ -116,7 +115,6 @@ class _DbUploadSession:
         self._ex = executor
         self._run = run
         self.resume_state: Mapping[str, Any] | None = run.upload_state
-        self._last_flush = 0.0
 
     async def save_state(self, state: Mapping[str, Any]) -> None:
         self.resume_state = dict(state)
@@ -127,7 +125,6 @@ class _DbUploadSession:
             bytes_sent=self._run.bytes_sent,
             bytes_total=self._run.bytes_total or None,
         )
-        self._last_flush = self._ex.clock.monotonic()
         if cancel:
             raise CancelRequested(str(self._run.claimed.id))
 

@@ -275,11 +275,6 @@ class EmbeddedCluster:
                 raise ClusterError(f"pg_ctl stop failed: {result.stderr.strip()}")
             return True
 
-    def destroy(self) -> None:
-        """Stop and delete the cluster and all its data."""
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

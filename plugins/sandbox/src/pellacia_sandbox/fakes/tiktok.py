@@ -697,7 +697,11 @@ class TikTokFake(FakePlatform):
         }
         return {k: full[k] for k in fields}
 
-    async def _video_list(self, request: web.Request) -> web.Response:
+    async def _display_request(
+        self, request: web.Request
+    ) -> tuple[Grant, list[str], dict[str, Any]] | web.Response:
+        """What every Display API call checks first: token and scope, the
+        per-minute limit, the ``fields`` query and the JSON body."""
         grant = self._auth(request, "video.list")
         if isinstance(grant, web.Response):
             return grant
@@ -709,6 +713,13 @@ class TikTokFake(FakePlatform):
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        return grant, fields, body
+
+    async def _video_list(self, request: web.Request) -> web.Response:
+        checked = await self._display_request(request)
+        if isinstance(checked, web.Response):
+            return checked
+        grant, fields, body = checked
         max_count, cursor = body.get("max_count", 10), body.get("cursor")
         if not isinstance(max_count, int) or not 1 <= max_count <= 20:
             return self._error(400, "invalid_params", "max_count must be between 1 and 20")
@@ -730,17 +741,10 @@ class TikTokFake(FakePlatform):
         )
 
     async def _video_query(self, request: web.Request) -> web.Response:
-        grant = self._auth(request, "video.list")
-        if isinstance(grant, web.Response):
-            return grant
-        if self._limited(grant.account, "display", int(self.config["display_per_minute"])):
-            return self._rate_error()
-        fields = self._fields(request)
-        if isinstance(fields, web.Response):
-            return fields
-        body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
+        checked = await self._display_request(request)
+        if isinstance(checked, web.Response):
+            return checked
+        grant, fields, body = checked
         filters = body.get("filters")
         ids = filters.get("video_ids") if isinstance(filters, dict) else None
         if (
