@@ -19,10 +19,13 @@ from pellacia.cli.context import AppContext, console, emit_json, fail, json_opti
 if TYPE_CHECKING:
     import asyncpg
 
-    from pellacia.delivery.local import DeliveryView
     from pellacia.delivery.service import CreatedPost
+    from pellacia.delivery.watch import DeliveryView
 
 T = TypeVar("T")
+
+#: deliveries ``upload --wait`` runs at once in its own process
+LOCAL_CONCURRENCY = 4
 
 
 def with_pool(app: AppContext, action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
@@ -32,7 +35,8 @@ def with_pool(app: AppContext, action: Callable[[asyncpg.Pool], Awaitable[T]]) -
     from pellacia.store.pool import connect
 
     async def run() -> T:
-        pool = await connect(app.settings, app.registry.migrations, max_size=6)
+        # the local worker: a listener, a claim, heartbeats and one connection per delivery
+        pool = await connect(app.settings, app.registry.migrations, max_size=LOCAL_CONCURRENCY + 4)
         try:
             return await action(pool)
         finally:
@@ -234,25 +238,27 @@ def _submit(
         )
         if not wait:
             return created, None
-        from pellacia.alerts import AlertDispatcher
-        from pellacia.delivery.local import LocalWorker, watch_post
+        from pellacia.delivery.watch import LiveProgress, watch_post
+        from pellacia.scheduling.worker import Worker
 
         if not as_json:
             _render_created(created)
         render, progress = _progress_renderer(as_json)
+        live = LiveProgress()
         worker = (
-            LocalWorker(
+            Worker(
                 pool,
-                registry,
                 settings,
                 SYSTEM_CLOCK,
-                alerts=AlertDispatcher(registry.alert_sinks, settings.alerts.min_level),
+                registry=registry,
+                concurrency=LOCAL_CONCURRENCY,
+                on_progress=live,
             )
             if local_worker
             else None
         )
         try:
-            views = await watch_post(pool, created.id, worker=worker, render=render)
+            views = await watch_post(pool, created.id, worker=worker, render=render, live=live)
         finally:
             if progress is not None:
                 progress.stop()

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pellacia.clock import Clock
     from pellacia.config import Settings
     from pellacia.contract import QuotaBudget
+    from pellacia.delivery.executor import ProgressCallback
     from pellacia.plugins import Registry
 
 log = get_logger("pellacia.worker")
@@ -85,7 +86,12 @@ class _Held:
 
 
 class Worker:
-    """Claims and runs deliveries until :meth:`stop` (or, with ``once``, until idle)."""
+    """Claims and runs deliveries until :meth:`stop` (or, with ``once``, until idle).
+
+    The same worker runs behind ``pellacia-dist worker`` and ``upload --wait``
+    (which stops it once its post's deliveries are final, and passes
+    ``on_progress`` for its progress bars: ``(delivery_id, sent, total)``).
+    """
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class Worker:
         concurrency: int = 4,
         worker_id: str | None = None,
         sweep_seconds: float = SWEEP_SECONDS,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
@@ -107,6 +114,7 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self.sweep_seconds = sweep_seconds
         self._runner = runner
+        self._on_progress = on_progress
         self.held: dict[uuid.UUID, _Held] = {}
         self.claimed_total = 0
         self._next_refresh = 0.0
@@ -339,5 +347,6 @@ class Worker:
             self.clock,
             worker_id=self.worker_id,
             alerts=AlertDispatcher(registry.alert_sinks, self.settings.alerts.min_level),
+            on_progress=self._on_progress,
         )
         return executor.run

@@ -11,67 +11,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pellacia.store import events
 from pellacia.store.models import ClaimedDelivery, DeliveryState
 
+if TYPE_CHECKING:
+    import asyncpg
+
 
 class LeaseLost(Exception):
     """This worker no longer holds the delivery's lease: stop touching it."""
-
-
-_CLAIMED_SELECT = """
-SELECT d.id, d.post_id, d.platform, d.account, d.state, d.priority, d.attempts, d.layer_index,
-       d.idempotency_key, d.lease_owner, d.lease_until, d.upload_state, d.receipt,
-       d.outcome_unknown, p.video_path, p.video_sha256, p.media, p.title, p.description,
-       p.hashtags, p.overrides, p.scheduled_at, p.is_test
-FROM deliveries d JOIN posts p ON p.id = d.post_id
-"""
-
-
-async def claim_by_id(
-    conn: Any, delivery_id: uuid.UUID, *, worker: str, lease_until: datetime
-) -> ClaimedDelivery | None:
-    """Take the lease on one dispatchable delivery, whatever its spacing.
-
-    For tests and operator tools; workers use the scheduler's claim, which
-    honours priority, spacing and quotas. An in-flight delivery whose lease
-    expired may be taken too (its ``previous_state`` says where it was).
-    """
-    async with conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT state, lease_until FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id
-        )
-        if row is None:
-            return None
-        state = DeliveryState(row["state"])
-        expired = row["lease_until"] is not None and row["lease_until"] < lease_until
-        if state not in (
-            DeliveryState.PENDING,
-            DeliveryState.READY,
-            DeliveryState.RETRY_WAIT,
-            DeliveryState.SUSPENDED,
-        ) and not (
-            state in (DeliveryState.CLAIMED, DeliveryState.UPLOADING, DeliveryState.PUBLISHING)
-            and expired
-        ):
-            return None
-        await conn.execute(
-            "UPDATE deliveries SET state = 'claimed', lease_owner = $2, lease_until = $3, "
-            "wait_reason = NULL, attempts = attempts + 1, updated_at = now() WHERE id = $1",
-            delivery_id,
-            worker,
-            lease_until,
-        )
-        await events.record(
-            conn,
-            "delivery.state",
-            delivery_id=delivery_id,
-            payload={"from": state.value, "to": "claimed", "worker": worker},
-        )
-        full = await conn.fetchrow(_CLAIMED_SELECT + " WHERE d.id = $1", delivery_id)
-    return ClaimedDelivery.from_row(full, state)
 
 
 class CancelRequested(Exception):
@@ -328,3 +278,104 @@ async def in_state(conn: Any, state: str) -> list[dict[str, Any]]:
         state,
     )
     return [dict(r) for r in rows]
+
+
+class HeldDelivery:
+    """One claimed delivery's writes, all fenced on its lease, and its audit trail.
+
+    What the executor writes about a delivery it holds goes through here: state
+    changes, column updates (upload state, progress), events, and the
+    ``delivery_attempts`` row of each try. ``state`` follows the row.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, claimed: ClaimedDelivery, owner: str) -> None:
+        self.pool = pool
+        self.claimed = claimed
+        self.owner = owner
+        self.state = DeliveryState.CLAIMED
+        self.attempt_id: int | None = None
+
+    async def transition(
+        self,
+        to: DeliveryState,
+        *,
+        reason: str | None = None,
+        release: bool = False,
+        fields: Mapping[str, Any] | None = None,
+        honour_cancel: bool = False,
+    ) -> None:
+        """See :func:`transition`."""
+        async with self.pool.acquire() as conn:
+            await transition(
+                conn,
+                self.claimed,
+                to,
+                owner=self.owner,
+                reason=reason,
+                release=release,
+                fields=fields,
+                honour_cancel=honour_cancel,
+            )
+        self.state = to
+
+    async def update(self, **fields: Any) -> bool:
+        """Set columns (no state change); returns whether a cancel was requested."""
+        async with self.pool.acquire() as conn:
+            return await update_fenced(conn, self.claimed.id, owner=self.owner, fields=fields)
+
+    async def event(self, kind: str, **payload: Any) -> None:
+        async with self.pool.acquire() as conn:
+            await events.record(
+                conn,
+                kind,
+                post_id=self.claimed.post_id,
+                delivery_id=self.claimed.id,
+                payload=payload,
+            )
+
+    async def start_attempt(self, *, layer: str, route: str | None, at: datetime) -> None:
+        async with self.pool.acquire() as conn:
+            self.attempt_id, _ = await start_attempt(
+                conn, self.claimed.id, layer=layer, route=route, worker=self.owner, at=at
+            )
+
+    async def finish_attempt(
+        self,
+        *,
+        at: datetime,
+        outcome: str,
+        error_class: str | None = None,
+        error: str | None = None,
+        bytes_sent: int | None = None,
+    ) -> None:
+        """Close the open attempt row, if any."""
+        if self.attempt_id is None:
+            return
+        async with self.pool.acquire() as conn:
+            await finish_attempt(
+                conn,
+                self.attempt_id,
+                at=at,
+                outcome=outcome,
+                error_class=error_class,
+                error=error,
+                bytes_sent=bytes_sent,
+            )
+        self.attempt_id = None
+
+    async def layer_failures(self, layer: str) -> int:
+        async with self.pool.acquire() as conn:
+            return await retryable_failures(conn, self.claimed.id, layer)
+
+    async def package_inputs(
+        self,
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """(delivery row, post row, attempts) for the manual package."""
+        from pellacia.store import posts
+
+        async with self.pool.acquire() as conn:
+            delivery = await get(conn, self.claimed.id)
+            post = await posts.get(conn, self.claimed.post_id)
+            tries = await attempts(conn, self.claimed.id)
+        assert delivery is not None and post is not None
+        return delivery, post, tries
