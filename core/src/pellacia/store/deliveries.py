@@ -3,7 +3,8 @@
 Every write by a worker is *fenced* on ``lease_owner``: when the lease was lost
 (expired and taken by another worker) the update touches no row and the caller
 gets ``LeaseLost``, so a stale worker can never publish or overwrite anything.
-Each state change writes its ``delivery.state`` event in the same transaction.
+State changes go through :func:`transition`; the state-machine trigger
+(``store/states.py``) checks each edge and writes its ``delivery.state`` event.
 """
 
 from __future__ import annotations
@@ -30,26 +31,27 @@ class CancelRequested(Exception):
 
 async def transition(
     conn: Any,
-    delivery: ClaimedDelivery,
+    delivery_id: uuid.UUID,
     to: DeliveryState,
     *,
     owner: str,
-    reason: str | None = None,
+    reason: str,
     release: bool = False,
     fields: Mapping[str, Any] | None = None,
-    event: Mapping[str, Any] | None = None,
     honour_cancel: bool = False,
 ) -> str:
-    """Move a leased delivery to ``to`` (fenced), with its event, in one transaction.
+    """Move a leased delivery to ``to`` (fenced) for ``reason``, in one transaction.
 
+    The state-machine trigger refuses an undeclared edge and writes the
+    ``delivery.state`` event with ``reason`` (the ``state_reason`` column).
     Returns the previous state. ``release`` drops the lease. ``fields`` are
     extra columns to set (trusted names from this package's callers only).
     ``honour_cancel``: raise ``CancelRequested`` instead when an operator asked
     to cancel (checked under the row lock, so a cancel never races a publish).
     """
     extra = dict(fields or {})
-    sets = ["state = $2", "updated_at = now()"]
-    args: list[Any] = [delivery.id, to.value]
+    sets = ["state = $2", "state_reason = $3", "updated_at = now()"]
+    args: list[Any] = [delivery_id, to.value, reason]
     for name, value in extra.items():
         args.append(value)
         sets.append(f"{name} = ${len(args)}")
@@ -58,24 +60,14 @@ async def transition(
     async with conn.transaction():
         row = await conn.fetchrow(
             "SELECT state, lease_owner, cancel_requested FROM deliveries WHERE id = $1 FOR UPDATE",
-            delivery.id,
+            delivery_id,
         )
         if row is None or row["lease_owner"] != owner:
-            raise LeaseLost(f"delivery {delivery.id}: lease no longer held by {owner}")
+            raise LeaseLost(f"delivery {delivery_id}: lease no longer held by {owner}")
         if honour_cancel and row["cancel_requested"]:
-            raise CancelRequested(str(delivery.id))
+            raise CancelRequested(str(delivery_id))
+        # the state-machine trigger checks the edge and writes the event
         await conn.execute(f"UPDATE deliveries SET {', '.join(sets)} WHERE id = $1", *args)
-        payload: dict[str, Any] = {"from": row["state"], "to": to.value, "worker": owner}
-        if reason:
-            payload["reason"] = reason
-        payload.update(event or {})
-        await events.record(
-            conn,
-            "delivery.state",
-            post_id=delivery.post_id,
-            delivery_id=delivery.id,
-            payload=payload,
-        )
     return str(row["state"])
 
 
@@ -212,17 +204,10 @@ async def cancel(conn: Any, delivery_id: uuid.UUID, *, reason: str = "cancelled"
         state = row["state"]
         if state in _CANCELLABLE_NOW:
             await conn.execute(
-                "UPDATE deliveries SET state = 'cancelled', wait_reason = NULL, "
+                "UPDATE deliveries SET state = 'cancelled', state_reason = $2, wait_reason = NULL, "
                 "last_error = $2, updated_at = now() WHERE id = $1",
                 delivery_id,
                 reason,
-            )
-            await events.record(
-                conn,
-                "delivery.state",
-                post_id=row["post_id"],
-                delivery_id=delivery_id,
-                payload={"from": state, "to": "cancelled", "reason": reason},
             )
             return "cancelled"
         if state in ("claimed", "uploading"):
@@ -253,20 +238,13 @@ async def resolve_manual(
         if row is None or row["state"] not in ("manual", "failed"):
             return None
         await conn.execute(
-            "UPDATE deliveries SET state = 'published', remote_id = $2, remote_url = $3, "
-            "published_at = $4, outcome_unknown = false, layer = 'manual', updated_at = now() "
-            "WHERE id = $1",
+            "UPDATE deliveries SET state = 'published', state_reason = 'resolved by operator', "
+            "remote_id = $2, remote_url = $3, published_at = $4, outcome_unknown = false, "
+            "layer = 'manual', updated_at = now() WHERE id = $1",
             delivery_id,
             remote_id,
             url,
             at,
-        )
-        await events.record(
-            conn,
-            "delivery.state",
-            post_id=row["post_id"],
-            delivery_id=delivery_id,
-            payload={"from": row["state"], "to": "published", "by": "operator", "url": url},
         )
         return str(row["state"])
 
@@ -299,7 +277,7 @@ class HeldDelivery:
         self,
         to: DeliveryState,
         *,
-        reason: str | None = None,
+        reason: str,
         release: bool = False,
         fields: Mapping[str, Any] | None = None,
         honour_cancel: bool = False,
@@ -308,7 +286,7 @@ class HeldDelivery:
         async with self.pool.acquire() as conn:
             await transition(
                 conn,
-                self.claimed,
+                self.claimed.id,
                 to,
                 owner=self.owner,
                 reason=reason,
