@@ -209,7 +209,6 @@ def _submit(
     allow_past: bool = False,
     force_vpn_fallback: bool = False,
 ) -> None:
-    from pellacia.clock import SYSTEM_CLOCK
     from pellacia.delivery.service import create_post
 
     overrides = _overrides(options)
@@ -238,31 +237,9 @@ def _submit(
         )
         if not wait:
             return created, None
-        from pellacia.delivery.watch import LiveProgress, watch_post
-        from pellacia.scheduling.worker import Worker
-
         if not as_json:
             _render_created(created)
-        render, progress = _progress_renderer(as_json)
-        live = LiveProgress()
-        worker = (
-            Worker(
-                pool,
-                settings,
-                SYSTEM_CLOCK,
-                registry=registry,
-                concurrency=LOCAL_CONCURRENCY,
-                on_progress=live,
-            )
-            if local_worker
-            else None
-        )
-        try:
-            views = await watch_post(pool, created.id, worker=worker, render=render, live=live)
-        finally:
-            if progress is not None:
-                progress.stop()
-        return created, views
+        return created, await _wait(app, pool, created, as_json, local_worker)
 
     created, views = with_pool(app, action)
     if views is None:
@@ -272,6 +249,35 @@ def _submit(
             _render_created(created)
         return
     _finish(views, as_json, created)
+
+
+async def _wait(
+    app: AppContext, pool: asyncpg.Pool, created: CreatedPost, as_json: bool, local_worker: bool
+) -> list[DeliveryView]:
+    """``--wait``: progress until the post's deliveries end, run by the one worker here."""
+    from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.delivery.watch import LiveProgress, watch_post
+    from pellacia.scheduling.worker import Worker
+
+    render, progress = _progress_renderer(as_json)
+    live = LiveProgress()
+    worker = (
+        Worker(
+            pool,
+            app.settings,
+            SYSTEM_CLOCK,
+            registry=app.registry,
+            concurrency=LOCAL_CONCURRENCY,
+            on_progress=live,
+        )
+        if local_worker
+        else None
+    )
+    try:
+        return await watch_post(pool, created.id, worker=worker, render=render, live=live)
+    finally:
+        if progress is not None:
+            progress.stop()
 
 
 def _apply_sandbox(app: AppContext, sandbox: str | None) -> None:
