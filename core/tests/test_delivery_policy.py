@@ -18,6 +18,7 @@ from pellacia.delivery.policy import (
     Situation,
     Stage,
     Step,
+    WaitForPlatform,
     WaitUntil,
     count,
     decide,
@@ -41,14 +42,78 @@ UP, PUB, REC = Stage.UPLOAD, Stage.PUBLISH, Stage.RECONCILE
 UNKNOWN = "outcome unknown — check before reposting (lost)"
 
 
-def at(layer: Layer = API, stage: Stage = UP, failures: int = 1) -> Situation:
-    return Situation("tiktok", layer, stage, failures, NOW)
+def at(
+    layer: Layer = API,
+    stage: Stage = UP,
+    failures: int = 1,
+    *,
+    elapsed: float = 0.0,
+    uploaded: bool = False,
+    waiting: float = 0.0,
+) -> Situation:
+    return Situation("tiktok", layer, stage, failures, NOW, elapsed, uploaded, waiting)
+
+
+WAIT = WaitForPlatform(60.0, "waiting for tiktok to confirm the uploaded video")
+GIVE_UP = "tiktok has not confirmed the uploaded video after 360 min: lost"
 
 
 TABLE: list[tuple[str, ErrorClass | None, Situation, Limits, Step]] = [
     ("network 1st try: back off 1 s", NET, at(failures=1), LIMITS, Retry(1.0, inline=True)),
     ("5xx 2nd try: back off 2 s", PLAT, at(failures=2), LIMITS, Retry(2.0, inline=True)),
-    ("tries exhausted", PLAT, at(failures=3), LIMITS, NextLayer("3 tries failed: lost")),
+    (
+        "tries exhausted",
+        PLAT,
+        at(failures=3),
+        LIMITS,
+        NextLayer("3 tries failed without progress: lost"),
+    ),
+    ("a progressing try backs off the least", NET, at(failures=0), LIMITS, Retry(1.0, True)),
+    (
+        "layer out of time",
+        NET,
+        at(failures=1, elapsed=6 * 3600),
+        LIMITS,
+        NextLayer("layer api kept failing for 21600 s: lost"),
+    ),
+    # once the platform has the video, no other layer (it would upload it again)
+    (
+        "uploaded, tries exhausted: wait",
+        PLAT,
+        at(stage=PUB, failures=3, uploaded=True),
+        LIMITS,
+        WAIT,
+    ),
+    (
+        "uploaded, out of time: wait",
+        NET,
+        at(stage=PUB, elapsed=7 * 3600, uploaded=True, waiting=60),
+        LIMITS,
+        WAIT,
+    ),
+    (
+        "uploaded, waited too long: a person checks it",
+        PLAT,
+        at(stage=PUB, failures=3, uploaded=True, waiting=6 * 3600),
+        LIMITS,
+        Manual(GIVE_UP, outcome_unknown=False),
+    ),
+    ("uploaded, still processing: wait", UNK, at(stage=REC, uploaded=True), LIMITS, WAIT),
+    (
+        "uploaded, unknown, tries exhausted: wait",
+        UNK,
+        at(stage=PUB, failures=3, uploaded=True),
+        LIMITS,
+        WAIT,
+    ),
+    (
+        "uploaded, still processing too long: a person checks it",
+        UNK,
+        at(stage=REC, uploaded=True, waiting=6 * 3600 + 1),
+        LIMITS,
+        Manual(GIVE_UP, outcome_unknown=False),
+    ),
+    ("uploaded, lost answer: reconcile", UNK, at(stage=PUB, uploaded=True), LIMITS, Reconcile()),
     (
         "long backoff parks",
         NET,
@@ -115,12 +180,13 @@ def test_rate_limit_waits_for_the_announced_reset() -> None:
     reset = NOW + timedelta(minutes=5)
     failure = Failure.of(RateLimited("slow down", reset_at=reset, quota="tiktok:init-per-minute"))
     step = decide(failure, at(), LIMITS)
-    assert step == WaitUntil(reset, "rate-limit: tiktok:init-per-minute until 12:05:00 UTC")
+    # the reason of the account's block: `queue status` shows it as "rate-limit: <reason>"
+    assert step == WaitUntil(reset, "tiktok:init-per-minute until 12:05:00 UTC")
 
 
 def test_rate_limit_without_a_reset_waits_retry_after_or_a_minute() -> None:
     assert decide(Failure.of(RateLimited("x", retry_after=30)), at(), LIMITS) == WaitUntil(
-        NOW + timedelta(seconds=30), "rate-limit: tiktok until 12:00:30 UTC"
+        NOW + timedelta(seconds=30), "tiktok until 12:00:30 UTC"
     )
     step = decide(Failure.of(RateLimited("x")), at(), LIMITS)
     assert isinstance(step, WaitUntil) and step.at == NOW + timedelta(seconds=60)
@@ -144,6 +210,7 @@ def test_rate_limit_without_a_reset_waits_retry_after_or_a_minute() -> None:
 )
 def test_which_failures_use_up_the_layer_budget(exc: Exception, counted: bool) -> None:
     assert count(2, Failure.of(exc)) == (3 if counted else 2)
+    assert count(2, Failure.of(exc), progressed=True) == 0  # new bytes acknowledged
 
 
 def test_untyped_plugin_errors_are_labelled() -> None:

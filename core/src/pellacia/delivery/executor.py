@@ -36,7 +36,7 @@ from pellacia.delivery.layers import Layer, LayerKind, route_for, unavailable
 from pellacia.delivery.policy import INLINE_RETRY_MAX, Failure, Stage
 from pellacia.errors import OutcomeUnknown
 from pellacia.log import get_logger
-from pellacia.store.deliveries import CancelRequested, HeldDelivery, LeaseLost
+from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
 
 if TYPE_CHECKING:
@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 log = get_logger("pellacia.delivery")
 
 ProgressCallback = Callable[[str, int, int], None]
+
+#: receipt key (core's, beside the plugin's state): when the whole video was in
+UPLOADED_AT = "uploaded_at"
 
 __all__ = ["INLINE_RETRY_MAX", "DeliveryExecutor", "ProgressCallback"]
 
@@ -75,6 +78,7 @@ class _Run:
     need_reconcile: bool
     receipt: UploadReceipt | None
     layer_index: int
+    layer: Layer = Layer.API
     stage: Stage = Stage.UPLOAD
     last_error: str | None = None
     last_error_class: str | None = None
@@ -86,6 +90,11 @@ class _Run:
     @property
     def claimed(self) -> ClaimedDelivery:
         return self.held.claimed
+
+    def waiting(self, now: datetime) -> float:
+        """Seconds since the platform got the whole video (0: not yet, or unknown)."""
+        at = self.receipt.state.get(UPLOADED_AT) if self.receipt is not None else None
+        return (now - datetime.fromisoformat(at)).total_seconds() if at else 0.0
 
     def reconcile_receipt(self) -> UploadReceipt | None:
         """What reconcile gets: the receipt, or the saved upload state when the
@@ -106,6 +115,9 @@ class _DbUploadSession:
         self.resume_state: Mapping[str, Any] | None = run.upload_state
 
     async def save_state(self, state: Mapping[str, Any]) -> None:
+        if _another_session(self.resume_state, state):
+            # the plugin could not resume and started a new remote upload
+            await self._run.held.event(ORPHANED_UPLOAD, layer=self._run.layer)
         self.resume_state = dict(state)
         self._run.upload_state = self.resume_state
         cancel = await self._run.held.update(
@@ -121,6 +133,17 @@ class _DbUploadSession:
         self._run.bytes_total = total
         if self._on_progress is not None:
             self._on_progress(str(self._run.claimed.id), sent, total)
+
+
+def _another_session(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether ``new`` upload state names another remote session than ``old``
+    (an id or URL, i.e. a text value, changed; offsets are numbers)."""
+    if not old:
+        return False
+    return any(
+        isinstance(value, str) and isinstance(old.get(key), str) and old[key] != value
+        for key, value in new.items()
+    )
 
 
 class DeliveryExecutor:
@@ -171,6 +194,7 @@ class DeliveryExecutor:
             upload_state=claimed.upload_state,
         )
         try:
+            await run.held.close_lost_attempts(self.clock.now())
             await self._run_chain(run)
         except asyncio.CancelledError:
             await self._checkpoint_on_stop(run, control)
@@ -226,8 +250,11 @@ class DeliveryExecutor:
         if layer is None:
             return f"unknown layer {self.settings.chain_for(run.claimed.platform)[run.layer_index]!r} in the chain"
         why_not = unavailable(self.registry, layer, run.claimed.platform)
-        if why_not is None and run.need_reconcile and layer.kind is LayerKind.BROWSER:
-            why_not = "a publish may already have gone out; a browser cannot check that"
+        if why_not is None and layer.kind is LayerKind.BROWSER:
+            if run.receipt is not None:
+                why_not = "the video is already uploaded; a browser would upload it again"
+            elif run.need_reconcile:
+                why_not = "a publish may already have gone out; a browser cannot check that"
         return why_not
 
     async def _layer(self, run: _Run, layer: Layer) -> None:
@@ -264,8 +291,11 @@ class DeliveryExecutor:
     ) -> None:
         """Call ``once`` until it succeeds, or the policy ends the run (parks,
         fails, hands to a person) or gives up on the layer (``_LayerDone``)."""
-        failures = await run.held.layer_failures(layer.value)
+        history = await run.held.layer_history(layer.value, [c.value for c in policy.COUNTED])
+        failures, acked, since = history.failures, history.bytes_acked, history.since
+        run.layer = layer
         while True:
+            since = since or self.clock.now()
             await run.held.start_attempt(layer=layer.value, route=route, at=self.clock.now())
             try:
                 await once()
@@ -277,13 +307,21 @@ class DeliveryExecutor:
                     log.exception("plugin raised an untyped error", delivery=str(run.claimed.id))
                 run.last_error, run.last_error_class = failure.message, failure.label
                 await self._finish_attempt(run, "error")
-                failures = policy.count(failures, failure)
+                progressed, acked = run.bytes_sent > acked, max(acked, run.bytes_sent)
+                failures = policy.count(failures, failure, progressed=progressed)
+                now = self.clock.now()
                 situation = policy.Situation(
-                    run.claimed.platform, layer, run.stage, failures, self.clock.now()
+                    run.claimed.platform,
+                    layer,
+                    run.stage,
+                    failures,
+                    now,
+                    layer_elapsed=(now - since).total_seconds(),
+                    uploaded=run.receipt is not None,
+                    waiting=run.waiting(now),
                 )
                 await self._carry_out(run, layer, policy.decide(failure, situation, self.limits))
             else:
-                await self._finish_attempt(run, "published")
                 return
 
     async def _carry_out(self, run: _Run, layer: Layer, step: policy.Step) -> None:
@@ -301,7 +339,9 @@ class DeliveryExecutor:
                 await run.held.update(outcome_unknown=True)
             case policy.WaitUntil(at=until, reason=reason):
                 await self._block_account(run, until, reason)
-                await self._park(run, until, reason)
+                await self._park(run, until, f"rate-limit: {reason}")
+            case policy.WaitForPlatform(delay=delay, reason=reason):
+                await self._park(run, self.clock.now() + timedelta(seconds=delay), reason)
             case policy.NextLayer(reason=reason, alert=alert):
                 if alert is not None:
                     await self._alert_for(run, layer, alert)
@@ -348,8 +388,13 @@ class DeliveryExecutor:
         await self._published(run, post)
 
     async def _uploaded(self, run: _Run, receipt: UploadReceipt, size: int) -> None:
-        run.receipt = receipt
-        stored = {"remote_id": receipt.remote_id, **dict(receipt.state)}
+        stored = {
+            "remote_id": receipt.remote_id,
+            **dict(receipt.state),
+            UPLOADED_AT: self.clock.now().isoformat(),
+        }
+        run.receipt = UploadReceipt(remote_id=receipt.remote_id, state=stored)
+        run.bytes_sent = max(run.bytes_sent, size)
         if await run.held.update(receipt=stored, bytes_sent=size, bytes_total=size):
             raise CancelRequested(str(run.claimed.id))
 
@@ -367,6 +412,12 @@ class DeliveryExecutor:
             DeliveryState.PUBLISHED,
             release=True,
             reason=via,
+            # closed with the state change: a stop in between cannot mislabel the try
+            attempt={
+                "at": self.clock.now(),
+                "outcome": "published",
+                "bytes_sent": run.bytes_sent or None,
+            },
             fields={
                 "remote_id": post.remote_id,
                 "remote_url": post.url,
@@ -444,6 +495,8 @@ class DeliveryExecutor:
             reason=reason,
             outcome_unknown=unknown,
             screenshots_from=self.settings.data_dir / "artifacts" / str(claimed.id),
+            options=publish_request(claimed, self.settings).options,
+            plugin_settings=self.settings.plugins.get(claimed.platform, {}),
         )
         await run.held.transition(
             DeliveryState.MANUAL,

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from pellacia.plugins import Registry
 
 
+#: the distribution that drives platforms' web pages (one page script per platform)
+BROWSER_PLUGIN = "pellacia-dist-browser"
+
+
 class LayerKind(enum.Enum):
     """What a layer does: talk to the platform's API, drive its web page, or ask a person."""
 
@@ -87,7 +91,9 @@ def unavailable(registry: Registry, layer: Layer, platform: str) -> str | None:
     if layer.kind is LayerKind.API and platform not in registry.platforms:
         return f"no plugin provides the {platform} API"
     if layer.kind is LayerKind.BROWSER and not registry.browser_uploaders.get(platform):
-        return f"no browser uploader for {platform} (install pellacia-dist-browser)"
+        if any(p.distribution == BROWSER_PLUGIN and p.error is None for p in registry.plugins):
+            return f"no page script for {platform} in {BROWSER_PLUGIN}"
+        return f"no browser uploader for {platform} (install {BROWSER_PLUGIN})"
     if layer.via_vpn and not vpn_routes(registry, platform):
         return "no VPN/proxy route configured"
     if not layer.via_vpn and "direct" not in registry.routes:

@@ -69,14 +69,22 @@ class Failure:
 
 @dataclass(frozen=True)
 class Situation:
-    """Where the delivery stands when the try failed. ``failures``: tries of this
-    layer that used up its budget, this one included (see :func:`count`)."""
+    """Where the delivery stands when the try failed.
+
+    ``failures``: failed tries of this layer in a row without progress, this
+    one included (see :func:`count`); ``layer_elapsed``: seconds since the
+    layer's first try; ``uploaded``: the platform has the whole video (a
+    receipt exists), ``waiting``: seconds since it got it.
+    """
 
     platform: str
     layer: Layer
     stage: Stage
     failures: int
     now: datetime
+    layer_elapsed: float = 0.0
+    uploaded: bool = False
+    waiting: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,21 @@ class Limits:
     base_delay: float = 1.0
     max_delay: float = 16.0
     inline_max: float = INLINE_RETRY_MAX
+    layer_time_limit: float = 6 * 3600.0
+    check_every: float = 60.0
+    give_up_after: float = 6 * 3600.0
 
     @classmethod
     def of(cls, retry: RetrySettings, inline_max: float = INLINE_RETRY_MAX) -> Limits:
-        return cls(retry.tries_per_layer, retry.base_delay, retry.max_delay, inline_max)
+        return cls(
+            retry.tries_per_layer,
+            retry.base_delay,
+            retry.max_delay,
+            inline_max,
+            retry.layer_time_limit,
+            retry.processing_check_every,
+            retry.processing_give_up_after,
+        )
 
 
 @dataclass(frozen=True)
@@ -109,9 +128,19 @@ class Reconcile:
 
 @dataclass(frozen=True)
 class WaitUntil:
-    """Rate limited: block the account and park the delivery until ``at``; not a try."""
+    """Rate limited: block the account (``reason`` says why) and park the
+    delivery until ``at``; not a try."""
 
     at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class WaitForPlatform:
+    """The video is uploaded but not confirmed yet: park for ``delay`` s, keeping
+    what is known (receipt, outcome-unknown flag), then check again."""
+
+    delay: float
     reason: str
 
 
@@ -136,11 +165,14 @@ class Manual:
     outcome_unknown: bool
 
 
-Step = Retry | Reconcile | WaitUntil | NextLayer | Fail | Manual
+Step = Retry | Reconcile | WaitUntil | WaitForPlatform | NextLayer | Fail | Manual
 
 
-def count(previous: int, failure: Failure) -> int:
-    """The layer's used-up tries after ``failure`` (``previous`` before it)."""
+def count(previous: int, failure: Failure, *, progressed: bool = False) -> int:
+    """Failed tries in a row without progress after ``failure`` (``previous``
+    before it): a try that got new bytes acknowledged starts the count over."""
+    if progressed:
+        return 0
     return previous + 1 if failure.error_class in COUNTED else previous
 
 
@@ -148,9 +180,16 @@ def decide(failure: Failure, at: Situation, limits: Limits) -> Step:
     """The next step after ``failure`` (DESIGN §4's table, docs/delivery.md)."""
     cls = failure.error_class
     if cls in (ErrorClass.NETWORK, ErrorClass.PLATFORM):
-        if at.failures >= limits.tries_per_layer:
-            return NextLayer(f"{at.failures} tries failed: {failure.message}")
-        delay = min(limits.base_delay * 2 ** (at.failures - 1), limits.max_delay)
+        out_of_time = at.layer_elapsed >= limits.layer_time_limit
+        if at.failures >= limits.tries_per_layer or out_of_time:
+            if at.uploaded:  # never another layer: it would upload the video again
+                return _wait_for_platform(failure, at, limits)
+            if out_of_time:
+                return NextLayer(
+                    f"layer {at.layer} kept failing for {at.layer_elapsed:.0f} s: {failure.message}"
+                )
+            return NextLayer(f"{at.failures} tries failed without progress: {failure.message}")
+        delay = min(limits.base_delay * 2 ** max(at.failures - 1, 0), limits.max_delay)
         return Retry(delay, inline=delay <= limits.inline_max)
     if cls is ErrorClass.UNKNOWN_OUTCOME:
         return _unknown_outcome(failure, at, limits)
@@ -170,16 +209,30 @@ def decide(failure: Failure, at: Situation, limits: Limits) -> Step:
 
 def _unknown_outcome(failure: Failure, at: Situation, limits: Limits) -> Step:
     unknown = Manual(f"{UNKNOWN_PREFIX} ({failure.message})", outcome_unknown=True)
+    exhausted = at.failures >= limits.tries_per_layer
+    if at.uploaded and (at.stage is Stage.RECONCILE or exhausted):
+        return _wait_for_platform(failure, at, limits)  # e.g. "still processing"
     if at.stage is Stage.RECONCILE or at.layer.kind is LayerKind.BROWSER:
         return unknown  # nobody can tell (a browser cannot even ask): never repeat blindly
-    if at.failures >= limits.tries_per_layer:
+    if exhausted:
         return unknown
     return Reconcile()
+
+
+def _wait_for_platform(failure: Failure, at: Situation, limits: Limits) -> Step:
+    """The platform has the video: check again later; a person only after the limit."""
+    if at.waiting >= limits.give_up_after:
+        return Manual(
+            f"{at.platform} has not confirmed the uploaded video after "
+            f"{at.waiting / 60:.0f} min: {failure.message}",
+            outcome_unknown=False,
+        )
+    return WaitForPlatform(
+        limits.check_every, f"waiting for {at.platform} to confirm the uploaded video"
+    )
 
 
 def _rate_limited(failure: Failure, at: Situation) -> WaitUntil:
     until = failure.reset_at or at.now + timedelta(seconds=failure.retry_after or 60.0)
     until = max(until, at.now + timedelta(seconds=1))
-    return WaitUntil(
-        until, f"rate-limit: {failure.quota or at.platform} until {until:%H:%M:%S} UTC"
-    )
+    return WaitUntil(until, f"{failure.quota or at.platform} until {until:%H:%M:%S} UTC")

@@ -34,7 +34,7 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pellacia.log import get_logger
-from pellacia.store import queue
+from pellacia.store import deliveries, queue
 from pellacia.store.models import ClaimedDelivery, RunControl
 
 if TYPE_CHECKING:
@@ -183,9 +183,12 @@ class Worker:
             log.info("worker stopped", worker=self.worker_id, claimed=self.claimed_total)
 
     async def sweep(self) -> list[uuid.UUID]:
-        """Return expired leases (of any worker) to the queue."""
+        """Return expired leases (of any worker) to the queue, closing the tries
+        their dead holders left open (``worker lost``)."""
         async with self.pool.acquire() as conn:
             recovered = await queue.recover_expired(conn, self.clock.now())
+            if recovered:
+                await deliveries.close_lost_attempts(conn, recovered, self.clock.now())
         if recovered:
             log.warning("recovered expired leases", deliveries=[str(i) for i in recovered])
         return recovered

@@ -10,7 +10,8 @@ State changes go through :func:`transition`; the state-machine trigger
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -147,14 +148,64 @@ async def finish_attempt(
     )
 
 
-async def retryable_failures(conn: Any, delivery_id: uuid.UUID, layer: str) -> int:
-    """Network/platform failures of this delivery in ``layer`` so far (its tries)."""
-    n: int = await conn.fetchval(
-        "SELECT count(*) FROM delivery_attempts WHERE delivery_id = $1 AND layer = $2 "
-        "AND error_class IN ('network', 'platform')",
+@dataclass(frozen=True)
+class LayerHistory:
+    """What the audit trail says about one delivery's tries in one layer."""
+
+    #: failed tries in a row (of the ``counted`` error classes) without progress
+    failures: int
+    #: when the layer's first try started (None: never tried)
+    since: datetime | None
+    #: most bytes any try of the delivery (any layer) reported acknowledged
+    bytes_acked: int
+
+
+async def layer_history(
+    conn: Any, delivery_id: uuid.UUID, layer: str, counted: Iterable[str]
+) -> LayerHistory:
+    """The try budget's inputs: a try that got new bytes acknowledged starts the
+    count of failures over (a large upload on a flaky network keeps going)."""
+    rows = await conn.fetch(
+        "SELECT layer, error_class, bytes_sent, started_at FROM delivery_attempts "
+        "WHERE delivery_id = $1 ORDER BY id",
         delivery_id,
-        layer,
     )
+    classes = set(counted)
+    failures, acked, since = 0, 0, None
+    for row in rows:
+        sent = row["bytes_sent"] or 0
+        if row["layer"] == layer:
+            since = since or row["started_at"]
+            if sent > acked:
+                failures = 0
+            elif row["error_class"] in classes:
+                failures += 1
+        acked = max(acked, sent)
+    return LayerHistory(failures, since, acked)
+
+
+async def close_lost_attempts(conn: Any, delivery_ids: Iterable[uuid.UUID], at: datetime) -> int:
+    """Close attempts a dead worker left open (killed mid-try): ``worker lost``,
+    with the bytes its delivery had saved. Returns how many were closed."""
+    result: str = await conn.execute(
+        "UPDATE delivery_attempts a SET finished_at = $2, outcome = 'worker lost', "
+        "bytes_sent = coalesce(a.bytes_sent, d.bytes_sent) FROM deliveries d "
+        "WHERE d.id = a.delivery_id AND a.delivery_id = ANY($1::uuid[]) "
+        "AND a.finished_at IS NULL",
+        list(delivery_ids),
+        at,
+    )
+    return int(result.split()[-1])
+
+
+#: the event of a remote upload session given up for a new one (it may linger
+#: on the platform until it expires)
+ORPHANED_UPLOAD = "delivery.upload_orphaned"
+
+
+async def orphaned_uploads(conn: Any) -> int:
+    """Remote upload sessions abandoned when a retry had to start over (``queue status``)."""
+    n: int = await conn.fetchval("SELECT count(*) FROM events WHERE kind = $1", ORPHANED_UPLOAD)
     return n
 
 
@@ -281,9 +332,11 @@ class HeldDelivery:
         release: bool = False,
         fields: Mapping[str, Any] | None = None,
         honour_cancel: bool = False,
+        attempt: Mapping[str, Any] | None = None,
     ) -> None:
-        """See :func:`transition`."""
-        async with self.pool.acquire() as conn:
+        """See :func:`transition`; ``attempt`` (``finish_attempt``'s keywords)
+        closes the open attempt in the same transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
             await transition(
                 conn,
                 self.claimed.id,
@@ -294,6 +347,9 @@ class HeldDelivery:
                 fields=fields,
                 honour_cancel=honour_cancel,
             )
+            if attempt is not None and self.attempt_id is not None:
+                await finish_attempt(conn, self.attempt_id, **attempt)
+                self.attempt_id = None
         self.state = to
 
     async def update(self, **fields: Any) -> bool:
@@ -341,9 +397,14 @@ class HeldDelivery:
             )
         self.attempt_id = None
 
-    async def layer_failures(self, layer: str) -> int:
+    async def layer_history(self, layer: str, counted: Iterable[str]) -> LayerHistory:
         async with self.pool.acquire() as conn:
-            return await retryable_failures(conn, self.claimed.id, layer)
+            return await layer_history(conn, self.claimed.id, layer, counted)
+
+    async def close_lost_attempts(self, at: datetime) -> None:
+        """Attempts of this delivery still open belong to a holder that died."""
+        async with self.pool.acquire() as conn:
+            await close_lost_attempts(conn, [self.claimed.id], at)
 
     async def package_inputs(
         self,
