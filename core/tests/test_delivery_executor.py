@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pellacia.clock import FakeClock
+from pellacia.contract import QuotaBudget
 from pellacia.delivery.errors import BadInput
 from pellacia.delivery.executor import DeliveryExecutor
 from pellacia.delivery.service import CreatedPost, cancel_delivery, create_post
@@ -554,3 +555,23 @@ async def test_an_upload_started_over_is_counted_as_orphaned(env: Env) -> None:
         assert await store.orphaned_uploads(conn) == 1
     [orphan] = [e for e in await env.events(did) if e["kind"] == "delivery.upload_orphaned"]
     assert orphan["payload"] == {"layer": "api"}  # no upload URL (a capability) in events
+
+
+async def test_every_init_spends_the_platforms_per_call_budget(env: Env) -> None:
+    """Defect 4: a budget the platform counts per call (TikTok: 6 inits a minute)
+    is reserved before each call, not once per delivery: a retried init waits for
+    room instead of drawing the platform's 429."""
+    env.retry(tries_per_layer=5)
+    platform = env.registry.platforms["testplatform"]
+    platform.quotas = (
+        QuotaBudget("testplatform:init", limit=2, window=timedelta(minutes=1), per_call=True),
+    )
+    env.fake.fail("lose-response", op="init", times=3)
+    did, row = await env.deliver()
+    assert env.fake.calls["init"] == 2  # the third would exceed 2 a minute
+    assert row["state"] == "retry_wait"
+    assert row["wait_reason"].startswith("rate-limit: testplatform:init until ")
+    # room again once the first init leaves the one-minute window
+    assert row["due_at"] - env.clock.now() > timedelta(seconds=50)
+    row = (await env.drive(did))[-1]
+    assert row["state"] == "published" and env.fake.calls["init"] == 4

@@ -10,7 +10,7 @@ a plugin. Changing anything here in an incompatible way bumps
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -127,6 +127,9 @@ class QuotaBudget:
     reset_timezone: str | None = None
     #: per account (True) or per application (False)
     per_account: bool = True
+    #: spent by the plugin before *each* call it limits (``await ctx.spend(name)``,
+    #: e.g. TikTok's 6 inits a minute), instead of once per delivery at claim
+    per_call: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,16 @@ class PlatformContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox_url: str | None = None
     route: str = "direct"
+    #: set by core where budgets are kept (see :meth:`spend`)
+    spender: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
+
+    async def spend(self, budget: str) -> None:
+        """Reserve one use of the platform's ``per_call`` budget named ``budget``
+        right before the call it limits; raises ``RateLimited`` (``reset_at``:
+        when the budget has room again) instead of letting the call draw the
+        platform's own limit. A no-op where core keeps no budgets (plugin tests)."""
+        if self.spender is not None:
+            await self.spender(budget)
 
     def endpoint(self, real_base: str) -> str:
         """``real_base`` (e.g. ``https://open.tiktokapis.com``), or the sandbox's

@@ -9,7 +9,7 @@ browser layer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from pellacia.contract import (
     RouteHandle,
     TokenSet,
 )
-from pellacia.errors import AuthExpired, ConfigError
+from pellacia.errors import AuthExpired, ConfigError, RateLimited
 
 if TYPE_CHECKING:
     import asyncpg
@@ -91,23 +91,54 @@ class Contexts:
 
     @asynccontextmanager
     async def api(
-        self, platform: Platform, account: str, route: Route
+        self, platform: Platform, claimed: ClaimedDelivery, route: Route
     ) -> AsyncIterator[PlatformContext]:
         """The route opened and a context bound to it, for the ``async with``."""
         from pellacia.http import client_session
         from pellacia.tokens import platform_context
 
         async with route.open() as handle, client_session(proxy=handle.proxy) as http:
-            yield platform_context(
+            ctx = platform_context(
                 platform,
-                account=account,
+                account=claimed.account,
                 http=http,
-                tokens=self.tokens(platform, account),
+                tokens=self.tokens(platform, claimed.account),
                 clock=self.clock,
                 settings=self.settings.plugins.get(platform.name, {}),
                 sandbox_url=self.settings.sandbox_url,
                 route=handle.name,
             )
+            ctx.spender = self._spender(platform, claimed)
+            yield ctx
+
+    def _spender(
+        self, platform: Platform, claimed: ClaimedDelivery
+    ) -> Callable[[str], Awaitable[None]]:
+        """``ctx.spend``: one use of a per-call budget, reserved through the store."""
+        from pellacia.store import quotas
+
+        async def spend(name: str) -> None:
+            budget = next((b for b in platform.quotas if b.name == name and b.per_call), None)
+            if budget is None:
+                raise ValueError(f"{platform.name} declares no per-call budget {name!r}")
+            async with self.pool.acquire() as conn, conn.transaction():
+                wait = await quotas.reserve(
+                    conn,
+                    platform=platform.name,
+                    account=claimed.account,
+                    budgets=[budget],
+                    now=self.clock.now(),
+                    delivery_id=claimed.id,
+                )
+            if wait is not None:
+                raise RateLimited(
+                    f"{name} is used up until {wait.until:%H:%M:%S} UTC",
+                    platform=platform.name,
+                    reset_at=wait.until,
+                    quota=name,
+                )
+
+        return spend
 
     def browser_job(
         self, request: PublishRequest, handle: RouteHandle, artifacts: Path

@@ -264,7 +264,7 @@ class DeliveryExecutor:
         request = publish_request(run.claimed, self.settings)
         if layer.kind is LayerKind.API:
             platform = self.registry.platforms[run.claimed.platform]
-            async with self.contexts.api(platform, run.claimed.account, route) as ctx:
+            async with self.contexts.api(platform, run.claimed, route) as ctx:
 
                 async def api_once() -> None:
                     await self._api_once(run, layer, platform, request, ctx)

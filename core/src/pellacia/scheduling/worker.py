@@ -334,7 +334,9 @@ class Worker:
         if self.registry is None:
             return ()
         found = self.registry.platforms.get(platform)
-        return tuple(getattr(found, "quotas", ()) or ()) if found is not None else ()
+        budgets = tuple(getattr(found, "quotas", ()) or ()) if found is not None else ()
+        # per-call budgets are spent by the plugin at each call (ctx.spend), not at claim
+        return tuple(b for b in budgets if not getattr(b, "per_call", False))
 
     def _default_runner(self) -> Runner:
         from pellacia.alerts import AlertDispatcher
