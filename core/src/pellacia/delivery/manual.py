@@ -26,6 +26,8 @@ from pellacia.store import deliveries as delivery_store
 if TYPE_CHECKING:
     import asyncpg
 
+    from pellacia.config import Settings
+
 #: where each platform takes a manual upload, and what to watch for
 PLATFORM_STEPS: dict[str, tuple[str, list[str]]] = {
     "youtube": (
@@ -261,32 +263,8 @@ def write_package(
     video_name = f"video{video.suffix.lower() or '.mp4'}"
     if video.exists():
         _link_or_copy(video, target / video_name)
-    platform = str(delivery["platform"])
-    if options is None:
-        options = (post.get("overrides") or {}).get(platform, {})
-    receipt = delivery.get("receipt") or {}
-    meta = {
-        "delivery_id": str(delivery["id"]),
-        "post_id": str(post["id"]),
-        "platform": delivery["platform"],
-        "account": delivery["account"],
-        "title": post["title"],
-        "description": post["description"],
-        "hashtags": list(post["hashtags"]),
-        "options": dict(options),
-        "privacy": privacy_of(platform, options, plugin_settings or {}),
-        "remote_id": receipt.get("remote_id"),
-        "priority": post["priority"],
-        "scheduled_at": post["scheduled_at"].isoformat() if post.get("scheduled_at") else None,
-        "timezone": post.get("timezone"),
-        "sha256": post["video_sha256"],
-        "size": post["video_size"],
-        "video_file": video_name,
-        "original_path": str(video),
-        "outcome_unknown": outcome_unknown,
-        "reason": reason,
-        "idempotency_key": delivery["idempotency_key"],
-    }
+    meta = _metadata(delivery, post, options, plugin_settings or {}, video, video_name)
+    meta.update(outcome_unknown=outcome_unknown, reason=reason)
     (target / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     (target / "errors.json").write_text(
         json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n"
@@ -301,6 +279,41 @@ def write_package(
                 shots.mkdir(exist_ok=True)
                 _link_or_copy(item, shots / item.name)
     return target
+
+
+def _metadata(
+    delivery: Mapping[str, Any],
+    post: Mapping[str, Any],
+    options: Mapping[str, Any] | None,
+    plugin_settings: Mapping[str, Any],
+    video: Path,
+    video_name: str,
+) -> dict[str, Any]:
+    """``metadata.json`` of the package (see :func:`write_package`)."""
+    platform = str(delivery["platform"])
+    if options is None:
+        options = (post.get("overrides") or {}).get(platform, {})
+    receipt = delivery.get("receipt") or {}
+    return {
+        "delivery_id": str(delivery["id"]),
+        "post_id": str(post["id"]),
+        "platform": platform,
+        "account": delivery["account"],
+        "title": post["title"],
+        "description": post["description"],
+        "hashtags": list(post["hashtags"]),
+        "options": dict(options),
+        "privacy": privacy_of(platform, options, plugin_settings),
+        "remote_id": receipt.get("remote_id"),
+        "priority": post["priority"],
+        "scheduled_at": post["scheduled_at"].isoformat() if post.get("scheduled_at") else None,
+        "timezone": post.get("timezone"),
+        "sha256": post["video_sha256"],
+        "size": post["video_size"],
+        "video_file": video_name,
+        "original_path": str(video),
+        "idempotency_key": delivery["idempotency_key"],
+    }
 
 
 def zip_package(folder: Path, dest: Path | None = None) -> Path:
@@ -330,7 +343,7 @@ async def list_manual(pool: asyncpg.Pool) -> list[ManualItem]:
 
 async def export(
     pool: asyncpg.Pool,
-    data_dir: Path,
+    settings: Settings,
     delivery_id: uuid.UUID,
     *,
     to: Path | None = None,
@@ -352,6 +365,12 @@ async def export(
         post = await post_store.get(conn, delivery["post_id"])
         tries = await delivery_store.attempts(conn, delivery_id)
     assert post is not None
+    data_dir = settings.data_dir
+    platform, account = delivery["platform"], delivery["account"]
+    options = {
+        **settings.account(platform, account).options,
+        **(post.get("overrides") or {}).get(platform, {}),
+    }
     folder = (to / str(delivery_id)) if to else package_dir(data_dir, delivery_id)
     await asyncio.to_thread(
         write_package,
@@ -362,6 +381,8 @@ async def export(
         reason=delivery["last_error"] or "every automatic layer failed",
         outcome_unknown=delivery["outcome_unknown"],
         screenshots_from=data_dir / "artifacts" / str(delivery_id),
+        options=options,
+        plugin_settings=settings.plugins.get(platform, {}),
     )
     if as_zip:
         return await asyncio.to_thread(zip_package, folder, to)
