@@ -248,7 +248,8 @@ class DeliveryExecutor:
     def _why_not(self, run: _Run, layer: Layer | None) -> str | None:
         """Why ``layer`` is skipped for this delivery, or None."""
         if layer is None:
-            return f"unknown layer {self.settings.chain_for(run.claimed.platform)[run.layer_index]!r} in the chain"
+            name = self.settings.chain_for(run.claimed.platform)[run.layer_index]
+            return f"unknown layer {name!r} in the chain"
         why_not = unavailable(self.registry, layer, run.claimed.platform)
         if why_not is None and layer.kind is LayerKind.BROWSER:
             if run.receipt is not None:
@@ -341,6 +342,7 @@ class DeliveryExecutor:
                 await self._block_account(run, until, reason)
                 await self._park(run, until, f"rate-limit: {reason}")
             case policy.WaitForPlatform(delay=delay, reason=reason):
+                await self._mark_uploaded(run)
                 await self._park(run, self.clock.now() + timedelta(seconds=delay), reason)
             case policy.NextLayer(reason=reason, alert=alert):
                 if alert is not None:
@@ -397,6 +399,15 @@ class DeliveryExecutor:
         run.bytes_sent = max(run.bytes_sent, size)
         if await run.held.update(receipt=stored, bytes_sent=size, bytes_total=size):
             raise CancelRequested(str(run.claimed.id))
+
+    async def _mark_uploaded(self, run: _Run) -> None:
+        """Date a receipt saved without its upload time (older rows), so the wait
+        for the platform has an end."""
+        if run.receipt is None or UPLOADED_AT in run.receipt.state:
+            return
+        stored = {**dict(run.receipt.state), UPLOADED_AT: self.clock.now().isoformat()}
+        run.receipt = UploadReceipt(remote_id=run.receipt.remote_id, state=stored)
+        await run.held.update(receipt=stored)
 
     async def _to_publishing(self, run: _Run) -> None:
         """Committed before the non-idempotent call: a crash from here on reconciles."""
