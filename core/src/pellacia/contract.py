@@ -308,6 +308,8 @@ class PlatformContext:
 
     ``http`` is already bound to the route (direct or proxy). Plugins never
     open their own sessions, read config files or touch the database.
+    ``base_url`` is the account's own API base (``base_url`` under
+    ``[[accounts.<platform>]]``): the instance of a federated platform.
     """
 
     platform: str
@@ -318,13 +320,29 @@ class PlatformContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox_url: str | None = None
     route: str = "direct"
+    base_url: str | None = None
 
-    def endpoint(self, real_base: str) -> str:
-        """``real_base`` (e.g. ``https://open.tiktokapis.com``), or the sandbox's
-        fake of this platform when pellacia-dist runs against the sandbox."""
+    def endpoint(self, real_base: str | None = None) -> str:
+        """Where this account's API is, without a trailing slash.
+
+        The sandbox's fake of this platform when pellacia-dist runs against
+        the sandbox; else the account's ``base_url`` when configured; else
+        ``real_base`` (e.g. ``https://open.tiktokapis.com``). A federated
+        platform passes no ``real_base``: an account without ``base_url``
+        then raises ``Rejected`` saying what to configure.
+        """
         if self.sandbox_url:
             return f"{self.sandbox_url.rstrip('/')}/{self.platform}"
-        return real_base.rstrip("/")
+        base = self.base_url or real_base
+        if not base:
+            from pellacia.errors import Rejected
+
+            raise Rejected(
+                f"{self.platform}/{self.account}: no instance URL; set base_url under "
+                f"[[accounts.{self.platform}]] for the account named {self.account!r}",
+                platform=self.platform,
+            )
+        return base.rstrip("/")
 
 
 @runtime_checkable

@@ -183,8 +183,12 @@ def platform_context(
     settings: Mapping[str, Any] | None = None,
     sandbox_url: str | None = None,
     route: str = "direct",
+    base_url: str | None = None,
 ) -> PlatformContext:
-    """A ``PlatformContext`` wired to its token source (which refreshes through it)."""
+    """A ``PlatformContext`` wired to its token source (which refreshes through it).
+
+    ``base_url``: the account's configured API base (``AccountSettings.base_url``).
+    """
     ctx = PlatformContext(
         platform=platform.name,
         account=account,
@@ -194,6 +198,7 @@ def platform_context(
         settings=dict(settings or {}),
         sandbox_url=sandbox_url,
         route=route,
+        base_url=base_url,
     )
     if isinstance(tokens, ManagedTokenSource | LazyTokenSource):
         tokens.context = ctx
