@@ -382,7 +382,9 @@ class PlatformConformance:
                 "the publish call never matched publish_path/publish_method (or, when the "
                 "upload creates the post, never answered with publish_status): no answer was lost"
             )
-            assert len(state["posts"]) == 1, "the call whose answer was lost did not create the post"
+            assert len(state["posts"]) == 1, (
+                "the call whose answer was lost did not create the post"
+            )
             ids = {str(v) for v in state["posts"][0].values()}
             found = await kit.platform.reconcile(request, receipt, kit.ctx)
             assert found is not None, "reconcile did not find the post the lost answer made"
@@ -414,7 +416,9 @@ class PlatformConformance:
     ) -> UploadReceipt:
         receipt = await kit.platform.upload(request, session, kit.ctx)
         path, method = self.publish_call()
-        await sandbox.control.add_fault(self.platform_name, "lose_response", method=method, path=path)
+        await sandbox.control.add_fault(
+            self.platform_name, "lose_response", method=method, path=path
+        )
         try:  # a plugin may find out by itself (asking the platform): that is fine too
             await kit.platform.publish(request, receipt, kit.ctx)
         except PlatformError as lost:
