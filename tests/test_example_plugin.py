@@ -1,61 +1,82 @@
-"""The worked example plugin (docs/example-plugin), installed, passes the conformance kit.
+"""The plugins written in docs/ as a third party would, installed, pass the conformance kit.
 
-It is installed into a temporary directory put on PYTHONPATH of subprocesses
-only: the main environment keeps exactly the project's own distributions, so
-``pellacia-dist plugins list`` there never shows the example.
+``docs/example-plugin`` (a made-up platform whose fake ships with the sandbox)
+and ``docs/peertube-plugin`` (a federated, password-grant platform whose
+upload creates the video, with its own fake that joins the sandbox through
+``register_fakes``). Each is installed into a temporary directory put on
+PYTHONPATH of subprocesses only: the main environment keeps exactly the
+project's own distributions, so ``pellacia-dist plugins list`` there never
+shows them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pellacia.testing.conformance import PlatformConformance
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "docs" / "example-plugin"
 CLI = "from pellacia.cli.main import main; main()"
+#: docs folder -> (entry point, platform, its own tests beyond the kit's scenarios)
+PLUGINS = {
+    "example-plugin": ("example", "example", 0),
+    "peertube-plugin": ("peertube", "peertube", 3),
+}
 
 
-@pytest.fixture(scope="module")
-def example_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment of a subprocess that sees the example plugin installed (not editable)."""
-    target = tmp_path_factory.mktemp("example-site")
+def install(source: Path, target: Path) -> None:
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
     if importlib.util.find_spec("hatchling") is not None:
         command.append("--no-build-isolation")
-    command.append(str(EXAMPLE))
-    built = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, f"pip could not install the example plugin:\n{built.stderr}"
+    built = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, f"pip could not install {source.name}:\n{built.stderr}"
+
+
+@pytest.fixture(scope="module", params=sorted(PLUGINS))
+def plugin_env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """``(docs folder, environment)``: a subprocess there sees the plugin installed (not editable)."""
+    folder: str = request.param
+    target = tmp_path_factory.mktemp(f"{folder}-site")
+    install(ROOT / "docs" / folder, target)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH")]))
-    yield env
+    yield folder, env
 
 
-def test_installed_example_plugin_loads_and_registers_its_platform(
-    example_env: dict[str, str],
+def test_installed_plugin_loads_and_registers_its_platform(
+    plugin_env: tuple[str, dict[str, str]],
 ) -> None:
+    folder, env = plugin_env
+    entry, platform, _ = PLUGINS[folder]
     listed = subprocess.run(
         [sys.executable, "-c", CLI, "plugins", "list", "--json"],
         capture_output=True,
         text=True,
-        env=example_env,
+        env=env,
         timeout=60,
     )
     assert listed.returncode == 0, listed.stderr
     plugins = {info["name"]: info for info in json.loads(listed.stdout)}
-    assert "example" in plugins, sorted(plugins)
-    assert plugins["example"]["error"] is None
-    assert "platform:example" in plugins["example"]["provides"]
+    assert entry in plugins, sorted(plugins)
+    assert plugins[entry]["error"] is None
+    assert f"platform:{platform}" in plugins[entry]["provides"]
 
 
-def test_example_plugin_passes_the_conformance_kit(example_env: dict[str, str]) -> None:
+def test_plugin_passes_the_conformance_kit(plugin_env: tuple[str, dict[str, str]]) -> None:
+    folder, env = plugin_env
     run = subprocess.run(
         [
             sys.executable,
@@ -70,17 +91,53 @@ def test_example_plugin_passes_the_conformance_kit(example_env: dict[str, str]) 
             "-c",
             "pyproject.toml",
         ],
-        cwd=EXAMPLE,
+        cwd=ROOT / "docs" / folder,
         capture_output=True,
         text=True,
-        env=example_env,
+        env=env,
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     scenarios = [name for name in dir(PlatformConformance) if name.startswith("test_")]
-    assert f"{len(scenarios)} passed" in run.stdout, run.stdout[-2000:]
+    own = PLUGINS[folder][2]
+    assert f"{len(scenarios) + own} passed" in run.stdout, run.stdout[-2000:]
 
 
-def test_example_plugin_is_not_installed_in_this_environment() -> None:
+async def test_sandbox_up_serves_the_fake_a_plugin_registers(
+    plugin_env: tuple[str, dict[str, str]],
+) -> None:
+    """``sandbox up`` serves a third party's fake (``register_fakes``) like its own."""
+    folder, env = plugin_env
+    platform = PLUGINS[folder][1]
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-c", CLI, "sandbox", "up", "--port", "0", "--only", platform),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        while not lines or not lines[-1].startswith("Ctrl-C"):
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line, f"sandbox up exited early: {lines}"
+            lines.append(line.decode().strip())
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", "\n".join(lines))
+        assert found, lines
+        url = found.group(1)
+        assert f"{platform:<10} {url}/{platform}" in lines, lines
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_control/status") as r:
+            status = await r.json()
+        assert status["fakes"] == {platform: f"{url}/{platform}"}, status
+        assert status["skipped"] == {}, status
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+
+
+def test_docs_plugins_are_not_installed_in_this_environment() -> None:
     """The product's own environment lists only its real distributions."""
     assert importlib.util.find_spec("pellacia_example") is None
+    assert importlib.util.find_spec("pellacia_peertube") is None
