@@ -1,13 +1,16 @@
 """What the kit's scenarios do not look at: the sign-in needs no client id of
-ours, the upload declares the file PeerTube keeps as the video's source, and a
-resumed upload that the instance already finished ends in its video."""
+ours, the upload declares the file PeerTube keeps as the video's source, a
+resumed upload that the instance already finished ends in its video, and
+reconcile without a receipt says "unknown" rather than guess."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pellacia.contract import NO_CLIENT, PublishRequest
+from pellacia.errors import OutcomeUnknown
 from pellacia.media import probe
 from pellacia.testing.sandbox import SandboxHandle
 from pellacia.testing.sessions import MemoryUploadSession
@@ -72,3 +75,22 @@ async def test_resuming_an_upload_the_instance_finished_returns_its_video(
     assert len(state["posts"]) == 1
     sent = [r for r in state["requests"][before:] if r["bytes"]]
     assert sent == [], "bytes were sent again for a finished upload"
+
+
+async def test_reconcile_without_a_receipt_is_sure_only_when_no_namesake_exists(
+    sandbox: SandboxHandle, sandbox_context: Any, tmp_path: Path
+) -> None:
+    """No receipt: the API never opened an upload for this delivery, but a browser
+    or a person may have posted it. A video with its title from another file
+    leaves the outcome unknown; none at all means no post."""
+    await sandbox.control.reset("peertube")
+    ours = request_for(tmp_path / "clip.mp4", key="a" * 32)
+    other = request_for(tmp_path / "clip2.mp4", key="b" * 32)  # same title, another file
+    async with sandbox_context("peertube", account="newsroom", settings=SETTINGS) as kit:
+        assert await kit.platform.reconcile(ours, None, kit.ctx) is None
+        made = await kit.platform.upload(other, MemoryUploadSession(), kit.ctx)
+        with pytest.raises(OutcomeUnknown, match="titled 'Evening news'"):
+            await kit.platform.reconcile(ours, None, kit.ctx)
+        found = await kit.platform.reconcile(other, made, kit.ctx)
+        assert found is not None and found.remote_id == made.remote_id
+        assert await kit.platform.reconcile(other, None, kit.ctx) == found

@@ -31,7 +31,7 @@ from pellacia.contract import (
     UploadReceipt,
     UploadSession,
 )
-from pellacia.errors import Rejected, Transient
+from pellacia.errors import OutcomeUnknown, Rejected, Transient
 from pellacia.media import check_rules
 from pellacia.sdk import Chunk, upload_chunks
 
@@ -196,30 +196,49 @@ class PeerTubePlatform:
     async def reconcile(
         self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
     ) -> RemotePost | None:
-        """The video this delivery's upload made, if any.
+        """The video this delivery made, if any.
 
-        Without a receipt nothing of the upload was ever saved, so it was
-        never opened and no video can exist: None without asking.
+        A receipt naming the video (the upload returned): read it back. A
+        receipt of state only (the last chunk's answer was lost) or none:
+        look for the account's video made from this delivery's file. With no
+        receipt at all the API never opened an upload for this delivery, yet
+        another layer (a browser, a person) may have posted it: a video with
+        the same title from another file then leaves the outcome unknown.
         """
-        if receipt is None:
-            return None
         api = PeerTubeApi(ctx)
-        video = await self._find(api, request)
-        if video is None:
-            return None
-        return _post(
-            await api.json("GET", f"/api/v1/videos/{video['uuid']}", action="video lookup")
-        )
+        made = receipt.state.get("video") if receipt is not None else None
+        if isinstance(made, Mapping) and made.get("uuid"):
+            reply = await api.request(
+                "GET", f"/api/v1/videos/{made['uuid']}", action="video lookup", accept=(404,)
+            )
+            return None if reply.status == 404 else _post(reply.json())
+        video, namesakes = await self._search(api, request)
+        if video is not None:
+            found = await api.json("GET", f"/api/v1/videos/{video['uuid']}", action="video lookup")
+            return _post(found)
+        if receipt is None and namesakes:
+            raise OutcomeUnknown(
+                f"PeerTube has {namesakes} video(s) titled {request.title!r} that this "
+                "delivery's upload did not make: check whether one is this post",
+                platform=self.name,
+            )
+        return None
 
     async def _find(self, api: PeerTubeApi, request: PublishRequest) -> dict[str, Any] | None:
         """The account's video made from this delivery's file, if any."""
+        return (await self._search(api, request))[0]
+
+    async def _search(
+        self, api: PeerTubeApi, request: PublishRequest
+    ) -> tuple[dict[str, Any] | None, int]:
+        """``(the video made from this delivery's file, how many others have its title)``."""
         listed = await api.json(
             "GET",
             "/api/v1/users/me/videos",
             action="video search",
             params={"search": request.title, "sort": "-createdAt", "count": "100"},
         )
-        wanted = _filename(request)
+        wanted, namesakes = _filename(request), 0
         for video in listed.get("data") or []:
             if video.get("name") != request.title.strip():
                 continue
@@ -230,8 +249,9 @@ class PeerTubePlatform:
                 accept=(403, 404),  # gone meanwhile, or not ours after all
             )
             if source.status == 200 and (source.json() or {}).get("inputFilename") == wanted:
-                return dict(video)
-        return None
+                return dict(video), namesakes
+            namesakes += 1
+        return None, namesakes
 
     # ------------------------------------------------------------- metrics
 
