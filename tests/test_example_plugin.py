@@ -19,7 +19,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -43,17 +44,31 @@ def install(source: Path, target: Path) -> None:
     assert built.returncode == 0, f"pip could not install {source.name}:\n{built.stderr}"
 
 
-@pytest.fixture(scope="module", params=sorted(PLUGINS))
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, str]]:
+    """``installed(folder)``: the environment of a subprocess that sees that docs
+    plugin installed (not editable); each is installed once per module."""
+    envs: dict[str, dict[str, str]] = {}
+
+    def env_for(folder: str) -> dict[str, str]:
+        if folder not in envs:
+            target = tmp_path_factory.mktemp(f"{folder}-site")
+            install(ROOT / "docs" / folder, target)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH")]))
+            envs[folder] = env
+        return envs[folder]
+
+    return env_for
+
+
+@pytest.fixture(params=sorted(PLUGINS))
 def plugin_env(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, installed: Callable[[str], dict[str, str]]
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """``(docs folder, environment)``: a subprocess there sees the plugin installed (not editable)."""
+    """``(docs folder, environment)`` for each docs plugin."""
     folder: str = request.param
-    target = tmp_path_factory.mktemp(f"{folder}-site")
-    install(ROOT / "docs" / folder, target)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH")]))
-    yield folder, env
+    yield folder, dict(installed(folder))
 
 
 def test_installed_plugin_loads_and_registers_its_platform(
@@ -103,12 +118,9 @@ def test_plugin_passes_the_conformance_kit(plugin_env: tuple[str, dict[str, str]
     assert f"{len(scenarios) + own} passed" in run.stdout, run.stdout[-2000:]
 
 
-async def test_sandbox_up_serves_the_fake_a_plugin_registers(
-    plugin_env: tuple[str, dict[str, str]],
-) -> None:
-    """``sandbox up`` serves a third party's fake (``register_fakes``) like its own."""
-    folder, env = plugin_env
-    platform = PLUGINS[folder][1]
+@asynccontextmanager
+async def sandbox_up(env: dict[str, str], platform: str) -> AsyncIterator[tuple[str, list[str]]]:
+    """``pellacia-dist sandbox up --only PLATFORM`` in a subprocess: ``(its URL, what it printed)``."""
     proc = await asyncio.create_subprocess_exec(
         *(sys.executable, "-c", CLI, "sandbox", "up", "--port", "0", "--only", platform),
         stdout=asyncio.subprocess.PIPE,
@@ -124,12 +136,7 @@ async def test_sandbox_up_serves_the_fake_a_plugin_registers(
             lines.append(line.decode().strip())
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", "\n".join(lines))
         assert found, lines
-        url = found.group(1)
-        assert f"{platform:<10} {url}/{platform}" in lines, lines
-        async with aiohttp.ClientSession() as http, http.get(f"{url}/_control/status") as r:
-            status = await r.json()
-        assert status["fakes"] == {platform: f"{url}/{platform}"}, status
-        assert status["skipped"] == {}, status
+        yield found.group(1), lines
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -137,7 +144,93 @@ async def test_sandbox_up_serves_the_fake_a_plugin_registers(
     assert proc.returncode == 0
 
 
+async def test_sandbox_up_serves_the_fake_a_plugin_registers(
+    plugin_env: tuple[str, dict[str, str]],
+) -> None:
+    """``sandbox up`` serves a third party's fake (``register_fakes``) like its own."""
+    folder, env = plugin_env
+    platform = PLUGINS[folder][1]
+    async with sandbox_up(env, platform) as (url, lines):
+        assert f"{platform:<10} {url}/{platform}" in lines, lines
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_control/status") as r:
+            status = await r.json()
+    assert status["fakes"] == {platform: f"{url}/{platform}"}, status
+    assert status["skipped"] == {}, status
+
+
 def test_docs_plugins_are_not_installed_in_this_environment() -> None:
     """The product's own environment lists only its real distributions."""
     assert importlib.util.find_spec("pellacia_example") is None
     assert importlib.util.find_spec("pellacia_peertube") is None
+
+
+async def cli(env: dict[str, str], *args: str, stdin: str = "") -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-c", CLI, *args),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_peertube_through_core_password_login_then_upload_wait(
+    installed: Callable[[str], dict[str, str]], pg_dsn: str, tmp_path: Path
+) -> None:
+    """The third-party plugin through core, as an operator runs it: the account's
+    instance in the config and no client id, `auth login` with a password on stdin,
+    `upload --wait` to the plugin's own fake. One video, every byte, no secret printed."""
+    from pellacia.testing.context import SANDBOX_CREDENTIALS
+    from pellacia.testing.videos import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, noise=True)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+data_dir = "{tmp_path / "data"}"
+
+[[accounts.peertube]]
+name = "newsroom"
+base_url = "https://video.example.org"
+
+[plugins.peertube]
+chunk_size = 65536
+
+[chains]
+peertube = ["api", "manual"]
+
+[spacing]
+min_interval = 0
+jitter = 0
+"""
+    )
+    env = {**installed("peertube-plugin"), "DATABASE_URL": pg_dsn, "PELLACIA_CONFIG": str(config)}
+    async with sandbox_up(env, "peertube") as (url, _):
+        env["PELLACIA_SANDBOX_URL"] = url
+        password = SANDBOX_CREDENTIALS["password"]
+        login = await cli(
+            env, "auth", "login", "peertube", "--account", "newsroom", "--username",
+            "newsroom", "--stdin", stdin=password + "\n",
+        )  # fmt: skip
+        assert login[0] == 0, login[2]
+        upload = await cli(
+            env, "upload", "--platform", "peertube", "--file", str(clip),
+            "--title", "Flood warning", "--hashtags", "#news #flood", "--wait", "--json",
+        )  # fmt: skip
+        assert upload[0] == 0, upload[1] + upload[2]
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_control/peertube/state") as r:
+            state = await r.json()
+    [delivery] = json.loads(upload[1])["deliveries"]
+    assert delivery["state"] == "published", delivery
+    [video] = state["posts"]
+    assert (video["title"], video["account"], video["bytes"]) == (
+        "Flood warning",
+        "newsroom",
+        clip.stat().st_size,
+    )
+    assert delivery["remote_url"].endswith(f"/videos/watch/{video['uuid']}")
+    assert video["tags"] == ["news", "flood"]
+    printed = login[1] + login[2] + upload[1] + upload[2]
+    assert password not in printed
