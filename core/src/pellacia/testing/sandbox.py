@@ -56,7 +56,8 @@ def import_sandbox() -> tuple[Any, Any]:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxHandle]:
-    """A running sandbox with every available fake, for the whole test session."""
+    """A running sandbox with every available fake, for the whole test session:
+    the sandbox's own and those installed plugins register (``register_fakes``)."""
     threaded_sandbox, sandbox_control = import_sandbox()
     runner = threaded_sandbox(port=0)
     host = runner.start()
@@ -77,7 +78,10 @@ def memory_upload_session() -> type[MemoryUploadSession]:
 @pytest.fixture
 def sandbox_context(sandbox: SandboxHandle) -> Callable[..., Any]:
     """Factory: ``async with sandbox_context("tiktok", settings={...}) as kit:`` gives a
-    ``KitContext`` (platform, ctx, tokens, client) signed in to the platform's fake."""
+    ``KitContext`` (platform, ctx, tokens, client) signed in to the platform's fake,
+    through the flow the platform declares. Keyword arguments: ``account``,
+    ``settings``, ``credentials``, ``base_url``, ``client``, ``clock`` (see
+    ``pellacia.testing.context.open_platform_context``)."""
     from pellacia.testing.context import open_platform_context
 
     def factory(platform: str | Platform, **kwargs: Any) -> Any:
