@@ -77,7 +77,8 @@ def write_plugin(site: Path, name: str, body: str) -> None:
     (info / "entry_points.txt").write_text(f"[pellacia_dist]\n{name} = {name}_plugin\n")
 
 
-def test_plugins_fakes_join_the_sandbox_isolated(tmp_path: Path) -> None:
+def test_hook_register_fakes(tmp_path: Path) -> None:
+    """Plugins' fakes join the sandbox, each plugin isolated."""
     (tmp_path / "goodfakes_fake.py").write_text(FAKE)
     for name, body in PLUGINS.items():
         write_plugin(tmp_path, name, body)
