@@ -14,9 +14,23 @@ puts the chunk transfer and the publish call (regexes on the path after
         publish_method = "POST"
         settings = {"chunk_size": 16 * 1024}
 
-Every scenario runs the plugin over real HTTP against the platform's fake in
-the sandbox and asserts what the fake observed (posts, bytes, requests).
-Needs pytest-asyncio (the tests are ``async``) and pellacia-dist-sandbox.
+A platform whose upload itself creates the post (no publish call) says so
+instead of naming a publish path::
+
+    class TestPeerTubeConformance(PlatformConformance):
+        platform_name = "peertube"
+        chunk_path = r"^/api/v1/videos/upload-resumable$"
+        chunk_method = "PUT"
+        upload_creates_post = True  # the last chunk's answer (publish_status) is the post
+        publish_status = (200,)
+        publish_idempotent = True  # a repeated upload returns the video it made
+
+Every scenario signs in through the flow the platform declares, runs the
+plugin over real HTTP against the platform's fake in the sandbox (the
+sandbox's own, or one a plugin registers with ``register_fakes``) and asserts
+what the fake observed (posts, bytes, requests). No scenario needs
+overriding: the class attributes below are the knobs. Needs pytest-asyncio
+(the tests are ``async``) and pellacia-dist-sandbox.
 """
 
 from __future__ import annotations
