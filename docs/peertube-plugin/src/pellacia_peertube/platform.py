@@ -40,12 +40,18 @@ from pellacia_peertube.auth import PeerTubeAuth
 
 UPLOAD = "/api/v1/videos/upload-resumable"
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
-MIME = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
+#: the container (as the probe names it) -> the type the upload declares
+MIME = {
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "matroska": "video/x-matroska",
+}
 #: PeerTube's privacy ids
 PRIVACY = {"public": 1, "unlisted": 2, "private": 3, "internal": 4}
 
 MEDIA_RULES = MediaRules(
-    containers=frozenset({"mp4", "mov", "webm", "matroska"}),
+    containers=frozenset(MIME),
     max_title_chars=120,  # a name is 3 to 120 characters
     max_description_chars=10_000,
 )
@@ -130,7 +136,7 @@ class PeerTubePlatform:
         self, api: PeerTubeApi, request: PublishRequest, ctx: PlatformContext
     ) -> tuple[dict[str, Any], int]:
         """A new upload: ``(state, offset)`` (offset > 0 when the instance already had it)."""
-        mime = MIME.get(request.video.container, "application/octet-stream")
+        mime = MIME[request.video.container]  # media_rules let no other container through
         body = {
             "name": request.title,
             "channelId": await self._channel(api, request, ctx),
