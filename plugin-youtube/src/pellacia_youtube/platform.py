@@ -230,9 +230,10 @@ class YouTubePlatform:
                 platform=PLATFORM,
             )
         uri, total = state.get("session_uri"), state.get("total")
-        if isinstance(uri, str) and isinstance(total, int):
+        if isinstance(uri, str):
             try:
-                video = (await status_query(client, uri, total)).resource
+                size = total if isinstance(total, int) else None
+                video = (await status_query(client, uri, size)).resource
             except Transient:  # the session cannot tell: look in the channel instead
                 video = None
             if video is not None:

@@ -72,13 +72,15 @@ def parse_progress(reply: Reply) -> Progress:
     return Progress(expired=True)
 
 
-async def status_query(api: YouTubeApi, uri: str, total: int) -> Progress:
-    """``PUT <session> Content-Range: bytes */TOTAL``: where the server is."""
+async def status_query(api: YouTubeApi, uri: str, total: int | None) -> Progress:
+    """``PUT <session> Content-Range: bytes */TOTAL`` (``*/*`` when the size is
+    not known): where the server is."""
+    size = "*" if total is None else str(total)
     reply = await api.request(
         "PUT",
         uri,
         action="upload status",
-        headers={"Content-Range": f"bytes */{total}", "Content-Length": "0"},
+        headers={"Content-Range": f"bytes */{size}", "Content-Length": "0"},
         data=b"",
         accept=PROGRESS_STATUSES,
     )
