@@ -569,13 +569,13 @@ class TikTokFake(FakePlatform):
     def _posting_refused(self, account: str, mode: str, privacy: Any) -> web.Response | None:
         """The audit rule for direct posts and the pending-drafts cap for inbox uploads."""
         cfg = self.config
-        if mode == "direct" and not cfg["audited"]:
-            if not cfg["account_private"] or privacy != "SELF_ONLY":
-                return self._error(
-                    403,
-                    "unaudited_client_can_only_post_to_private_accounts",
-                    "Unaudited clients can only post SELF_ONLY to private accounts.",
-                )
+        private_self_only = cfg["account_private"] and privacy == "SELF_ONLY"
+        if mode == "direct" and not cfg["audited"] and not private_self_only:
+            return self._error(
+                403,
+                "unaudited_client_can_only_post_to_private_accounts",
+                "Unaudited clients can only post SELF_ONLY to private accounts.",
+            )
         if mode == "inbox":
             since = self.clock.time() - 86400.0
             pending = [
