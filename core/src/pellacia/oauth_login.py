@@ -21,8 +21,9 @@ import asyncio
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pellacia.contract import (
     ApiKeyFlow,
@@ -140,11 +141,13 @@ async def login(
     account: str,
     open_url: Callable[[str], object] | None = None,
     credentials: Credentials | None = None,
+    settings: Mapping[str, Any] | None = None,
     sandbox_url: str | None = None,
     port: int = 0,
     wait_seconds: float = 300.0,
 ) -> TokenSet:
-    """``sign_in`` with an HTTP session and context of its own (the CLI's ``auth login``)."""
+    """``sign_in`` with an HTTP session and context of its own (the CLI's ``auth login``);
+    ``settings`` is the plugin's config section."""
     from pellacia.http import client_session
     from pellacia.tokens import StaticTokenSource, platform_context
 
@@ -154,6 +157,7 @@ async def login(
             account=account,
             http=http,
             tokens=StaticTokenSource(TokenSet(access_token="")),
+            settings=settings,
             sandbox_url=sandbox_url,
         )
         return await sign_in(

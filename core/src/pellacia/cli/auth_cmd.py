@@ -262,6 +262,7 @@ def login(
                 account=account,
                 open_url=open_url,
                 credentials=credentials,
+                settings=settings.plugins.get(platform, {}),
                 sandbox_url=settings.sandbox_url,
                 port=port,
                 wait_seconds=timeout,

@@ -79,7 +79,8 @@ async def read_slice(
     """``length`` bytes of ``path`` from ``offset``, ``piece`` bytes at a time.
 
     The next piece is read in a thread while the current one is written.
-    ``on_piece(sent)`` is told how many bytes of the slice went out so far.
+    ``on_piece(sent)`` is told how many bytes of the slice went out so far,
+    short of the whole slice (that one is the server's to acknowledge).
     """
     f = await asyncio.to_thread(path.open, "rb")
     pending: asyncio.Future[bytes] | None = None
@@ -97,7 +98,7 @@ async def read_slice(
                 pending = asyncio.ensure_future(asyncio.to_thread(f.read, min(piece, left)))
             sent += len(data)
             yield data
-            if on_piece is not None:
+            if on_piece is not None and left > 0:  # the last piece counts once acknowledged
                 on_piece(sent)
     finally:
         try:
@@ -119,6 +120,7 @@ async def upload_chunks(
     send: Callable[[Chunk], Awaitable[int]],
     state: Callable[[int], Mapping[str, Any]],
     checkpoint: Callable[[], Awaitable[int | None]] | None = None,
+    save_done: bool = True,
     piece: int = PIECE,
 ) -> int:
     """Send ``path`` from ``offset`` (where the server stands) to ``total``.
@@ -129,7 +131,8 @@ async def upload_chunks(
     saved, durably, after every acknowledged chunk. ``checkpoint()``, when
     given, is asked for the server's offset after ``send`` raised
     ``Transient`` (best effort; its answer is saved before the error goes on).
-    Returns the final offset (``total``).
+    ``save_done=False``: no save once the last byte is acknowledged (the
+    plugin's receipt carries on from there). Returns the final offset (``total``).
     """
     while offset < total:
         length = chunk_length(offset)
@@ -148,7 +151,8 @@ async def upload_chunks(
         if reached < 0 or reached > total:
             raise Transient(f"the server reported offset {reached} of {total} bytes")
         offset = reached
-        await session.save_state(state(offset))
+        if save_done or offset < total:
+            await session.save_state(state(offset))
         session.progress(offset, total)
     return offset
 
