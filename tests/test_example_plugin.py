@@ -234,3 +234,55 @@ jitter = 0
     assert video["tags"] == ["news", "flood"]
     printed = login[1] + login[2] + upload[1] + upload[2]
     assert password not in printed
+
+
+def instance_config(tmp_path: Path, instance: str) -> Path:
+    """A config whose PeerTube account lives on ``instance``; no sandbox anywhere."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+data_dir = "{tmp_path / "data"}"
+
+[[accounts.peertube]]
+name = "newsroom"
+base_url = "{instance}"
+
+[plugins.peertube]
+chunk_size = 65536
+
+[chains]
+peertube = ["api", "manual"]
+
+[spacing]
+min_interval = 0
+jitter = 0
+
+[retry]
+tries_per_layer = 1
+"""
+    )
+    return config
+
+
+async def test_peertube_auth_login_signs_in_on_the_accounts_own_instance(
+    installed: Callable[[str], dict[str, str]], pg_dsn: str, tmp_path: Path
+) -> None:
+    """Without a sandbox, `auth login` talks to the instance the account names
+    (here the fake, as if it were the account's PeerTube server)."""
+    from pellacia.testing.context import SANDBOX_CREDENTIALS
+
+    env = dict(installed("peertube-plugin"))
+    async with sandbox_up(env, "peertube") as (url, _):
+        config = instance_config(tmp_path, f"{url}/peertube")
+        env.update(DATABASE_URL=pg_dsn, PELLACIA_CONFIG=str(config))
+        login = await cli(
+            env, "auth", "login", "peertube", "--account", "newsroom", "--username",
+            "newsroom", "--stdin", stdin=SANDBOX_CREDENTIALS["password"] + "\n",
+        )  # fmt: skip
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_control/peertube/state") as r:
+            state = await r.json()
+    assert login[0] == 0, login[2]
+    assert [r["path"] for r in state["requests"]] == [
+        "/api/v1/oauth-clients/local",
+        "/api/v1/users/token",
+    ]

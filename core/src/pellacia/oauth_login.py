@@ -143,11 +143,13 @@ async def login(
     credentials: Credentials | None = None,
     settings: Mapping[str, Any] | None = None,
     sandbox_url: str | None = None,
+    base_url: str | None = None,
     port: int = 0,
     wait_seconds: float = 300.0,
 ) -> TokenSet:
     """``sign_in`` with an HTTP session and context of its own (the CLI's ``auth login``);
-    ``settings`` is the plugin's config section."""
+    ``settings`` is the plugin's config section, ``base_url`` the account's own API
+    base (a federated platform's instance)."""
     from pellacia.http import client_session
     from pellacia.tokens import StaticTokenSource, platform_context
 
@@ -159,6 +161,7 @@ async def login(
             tokens=StaticTokenSource(TokenSet(access_token="")),
             settings=settings,
             sandbox_url=sandbox_url,
+            base_url=base_url,
         )
         return await sign_in(
             platform,

@@ -264,6 +264,7 @@ def login(
                 credentials=credentials,
                 settings=settings.plugins.get(platform, {}),
                 sandbox_url=settings.sandbox_url,
+                base_url=settings.account(platform, account).base_url,
                 port=port,
                 wait_seconds=timeout,
             )
