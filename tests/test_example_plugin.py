@@ -32,7 +32,7 @@ CLI = "from pellacia.cli.main import main; main()"
 #: docs folder -> (entry point, platform, its own tests beyond the kit's scenarios)
 PLUGINS = {
     "example-plugin": ("example", "example", 0),
-    "peertube-plugin": ("peertube", "peertube", 4),
+    "peertube-plugin": ("peertube", "peertube", 5),
 }
 
 

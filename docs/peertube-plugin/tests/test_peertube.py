@@ -5,12 +5,13 @@ reconcile without a receipt says "unknown" rather than guess."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pellacia.contract import NO_CLIENT, PublishRequest
-from pellacia.errors import OutcomeUnknown
+from pellacia.errors import OutcomeUnknown, Rejected
 from pellacia.media import probe
 from pellacia.testing.sandbox import SandboxHandle
 from pellacia.testing.sessions import MemoryUploadSession
@@ -94,3 +95,15 @@ async def test_reconcile_without_a_receipt_is_sure_only_when_no_namesake_exists(
         found = await kit.platform.reconcile(other, made, kit.ctx)
         assert found is not None and found.remote_id == made.remote_id
         assert await kit.platform.reconcile(other, None, kit.ctx) == found
+
+
+async def test_a_description_peertube_would_refuse_fails_before_any_request(
+    sandbox: SandboxHandle, sandbox_context: Any, tmp_path: Path
+) -> None:
+    await sandbox.control.reset("peertube")
+    request = replace(request_for(tmp_path / "clip.mp4"), description="ok", hashtags=())
+    async with sandbox_context("peertube", account="newsroom", settings=SETTINGS) as kit:
+        seen = len((await sandbox.control.state("peertube"))["requests"])
+        with pytest.raises(Rejected, match="at least 3 characters"):
+            await kit.platform.upload(request, MemoryUploadSession(), kit.ctx)
+        assert (await sandbox.control.state("peertube"))["requests"][seen:] == []

@@ -45,7 +45,7 @@ UPLOAD_TTL_S = 3600.0  # "If you didn't send chunks in the last hour, it is not 
 ACCESS_TTL_S = 86400.0  # access tokens live a day,
 REFRESH_TTL_S = 14 * 86400.0  # refresh tokens two weeks
 NAME_CHARS = (3, 120)
-DESCRIPTION_MAX = 10_000
+DESCRIPTION_CHARS = (3, 10_000)  # when there is one
 MAGIC = {b"ftyp": "mp4", b"\x1aE\xdf\xa3": "matroska"}  # what ffprobe would recognise
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _ALPHABET = string.ascii_letters + string.digits
@@ -264,7 +264,8 @@ class PeerTubeFake(FakePlatform):
             return "channelId"
         if not isinstance(body.get("filename"), str) or not body["filename"]:
             return "filename"
-        if len(str(body.get("description") or "")) > DESCRIPTION_MAX:
+        description = str(body.get("description") or "")
+        if description and not DESCRIPTION_CHARS[0] <= len(description) <= DESCRIPTION_CHARS[1]:
             return "description"
         tags = body.get("tags") or []
         if len(tags) > 5 or any(not 2 <= len(str(t)) <= 30 for t in tags):

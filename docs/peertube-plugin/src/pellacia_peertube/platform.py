@@ -82,8 +82,11 @@ class PeerTubePlatform:
             platform=self.name,
             display_name=self.display_name,
         )
-        if problems:
-            raise Rejected("; ".join(p.message for p in problems), platform=self.name)
+        messages = [p.message for p in problems]
+        if 0 < len(request.caption.strip()) < 3:  # PeerTube's rule; MediaRules has no minimum
+            messages.append("a PeerTube description needs at least 3 characters")
+        if messages:
+            raise Rejected("; ".join(messages), platform=self.name)
         api = PeerTubeApi(ctx)
         total = request.video.size
         state = dict(session.resume_state or {})
@@ -141,7 +144,7 @@ class PeerTubePlatform:
             "name": request.title,
             "channelId": await self._channel(api, request, ctx),
             "filename": _filename(request),
-            "description": request.caption,
+            "description": request.caption.strip() or None,
             "privacy": PRIVACY[str(request.options.get("privacy", "public"))],
             "tags": _tags(request.hashtags),
             "waitTranscoding": True,
