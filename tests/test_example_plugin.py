@@ -34,14 +34,21 @@ PLUGINS = {
     "example-plugin": ("example", "example", 0),
     "peertube-plugin": ("peertube", "peertube", 5),
 }
+#: docs folder -> the distributions it is made of (a third party's fake is one of them)
+DISTRIBUTIONS = {
+    "example-plugin": ("example-plugin",),
+    "peertube-plugin": ("peertube-plugin", "peertube-plugin/fake"),
+}
 
 
-def install(source: Path, target: Path) -> None:
+def install(sources: list[Path], target: Path) -> None:
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
     if importlib.util.find_spec("hatchling") is not None:
         command.append("--no-build-isolation")
-    built = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, f"pip could not install {source.name}:\n{built.stderr}"
+    built = subprocess.run(
+        [*command, *map(str, sources)], capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, f"pip could not install {sources}:\n{built.stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +60,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[
     def env_for(folder: str) -> dict[str, str]:
         if folder not in envs:
             target = tmp_path_factory.mktemp(f"{folder}-site")
-            install(ROOT / "docs" / folder, target)
+            install([ROOT / "docs" / d for d in DISTRIBUTIONS[folder]], target)
             env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH")]))
             envs[folder] = env
@@ -318,3 +325,36 @@ async def test_peertube_upload_reaches_the_accounts_own_instance(
         )  # fmt: skip
     [delivery] = json.loads(upload[1])["deliveries"]
     assert delivery["state"] == "published", (delivery, upload[2][-3000:])
+
+
+def test_peertube_plugin_imports_every_module_without_the_sandbox(
+    installed: Callable[[str], dict[str, str]],
+) -> None:
+    """The fake is a distribution of its own: the plugin never needs the sandbox."""
+    probe = """
+import importlib, pkgutil, sys
+from importlib.abc import MetaPathFinder
+
+class Hide(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pellacia_sandbox":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Hide())
+package = importlib.import_module("pellacia_peertube")
+for module in pkgutil.walk_packages(package.__path__, "pellacia_peertube."):
+    importlib.import_module(module.name)
+from pellacia.plugins import load_plugins
+registry = load_plugins()
+print(sorted(registry.platforms))
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=installed("peertube-plugin"),
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "peertube" in run.stdout

@@ -19,9 +19,3 @@ def register_platforms(register: Callable[[Platform], None]) -> None:
     from pellacia_peertube.platform import PeerTubePlatform
 
     register(PeerTubePlatform())
-
-
-@hookimpl
-def register_fakes(register: Callable[[str, str], None]) -> None:
-    # a name and "module:Class": the sandbox imports it, the plugin never does
-    register("peertube", "pellacia_peertube.fake:PeerTubeFake")
