@@ -35,7 +35,11 @@ class SandboxHandle:
     def require(self, platform: str) -> None:
         """Skip the test when the sandbox has no fake of ``platform``."""
         if platform not in self.host.fakes:
-            reason = self.host.skipped.get(platform, "unknown platform")
+            reason = self.host.skipped.get(
+                platform,
+                "none is installed (the sandbox has its own fakes; a plugin's comes from the "
+                "distribution that registers it with register_fakes: install that)",
+            )
             pytest.skip(f"the sandbox has no {platform} fake: {reason}")
 
 
