@@ -208,3 +208,22 @@ async def test_auth_login_for_every_kind(fake: KindsFake, pg_dsn: str, tmp_path:
     for text in [*outputs, out]:
         for secret in ("s3cret", "key-xyz", "short-tok", "sandbox-secret"):
             assert secret not in text
+
+
+def test_config_check_asks_for_a_client_id_only_where_the_kind_needs_one() -> None:
+    import pluggy
+    from pellacia.config_check import check_settings
+    from pellacia.plugins import Registry
+
+    registry = Registry(manager=pluggy.PluginManager("pellacia_dist"), platforms=dict(BY_NAME))
+    settings = Settings(
+        database_url=None,
+        accounts={name: [{"name": "a"}] for name in BY_NAME},
+        chains={name: ["api", "manual"] for name in BY_NAME},
+    )
+    missing = {
+        p.where.split(".")[1].split("[")[0]
+        for p in check_settings(settings, registry)
+        if "client_id" in p.message
+    }
+    assert missing == {"kinds_client", "kinds_exchange"}

@@ -189,28 +189,8 @@ async def _code_flow(
     pkce = Pkce.new()
     state = secrets.token_urlsafe(24)
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    async def callback(request: web.Request) -> web.Response:
-        if request.query.get("state") != state:
-            return web.Response(status=400, text="state mismatch: start the login again")
-        if "error" in request.query:
-            if not outcome.done():
-                outcome.set_exception(
-                    AuthExpired(
-                        f"{platform.display_name} refused access: {request.query['error']}",
-                        platform=platform.name,
-                    )
-                )
-            return web.Response(status=400, text="access was refused")
-        code = request.query.get("code")
-        if not code:
-            return web.Response(status=400, text="no code in the redirect")
-        if not outcome.done():
-            outcome.set_result(code)
-        return web.Response(text=_DONE_PAGE, content_type="text/html")
-
     app = web.Application()
-    app.router.add_get("/callback", callback)
+    app.router.add_get("/callback", _callback(platform, state, outcome))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
@@ -239,3 +219,29 @@ async def _code_flow(
         )
     finally:
         await runner.cleanup()
+
+
+def _callback(platform: Platform, state: str, outcome: asyncio.Future[str]) -> Any:
+    """The loopback redirect's handler: the code (or the refusal) into ``outcome``."""
+    from aiohttp import web
+
+    async def callback(request: web.Request) -> web.Response:
+        if request.query.get("state") != state:
+            return web.Response(status=400, text="state mismatch: start the login again")
+        if "error" in request.query:
+            if not outcome.done():
+                outcome.set_exception(
+                    AuthExpired(
+                        f"{platform.display_name} refused access: {request.query['error']}",
+                        platform=platform.name,
+                    )
+                )
+            return web.Response(status=400, text="access was refused")
+        code = request.query.get("code")
+        if not code:
+            return web.Response(status=400, text="no code in the redirect")
+        if not outcome.done():
+            outcome.set_result(code)
+        return web.Response(text=_DONE_PAGE, content_type="text/html")
+
+    return callback

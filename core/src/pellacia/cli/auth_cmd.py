@@ -196,6 +196,28 @@ def _credentials(
     return Credentials(**values)
 
 
+def _url_opener(
+    sandbox_url: str | None, display_name: str, no_browser: bool
+) -> Callable[[str], Awaitable[None]]:
+    """Shows the consent page: follows it against the sandbox (the fake approves and
+    redirects to our callback), else prints the URL and opens a browser."""
+
+    async def open_url(url: str) -> None:
+        if sandbox_url:
+            from pellacia.http import client_session
+
+            async with client_session() as http, http.get(url) as response:
+                await response.read()
+            return
+        click.echo(f"Open this URL to connect {display_name}:\n\n  {url}\n")
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    return open_url
+
+
 @auth.command()
 @click.argument("platform")
 @account_option
@@ -241,18 +263,7 @@ def login(
         fail(str(exc.args[0]) if exc.args else str(exc), code=2)
     credentials = _credentials(target, auth_kind(target.auth), username, from_stdin, account)
 
-    async def open_url(url: str) -> None:
-        if settings.sandbox_url:
-            from pellacia.http import client_session
-
-            async with client_session() as http, http.get(url) as response:
-                await response.read()  # the fake approves and redirects to our callback
-            return
-        click.echo(f"Open this URL to connect {target.display_name}:\n\n  {url}\n")
-        if not no_browser:
-            import webbrowser
-
-            webbrowser.open(url)
+    open_url = _url_opener(settings.sandbox_url, target.display_name, no_browser)
 
     try:
         tokens = asyncio.run(

@@ -21,7 +21,7 @@ class OAuthGrant:
     """Shared part of the token-endpoint flows: client form and refresh."""
 
     kind: ClassVar[AuthKind]
-    #: refresh answers may rotate the refresh token; parse_token_response keeps either
+    #: said after a refusal ("sign in again with ...")
     refused_hint: ClassVar[str] = ""
 
     def __init__(self, endpoint: TokenEndpoint, scopes: Sequence[str] = ()) -> None:

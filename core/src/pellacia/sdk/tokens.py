@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from pellacia.contract import PlatformContext, TokenSet
 from pellacia.errors import AuthExpired, Transient
+from pellacia.sdk.http import NETWORK_ERRORS
 
 #: fields that are read into TokenSet's own attributes, or never kept
 _KNOWN = frozenset(
@@ -132,7 +131,7 @@ class TokenEndpoint:
             async with ctx.http.post(url, data=dict(form), allow_redirects=False) as resp:
                 status = resp.status
                 body = await resp.read()
-        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+        except NETWORK_ERRORS as exc:
             raise Transient(
                 f"{name} {what}: network error ({type(exc).__name__})",
                 platform=ctx.platform,
