@@ -111,3 +111,19 @@ def configure(settings: Mapping[str, Any]) -> None:
     Historic: a plugin registered late still receives it. ``settings`` is the
     ``[plugins.<entry point name>]`` table of the config (empty when absent).
     """
+
+
+@hookspec
+def register_fakes(register: Callable[[str, str], None]) -> None:
+    """Register sandbox fakes of the platforms this plugin publishes to.
+
+    Called by the sandbox only (``pellacia-dist sandbox up`` and the
+    conformance kit's ``sandbox`` fixture), never when core loads plugins.
+    ``register(platform, "module:Class")`` names the platform (its fake is
+    served under ``/<platform>/``, and ``PlatformContext.endpoint`` points
+    there) and the ``pellacia_sandbox.fakes.base.FakePlatform`` subclass
+    serving it. The class is imported when the sandbox starts, so the plugin
+    itself never needs the sandbox installed; a fake that fails to import or
+    start is reported by the sandbox (``sandbox status``) and skipped. A
+    platform the sandbox already fakes keeps the sandbox's fake.
+    """

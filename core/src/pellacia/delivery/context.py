@@ -107,6 +107,7 @@ class Contexts:
                 settings=self.settings.plugins.get(platform.name, {}),
                 sandbox_url=self.settings.sandbox_url,
                 route=handle.name,
+                base_url=self.settings.account(platform.name, claimed.account).base_url,
             )
             ctx.spender = self._spender(platform, claimed)
             yield ctx
@@ -178,7 +179,8 @@ class Contexts:
             if stored is None:
                 return None
             store = VaultTokenStore(self.pool, self._vault, platform.name, account)
-            client = oauth_client(self.settings, platform.name, account)
+            # the platform, not its name: a flow that needs no OAuth app gets none
+            client = oauth_client(self.settings, platform, account)
         except (VaultError, ConfigError) as exc:
             raise AuthExpired(
                 f"the credentials of {platform.name}/{account} cannot be used: {exc}",
