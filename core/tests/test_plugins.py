@@ -117,3 +117,13 @@ def test_no_platform_installed_says_so() -> None:
     result = run_cli("plugins", "list", PELLACIA_LOAD_PLUGINS="")
     assert result.returncode == 0
     assert "No platform plugin is installed" in result.stdout
+
+
+def test_settings_reach_a_real_plugin_through_its_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pellacia.plugins import load_plugins
+
+    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "tiktok")
+    monkeypatch.setenv("PELLACIA_STRICT_PLUGINS", "1")
+    for settings, cap in (({}, 15), ({"tiktok": {"daily_post_cap": 20}}, 20)):
+        platform = load_plugins(settings, include_defaults=False).platform("tiktok")
+        assert {q.name: q.limit for q in platform.quotas}["tiktok:daily-posts"] == cap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -39,7 +40,7 @@ def vpn_commands(context: CommandContext) -> click.Group:
     return vpn
 
 
-async def _probe(routes: list[Route]) -> list[dict[str, object]]:
+async def _probe(routes: Sequence[Route]) -> list[dict[str, object]]:
     from pellacia.errors import PellaciaError
 
     results: list[dict[str, object]] = []
