@@ -68,6 +68,7 @@ def test_broken_plugins_are_reported_and_everything_else_works() -> None:
     # check_pending: a hook that matches no hookspec fails its plugin, with the reason
     assert "unknown hook register_platfroms" in errors["test-misspelled"]
     assert plugins["test-misspelled"]["provides"] == []
+    assert "'credentials'" in errors["test-bad-signature"]  # an argument no hook offers
     # two providers of one platform: neither is used, both say how to resolve it
     for name in ("test-duplicate", "youtube"):
         assert "already provided" in errors[name] and "PELLACIA_DISABLE_PLUGINS" in errors[name]

@@ -151,12 +151,16 @@ def _check_core_requirement(ep: EntryPoint) -> None:
             )
 
 
-def _hooks_of(module: object, manager: pluggy.PluginManager) -> list[str]:
+def _hooks_of(
+    module: object, manager: pluggy.PluginManager, *, specified: bool = True
+) -> list[str]:
+    """The hooks ``module`` implements (``specified=False``: those matching no hookspec)."""
     return sorted(
         name
-        for name in dir(hookspecs)
-        if name in manager.hook.__dict__
-        and any(impl.plugin is module for impl in getattr(manager.hook, name).get_hookimpls())
+        for name, caller in vars(manager.hook).items()
+        if isinstance(caller, pluggy.HookCaller)
+        and caller.has_spec() is specified
+        and any(impl.plugin is module for impl in caller.get_hookimpls())
     )
 
 
@@ -178,19 +182,20 @@ def _make_manager() -> pluggy.PluginManager:
 
 
 def _register(manager: pluggy.PluginManager, module: object, name: str) -> None:
-    """Register one plugin module; refuse it if one of its hooks has no spec."""
-    manager.register(module, name=name)
+    """Register one plugin module; refuse it if one of its hooks has no spec.
+
+    ``check_pending`` after each registration: whatever it finds belongs to
+    this module (the ones before passed), so the error is reported against it.
+    """
     try:
+        manager.register(module, name=name)
         manager.check_pending()
     except pluggy.PluginValidationError:
-        unknown = sorted(
-            hook_name
-            for hook_name, caller in vars(manager.hook).items()
-            if isinstance(caller, pluggy.HookCaller)
-            and not caller.has_spec()
-            and any(impl.plugin is module for impl in caller.get_hookimpls())
-        )
-        manager.unregister(module)
+        unknown = _hooks_of(module, manager, specified=False)
+        if manager.is_registered(module):
+            manager.unregister(module)
+        if not unknown:
+            raise  # an implementation that does not fit its hookspec: pluggy says how
         raise PluginLoadError(
             f"unknown hook {', '.join(unknown)}: no such hook in pellacia.hookspecs "
             f"(misspelled?); the hooks are {', '.join(_hook_names(manager))}"
@@ -227,10 +232,10 @@ def load_plugins(
 ) -> Registry:
     """Discover, load and register every plugin; never raises unless strict.
 
-    ``settings`` maps entry-point names to their config section (handed to
-    each plugin's hooks as their ``settings`` argument). With ``register_objects=False`` only the
-    plugin modules load (enough for CLI commands): no platform object is built,
-    which keeps ``pellacia-dist --help`` fast.
+    ``settings`` maps entry-point names to their config section, handed to
+    each plugin's hooks as their ``settings`` argument. With
+    ``register_objects=False`` only the plugin modules load (enough for CLI
+    commands): no platform object is built, which keeps ``--help`` fast.
     """
     strict = _strict()
     manager = _make_manager()
