@@ -72,7 +72,7 @@ class CommandContext:
 
     #: the plugin's entry-point name: its table is ``[plugins.<plugin>]``
     plugin: str
-    _fallback: AppContext | None = field(default=None, repr=False)
+    _fallback: AppContext | None = field(default=None, init=False, repr=False)
 
     def _app(self) -> AppContext:
         ctx = click.get_current_context(silent=True)
