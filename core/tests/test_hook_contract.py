@@ -171,6 +171,9 @@ def test_every_hookspec_has_a_docstring_and_a_guide_heading_with_its_signature()
         assert _signature(name) in headings, (
             f"docs/plugin-guide.md has no heading ### `{_signature(name)}`"
         )
+    # and no heading documents a hook that is gone or a signature that changed
+    documented = {h for h in headings if re.fullmatch(r"\w+\([\w, ]*\)", h)}
+    assert documented <= {_signature(name) for name in names}
 
 
 def test_every_hookspec_has_a_test_that_calls_it() -> None:
