@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,8 +48,23 @@ class AccountSettings(BaseModel):
     name: str = "default"
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    #: the account's own API base: the instance of a federated platform
+    #: (``https://video.example.org``); plugins reach it through ``ctx.endpoint()``
+    base_url: str | None = None
     #: per-platform defaults merged into every post's options (privacy, mode, ...)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http(s) URL, not {value!r}")
+        return value.rstrip("/")
 
 
 class SpacingSettings(BaseModel):

@@ -17,9 +17,10 @@ How core calls them (the pluggy way):
 - an implementation whose name matches no hook here (a misspelling) fails its
   plugin with a clear reason in ``pellacia-dist plugins list``.
 
-Every registration hook receives ``settings``: the plugin's own
-``[plugins.<entry point name>]`` config table (empty when absent). It is the
-only way settings reach a plugin: never keep them in module globals.
+Every registration hook core calls when plugins load receives ``settings``:
+the plugin's own ``[plugins.<entry point name>]`` config table (empty when
+absent). It is the only way settings reach a plugin: never keep them in
+module globals. (``register_fakes`` is the sandbox's, called without it.)
 """
 
 from __future__ import annotations
@@ -142,4 +143,20 @@ def configure(settings: Mapping[str, Any]) -> None:
     ``[plugins.<entry point name>]`` table (empty when absent). Raise
     ``ConfigError`` to fail the plugin with a reason. New plugins take
     ``settings`` in the registration hooks instead and keep no state here.
+    """
+
+
+@hookspec
+def register_fakes(register: Callable[[str, str], None]) -> None:
+    """Register sandbox fakes of the platforms this plugin publishes to.
+
+    Called by the sandbox only (``pellacia-dist sandbox up`` and the
+    conformance kit's ``sandbox`` fixture), never when core loads plugins.
+    ``register(platform, "module:Class")`` names the platform (its fake is
+    served under ``/<platform>/``, and ``PlatformContext.endpoint`` points
+    there) and the ``pellacia_sandbox.fakes.base.FakePlatform`` subclass
+    serving it. The class is imported when the sandbox starts, so the plugin
+    itself never needs the sandbox installed; a fake that fails to import or
+    start is reported by the sandbox (``sandbox status``) and skipped. A
+    platform the sandbox already fakes keeps the sandbox's fake.
     """

@@ -18,6 +18,7 @@ from pellacia.contract import (
     UploadReceipt,
 )
 from pellacia.errors import ErrorClass, Unsupported
+from pellacia.oauth_login import Credentials, sign_in
 from pellacia.tokens import StaticTokenSource
 
 
@@ -52,21 +53,20 @@ async def assert_every_operation_unsupported(
             lambda: platform.publish(request, receipt, ctx),
             lambda: platform.reconcile(request, receipt, ctx),
             lambda: platform.fetch_metrics([RemotePost(remote_id="1")], ctx),
-            lambda: platform.auth.exchange_code(
-                ctx, client=client, code="c", redirect_uri="r", code_verifier="v"
-            ),
+            # whatever kind the flow declares, signing in goes through it
+            lambda: sign_in(platform, ctx, client, credentials=_ANY, open_url=_never),
             lambda: platform.auth.refresh(ctx, client=client, tokens=TokenSet(access_token="x")),
         ]
         for call in calls:
             _check(await _raised(call()), platform.name, distribution)
-        try:
-            platform.auth.authorization_url(
-                ctx, client=client, redirect_uri="r", state="s", code_challenge="c"
-            )
-        except Unsupported as exc:
-            _check(exc, platform.name, distribution)
-        else:
-            raise AssertionError(f"{platform.name}: authorization_url did not raise Unsupported")
+
+
+#: something for every credential a sign-in kind may ask
+_ANY = Credentials(username="u", password="p", api_key="k", token="t")
+
+
+def _never(url: str) -> None:
+    raise AssertionError(f"a planned platform must not send anyone to a consent page: {url}")
 
 
 class _NoSession:
