@@ -128,3 +128,10 @@ def test_settings_reach_a_real_plugin_through_its_hook(monkeypatch: pytest.Monke
     for settings, cap in (({}, 15), ({"tiktok": {"daily_post_cap": 20}}, 20)):
         platform = load_plugins(settings, include_defaults=False).platform("tiktok")
         assert {q.name: q.limit for q in platform.quotas}["tiktok:daily-posts"] == cap
+    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "youtube")
+    for settings, units, cost in (
+        ({}, 10_000, 1600),
+        ({"youtube": {"daily_units": 1_000_000, "insert_cost": 1}}, 1_000_000, 1),
+    ):
+        [budget] = load_plugins(settings, include_defaults=False).platform("youtube").quotas
+        assert (budget.limit, budget.cost_per_delivery) == (units, cost)
