@@ -249,3 +249,17 @@ async def test_invalid_media_never_reaches_x(
     with pytest.raises(Rejected, match="280"):
         await platform.upload(make_request(wordy, title="界" * 141), MemoryUploadSession(), ctx)
     assert fake.requests == []
+
+
+async def test_default_segments_are_4_mib(
+    fake: TwitterFake, ctx: PlatformContext, platform: TwitterPlatform, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    video = write_file(tmp_path / "big.mp4", 4 * 1024 * 1024 + 1)
+    receipt = await platform.upload(
+        make_request(video), MemoryUploadSession(), dataclasses.replace(ctx, settings={})
+    )
+    assert receipt.state["segment_size"] == 4 * 1024 * 1024
+    assert [r["bytes"] is not None for r in calls(fake, "POST", APPEND)] == [True, True]
+    assert fake.snapshot()["uploads"][0]["sha256"] == sha256(video.path)

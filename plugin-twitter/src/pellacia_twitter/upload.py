@@ -22,6 +22,7 @@ X no longer knows the media id, the upload starts over.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 from typing import Any
@@ -181,8 +182,11 @@ class MediaUpload:
         def form() -> aiohttp.FormData:  # a fresh body per attempt (the SDK may resend)
             data = aiohttp.FormData()
             data.add_field("segment_index", str(index))
-            data.add_field(
-                "media", segment, filename="blob", content_type="application/octet-stream"
+            data.add_field(  # BytesIO: aiohttp refuses to inline bodies over 1 MiB as bytes
+                "media",
+                io.BytesIO(segment),
+                filename="blob",
+                content_type="application/octet-stream",
             )
             return data
 
