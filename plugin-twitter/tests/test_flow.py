@@ -263,3 +263,39 @@ async def test_default_segments_are_4_mib(
     assert receipt.state["segment_size"] == 4 * 1024 * 1024
     assert [r["bytes"] is not None for r in calls(fake, "POST", APPEND)] == [True, True]
     assert fake.snapshot()["uploads"][0]["sha256"] == sha256(video.path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("quota", RateLimited), ("server_error", Transient), ("challenge", Challenge)],
+)
+async def test_native_faults_on_post_are_typed(
+    fake: TwitterFake,
+    ctx: PlatformContext,
+    platform: TwitterPlatform,
+    video: MediaInfo,
+    control: SandboxControl,
+    kind: str,
+    error: type[Exception],
+) -> None:
+    request = make_request(video)
+    receipt = await platform.upload(request, MemoryUploadSession(), ctx)
+    await control.add_fault("twitter", kind, method="POST", path=TWEETS)
+    with pytest.raises(error):
+        await platform.publish(request, receipt, ctx)
+    assert fake.snapshot()["posts"] == []
+
+
+async def test_a_401_fault_refreshes_once_and_goes_on(
+    fake: TwitterFake,
+    ctx: PlatformContext,
+    platform: TwitterPlatform,
+    video: MediaInfo,
+    control: SandboxControl,
+    tokens: ManagedTokenSource,
+) -> None:
+    request = make_request(video)
+    receipt = await platform.upload(request, MemoryUploadSession(), ctx)
+    await control.add_fault("twitter", "auth", method="POST", path=TWEETS)
+    post = await platform.publish(request, receipt, ctx)
+    assert tokens.refreshes == 1 and [p["id"] for p in fake.snapshot()["posts"]] == [post.remote_id]
