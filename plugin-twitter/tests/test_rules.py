@@ -91,13 +91,14 @@ def test_budgets() -> None:
         quotas_for({"monthly_spend_cap": "lots"})
 
 
-def test_monthly_spend_cap_reaches_a_quota_wait(platform: Platform) -> None:
-    from pellacia_twitter.platform import TwitterPlatform
-
-    x = TwitterPlatform()
-    x.configure({"monthly_spend_cap": 0.03})  # two posts' worth
-    [spend] = [q for q in x.quotas if q.name == MONTHLY_SPEND]
-    assert spend.limit // spend.cost_per_delivery == 2
+def test_settings_reach_the_budgets_through_the_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "twitter")
+    monkeypatch.setenv("PELLACIA_STRICT_PLUGINS", "1")
+    settings = {"twitter": {"monthly_spend_cap": 0.03, "daily_post_cap": 20}}  # two posts' worth
+    x = load_plugins(settings, include_defaults=False).platforms["twitter"]
+    budgets = {q.name: q for q in x.quotas}
+    assert budgets[MONTHLY_SPEND].limit // budgets[MONTHLY_SPEND].cost_per_delivery == 2
+    assert budgets["twitter:daily-posts"].limit == 20
 
 
 def test_metrics_read_both_spellings() -> None:

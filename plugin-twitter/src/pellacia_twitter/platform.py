@@ -7,7 +7,7 @@ Settings (``ctx.settings``, the ``[plugins.twitter]`` table):
 - ``processing_timeout`` (s, default 1800): how long the upload waits for X
   to process the video before a retryable error (the next attempt waits on);
 - ``reconcile_lookback_hours`` (default 72) when the delivery's start is unknown;
-- budgets (read through ``configure``): ``daily_post_cap``,
+- budgets (read when the plugin registers the platform): ``daily_post_cap``,
   ``monthly_spend_cap`` and the prices, see ``pellacia_twitter.budgets``.
 
 Duplicates. ``POST /2/tweets`` is the one call that makes a post. When its
@@ -104,10 +104,6 @@ class TwitterPlatform:
     def __repr__(self) -> str:
         return "<TwitterPlatform twitter>"
 
-    def configure(self, settings: Mapping[str, Any]) -> None:
-        """Apply the plugin's config section (the budgets)."""
-        self.quotas = quotas_for(settings)
-
     # --------------------------------------------------------------- upload
 
     async def upload(
@@ -200,13 +196,3 @@ class TwitterPlatform:
     ) -> list[MetricsSnapshot]:
         """Views, impressions, likes, replies, reposts, bookmarks of up to 100 posts a call."""
         return await metrics.fetch(XApi(ctx), posts)
-
-
-_SHARED: list[TwitterPlatform] = []
-
-
-def shared_platform() -> TwitterPlatform:
-    """The one platform object the hooks register and configure (in either order)."""
-    if not _SHARED:
-        _SHARED.append(TwitterPlatform())
-    return _SHARED[0]
