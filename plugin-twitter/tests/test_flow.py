@@ -299,3 +299,19 @@ async def test_a_401_fault_refreshes_once_and_goes_on(
     await control.add_fault("twitter", "auth", method="POST", path=TWEETS)
     post = await platform.publish(request, receipt, ctx)
     assert tokens.refreshes == 1 and [p["id"] for p in fake.snapshot()["posts"]] == [post.remote_id]
+
+
+async def test_metrics_leave_out_deleted_posts(
+    fake: TwitterFake, ctx: PlatformContext, platform: TwitterPlatform, video: MediaInfo
+) -> None:
+    from pellacia.contract import RemotePost
+
+    request = make_request(video)
+    post = await platform.publish(
+        request, await platform.upload(request, MemoryUploadSession(), ctx), ctx
+    )
+    gone = RemotePost("1900000000000099999")
+    [snapshot] = await platform.fetch_metrics([post, gone], ctx)  # a 200 with errors[] beside data
+    assert snapshot.remote_id == post.remote_id and snapshot.metrics["views"] >= 0
+    assert "likes" in snapshot.metrics and "clicks" in snapshot.metrics  # non-public: our own post
+    assert await platform.fetch_metrics([gone], ctx) == []  # a 200 with errors[] only

@@ -70,16 +70,18 @@ async def fetch(api: XApi, posts: Sequence[RemotePost]) -> list[MetricsSnapshot]
     found: dict[str, MetricsSnapshot] = {}
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
-        answer = await api.get(
-            "/2/tweets",
-            {
-                "ids": ",".join(batch),
-                "tweet.fields": TWEET_FIELDS,
-                "expansions": "attachments.media_keys",
-                "media.fields": MEDIA_FIELDS,
-            },
-            action="post lookup",
+        params = {
+            "ids": ",".join(batch),
+            "tweet.fields": TWEET_FIELDS,
+            "expansions": "attachments.media_keys",
+            "media.fields": MEDIA_FIELDS,
+        }
+        # accept a 200 holding only errors[]: every post of the batch was deleted
+        reply = await api.request(
+            "GET", "/2/tweets", action="post lookup", params=params, accept=(200,)
         )
+        body = reply.json()
+        answer: dict[str, Any] = body if isinstance(body, dict) else {}
         for problem in answer.get("errors") or ():
             if isinstance(problem, dict):  # partial success: say what is missing, keep the rest
                 log.info(
