@@ -176,8 +176,4 @@ def _bucket(action: str) -> str:
 
 def post_url(post_id: str, username: str | None = None) -> str:
     """The public URL of a post (``/i/web/status/`` works without the handle)."""
-    return (
-        f"https://x.com/{username}/status/{post_id}"
-        if username
-        else (f"https://x.com/i/web/status/{post_id}")
-    )
+    return f"https://x.com/{username or 'i/web'}/status/{post_id}"
