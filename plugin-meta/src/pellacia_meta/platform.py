@@ -1,9 +1,7 @@
-"""Instagram and Facebook platform objects: media rules, capabilities, quotas.
+"""Instagram and Facebook: media rules, capabilities, quotas (the platforms' data).
 
-Both speak the Graph API (one client later). The protocol client is not
-written yet: every network operation raises ``Unsupported`` so the delivery
-falls through to the next layer of its chain (browser, then manual) instead
-of ever reporting a post that was not made. Limits follow the developer
+The platform objects are ``pellacia_meta.instagram.InstagramPlatform`` and
+``pellacia_meta.facebook.FacebookPlatform``. Limits follow the developer
 reference (protocols §3 Instagram, §4 Facebook); where sources disagree the
 stricter figure is used and the comment says so.
 """
@@ -77,24 +75,6 @@ INSTAGRAM_QUOTAS: tuple[QuotaBudget, ...] = (
 FACEBOOK_QUOTAS: tuple[QuotaBudget, ...] = (
     QuotaBudget(name="facebook:reels-24h", limit=30, window=timedelta(hours=24)),
 )
-
-
-class InstagramPlatform(PlannedPlatform):
-    """Instagram Reels through the Graph API with Facebook Login."""
-
-    name = "instagram"
-    display_name = "Instagram"
-    distribution = DISTRIBUTION
-    capabilities = INSTAGRAM_CAPABILITIES
-    media_rules = INSTAGRAM_RULES
-    quotas = INSTAGRAM_QUOTAS
-    scopes = (
-        "instagram_basic",
-        "instagram_content_publish",
-        "pages_read_engagement",
-        "pages_show_list",
-        "instagram_manage_insights",
-    )
 
 
 class FacebookPlatform(PlannedPlatform):
