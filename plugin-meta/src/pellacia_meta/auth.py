@@ -111,7 +111,7 @@ class MetaLogin:
         }
         short = await TOKENS.post(ctx, form, what="code exchange")
         user = await _long_lived(ctx, client, short.access_token)
-        return await self.bind(ctx, user, previous=None)
+        return await self.bind(ctx, user, previous=None, app_id=client.client_id)
 
     async def refresh(
         self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
@@ -122,10 +122,10 @@ class MetaLogin:
         user = TokenSet(access_token=tokens.refresh_token, expires_at=tokens.refresh_expires_at)
         if user.expires_at is None or user.expires_at - RENEW_BEFORE <= ctx.clock.now():
             user = await _long_lived(ctx, client, tokens.refresh_token)
-        return await self.bind(ctx, user, previous=tokens)
+        return await self.bind(ctx, user, previous=tokens, app_id=client.client_id)
 
     async def bind(
-        self, ctx: PlatformContext, user: TokenSet, *, previous: TokenSet | None
+        self, ctx: PlatformContext, user: TokenSet, *, previous: TokenSet | None, app_id: str
     ) -> TokenSet:
         """The stored tokens for ``user``'s chosen Page (and its Instagram account)."""
         api = GraphApi(ctx)
@@ -142,7 +142,11 @@ class MetaLogin:
             raise AuthExpired(self._relogin(ctx, str(refused)), platform=self.platform) from None
         pages = [p for p in data.get("data") or [] if isinstance(p, dict)]
         page = self._choose(ctx, pages, previous)
-        extra: dict[str, Any] = {"page_id": str(page["id"]), "page_name": page.get("name")}
+        extra: dict[str, Any] = {
+            "page_id": str(page["id"]),
+            "page_name": page.get("name"),
+            "app_id": app_id,  # the Resumable Upload API's session lives under the app
+        }
         if self.platform == "instagram":
             linked = page.get("instagram_business_account") or {}
             if not linked.get("id"):

@@ -10,7 +10,7 @@ Graph error bodies (protocols.md §4):
 - 4 / 17 / 32 / 613 (app, user, page limits) and BUC 80001 to 80014 →
   ``RateLimited`` until ``estimated_time_to_regain_access`` (minutes, in
   ``X-Business-Use-Case-Usage``; Graph sends no ``Retry-After``);
-- 9 / 2207042 (Instagram's 24 h publishing limit) → ``RateLimited`` on that budget;
+- 9 (a 24 h publishing limit; Instagram: 9/2207042) → ``RateLimited`` on that budget;
 - 368 and the spam/policy blocks → ``Challenge``;
 - ``is_transient``, codes 1/2, 5xx, ``debug_info.retriable`` → ``Transient``;
 - media errors (2207xxx, 6000, 351 to 352, ...) and the rest → ``Rejected`` with Meta's message.
@@ -47,7 +47,9 @@ CHALLENGE_CODES = frozenset({368})
 #: subcodes of blocks that need a person: the action is blocked as abusive or spam
 CHALLENGE_SUBCODES = frozenset({1390008, 2207051})
 TRANSIENT_CODES = frozenset({1, 2})
-IG_PUBLISH_LIMIT = (9, 2207042)
+#: code 9: a publishing limit (Instagram: subcode 2207042), the platform's 24 h budget
+PUBLISH_LIMIT_CODE = 9
+PUBLISH_QUOTAS = {"instagram": "instagram:publish-24h", "facebook": "facebook:reels-24h"}
 #: "media not ready yet" while a container still processes
 NOT_READY = (9007, 2207027)
 #: from this share of a Graph budget on, calls are spaced out
@@ -192,8 +194,8 @@ class GraphApi(ApiClient):
             return self.rate_limited(
                 text, regain or APP_LIMIT_WAIT_S, quota=f"{self.platform}:graph-usage"
             )
-        if (code, sub) == IG_PUBLISH_LIMIT:
-            return self.rate_limited(text, 3600.0, quota="instagram:publish-24h")
+        if code == PUBLISH_LIMIT_CODE:  # the window slides: look again in an hour
+            return self.rate_limited(text, 3600.0, quota=PUBLISH_QUOTAS.get(self.platform))
         if code in CHALLENGE_CODES or sub in CHALLENGE_SUBCODES:
             return Challenge(text, platform=self.platform)
         retriable = bool((error.get("rupload") or {}).get("retriable"))

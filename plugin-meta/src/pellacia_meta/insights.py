@@ -34,8 +34,12 @@ INSTAGRAM_METRICS: Mapping[str, tuple[str, float]] = {
     "ig_reels_avg_watch_time": ("avg_view_duration_s", 0.001),  # milliseconds
     "ig_reels_video_view_total_time": ("watch_time_s", 0.001),
 }
-#: Facebook reels (video_insights)
+#: Facebook reels and regular videos (video_insights: each kind answers its own names)
 FACEBOOK_METRICS: Mapping[str, tuple[str, float]] = {
+    "total_video_views": ("views", 1.0),
+    "total_video_views_unique": ("reach", 1.0),
+    "total_video_avg_time_watched": ("avg_view_duration_s", 0.001),
+    "total_video_view_total_time": ("watch_time_s", 0.001),
     "blue_reels_play_count": ("views", 1.0),
     "fb_reels_total_plays": ("", 1.0),
     "post_impressions_unique": ("reach", 1.0),

@@ -32,18 +32,21 @@ def chunk_size_of(settings: Mapping[str, Any]) -> int | None:
     return size
 
 
-async def server_offset(ctx: PlatformContext, meter: UsageMeter, uri: str) -> int | None:
-    """How many bytes the upload URI holds (``GET`` → ``{"offset": N}``); None when it can't tell."""
+async def server_offset(
+    ctx: PlatformContext, meter: UsageMeter, uri: str, key: str = "offset"
+) -> int | None:
+    """How many bytes the upload URI holds (``GET`` → ``{"offset": N}``; the
+    Resumable Upload API says ``file_offset``); None when it cannot tell."""
     api = RuploadApi(ctx, meter)
     try:
         reply = await api.request("GET", uri, action="upload offset", accept=(400, 404, 405))
     except Transient:
         return None
     data = reply.json()
-    if reply.status != 200 or not isinstance(data, dict) or "offset" not in data:
+    if reply.status != 200 or not isinstance(data, dict) or key not in data:
         return None
     try:
-        return int(data["offset"])
+        return int(data[key])
     except (TypeError, ValueError):
         return None
 
@@ -59,27 +62,39 @@ async def send_file(
     offset: int,
     state: Callable[[int], Mapping[str, Any]],
     checkpoint: Callable[[], Awaitable[int | None]] | None = None,
-) -> None:
-    """Send ``path`` from ``offset`` to ``total`` to ``uri``, saving ``state`` after each body."""
+    session_api: bool = False,
+) -> dict[str, Any]:
+    """Send ``path`` from ``offset`` to ``total`` to ``uri``, saving ``state`` after each body.
+
+    ``session_api``: the Resumable Upload API's transfer (``file_offset``
+    header, answers ``{"h": handle}``) instead of rupload's. Returns the last answer.
+    """
     api = RuploadApi(ctx, meter)
     size = chunk_size_of(ctx.settings)
+    last: dict[str, Any] = {}
 
     async def send(chunk: Chunk) -> int:
+        where = {"file_offset": str(chunk.offset)} if session_api else {
+            "offset": str(chunk.offset), "file_size": str(total)
+        }  # fmt: skip
         reply = await api.request(
             "POST",
             uri,
             action="upload",
             headers={
-                "offset": str(chunk.offset),
-                "file_size": str(total),
+                **where,
                 "Content-Type": "application/octet-stream",
                 "Content-Length": str(chunk.length),
             },
             data=chunk.body(),
         )
         body = reply.json()
-        if not isinstance(body, dict) or body.get("success") is not True:
-            raise Transient(f"{api.name} upload: no success in the answer", platform=ctx.platform)
+        done = isinstance(body, dict) and (body.get("h") if session_api else body.get("success"))
+        if not done or not isinstance(body, dict):
+            raise Transient(
+                f"{api.name} upload: the answer does not confirm the bytes", platform=ctx.platform
+            )
+        last.update(body)
         return chunk.end
 
     await upload_chunks(
@@ -93,3 +108,4 @@ async def send_file(
         checkpoint=checkpoint,
     )
     session.progress(total, total)
+    return last

@@ -505,7 +505,6 @@ class MetaGraphFake(FakePlatform):
             upload.offset += len(piece)
         if upload.complete and upload.completed_at is None:
             upload.completed_at = self.clock.time()
-            self.on_uploaded(upload)
         return web.json_response({"success": True, "message": "Upload successful."})
 
     async def rupload_status(self, request: web.Request, upload: Upload | None) -> web.Response:
@@ -517,9 +516,6 @@ class MetaGraphFake(FakePlatform):
         if upload is None or who.person.account != upload.account:
             return _rupload_error(404, "NotFoundError", "Upload session not found.")
         return web.json_response({"offset": upload.offset})
-
-    def on_uploaded(self, upload: Upload) -> None:
-        """Called once when the last byte of ``upload`` is in."""
 
     @staticmethod
     def _oauth(request: web.Request) -> str:
