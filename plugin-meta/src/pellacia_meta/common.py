@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -83,3 +84,16 @@ def since_of(state: dict[str, Any], request: PublishRequest, ctx: PlatformContex
         return request.scheduled_at - CLOCK_SKEW
     hours = float(ctx.settings.get("reconcile_lookback_hours", 72))
     return ctx.clock.now() - timedelta(hours=hours)
+
+
+def poll_delays(settings: Mapping[str, Any]) -> Iterator[float]:
+    """Waits between status polls: 1 s, doubling up to ``status_poll_interval`` (15 s).
+
+    Meta suggests about one poll a minute; a short clip is ready in seconds,
+    so the first polls come sooner.
+    """
+    ceiling = float(settings.get("status_poll_interval", 15.0))
+    delay = min(1.0, ceiling)
+    while True:
+        yield delay
+        delay = min(delay * 2, ceiling)

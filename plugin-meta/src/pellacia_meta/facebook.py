@@ -51,6 +51,7 @@ from pellacia_meta.common import (
     caption_of,
     check_media,
     parse_time,
+    poll_delays,
     since_of,
 )
 from pellacia_meta.graph import GraphApi
@@ -242,7 +243,7 @@ class FacebookPlatform:
         self, api: GraphApi, ctx: PlatformContext, video_id: str
     ) -> RemotePost:
         """Poll the reel's phases; the post once ``publishing_phase`` completes."""
-        interval = float(ctx.settings.get("status_poll_interval", 15.0))
+        delays = poll_delays(ctx.settings)
         deadline = ctx.clock.monotonic() + float(ctx.settings.get("publish_timeout", 600.0))
         while True:
             status = await self._reel_status(api, video_id)
@@ -258,7 +259,7 @@ class FacebookPlatform:
             if publishing.get("status") == "complete" or ctx.clock.monotonic() >= deadline:
                 # past the deadline the finish was accepted: Facebook publishes once processed
                 return _post(video_id, status)
-            await ctx.clock.sleep(interval)
+            await ctx.clock.sleep(next(delays))
 
     async def _publish_video(
         self, api: GraphApi, request: PublishRequest, state: dict[str, Any], page: str

@@ -48,6 +48,7 @@ from pellacia_meta.common import (
     caption_of,
     check_media,
     parse_time,
+    poll_delays,
     since_of,
 )
 from pellacia_meta.graph import GraphApi
@@ -222,7 +223,7 @@ class InstagramPlatform:
 
     async def _wait_ready(self, api: GraphApi, ctx: PlatformContext, container: str) -> str:
         """Poll the container until it can be published (or was)."""
-        interval = float(ctx.settings.get("status_poll_interval", 15.0))
+        delays = poll_delays(ctx.settings)
         deadline = ctx.clock.monotonic() + float(ctx.settings.get("publish_timeout", 600.0))
         while True:
             code, status = await self._status(api, container)
@@ -240,7 +241,7 @@ class InstagramPlatform:
                 )
             if ctx.clock.monotonic() >= deadline:
                 raise Transient(f"Instagram is still processing {container}", platform=PLATFORM)
-            await ctx.clock.sleep(interval)
+            await ctx.clock.sleep(next(delays))
 
     async def _post(self, api: GraphApi, media_id: str, container: str | None) -> RemotePost:
         raw: dict[str, Any] = {"container_id": container}
