@@ -72,9 +72,12 @@ class FacebookFake(MetaGraphFake):
         self.videos: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, Upload] = {}
         self.sessions: dict[str, dict[str, Any]] = {}  # regular-video upload sessions
+        #: reels per Page per 24 h window (tests lower it to reach the limit)
+        self.reels_limit = REELS_LIMIT
 
     def reset(self) -> None:
         super().reset()
+        self.reels_limit = REELS_LIMIT
         self.videos.clear()
         self.uploads.clear()
         self.sessions.clear()
@@ -117,7 +120,7 @@ class FacebookFake(MetaGraphFake):
     def quota_error(self) -> GraphError:
         return GraphError(
             400,
-            f"(#9) This Page has published {REELS_LIMIT} reels through the API in the last "
+            f"(#9) This Page has published {self.reels_limit} reels through the API in the last "
             "24 hours; try again later",
             9,
         )
@@ -245,7 +248,7 @@ class FacebookFake(MetaGraphFake):
         return video
 
     def _start(self, person: Person) -> dict[str, Any]:
-        if self._published_reels(person) >= REELS_LIMIT:
+        if self._published_reels(person) >= self.reels_limit:
             raise self.quota_error()
         video = self._new_video(person, "reel")
         upload_url = self.url(f"/video-upload/{self.version}/{video['id']}")
@@ -269,7 +272,7 @@ class FacebookFake(MetaGraphFake):
         description = form.get("description", "")
         if len(description) > MAX_DESCRIPTION:
             raise GraphError(400, "(#100) The description is too long", 100)
-        if state == "PUBLISHED" and self._published_reels(person) >= REELS_LIMIT:
+        if state == "PUBLISHED" and self._published_reels(person) >= self.reels_limit:
             raise self.quota_error()
         video.update(
             title=form.get("title", ""),

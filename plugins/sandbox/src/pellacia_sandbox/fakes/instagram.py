@@ -72,9 +72,12 @@ class InstagramFake(MetaGraphFake):
         self.containers: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, Upload] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        #: posts per 24 h window (tests lower it to reach the limit)
+        self.publish_limit = PUBLISH_LIMIT
 
     def reset(self) -> None:
         super().reset()
+        self.publish_limit = PUBLISH_LIMIT
         self.containers.clear()
         self.uploads.clear()
         self.media.clear()
@@ -239,7 +242,7 @@ class InstagramFake(MetaGraphFake):
                 subcode=2207027,
                 user_msg="The media is not ready for publishing, please wait for a moment",
             )
-        if self._limit(person)["quota_usage"] >= PUBLISH_LIMIT:
+        if self._limit(person)["quota_usage"] >= self.publish_limit:
             raise self.quota_error()
         upload = self.uploads[container["id"]]
         media_id = self.new_id()
@@ -267,7 +270,7 @@ class InstagramFake(MetaGraphFake):
         )
         return {
             "quota_usage": used,
-            "config": {"quota_total": PUBLISH_LIMIT, "quota_duration": int(PUBLISH_WINDOW_S)},
+            "config": {"quota_total": self.publish_limit, "quota_duration": int(PUBLISH_WINDOW_S)},
         }
 
     # ------------------------------------------------------------ media
