@@ -93,7 +93,7 @@ def test_usage_headers_are_read_from_app_and_business_use_case() -> None:
                         "estimated_time_to_regain_access": 0,
                     }
                 ]
-            }  # fmt: skip
+            }
         ),
     }
     assert usage_of(Reply.of(200, headers)) == (91, 0.0)
