@@ -59,7 +59,8 @@ def env(sandbox_process: str, pg_dsn: str, tmp_path: Path) -> dict[str, str]:
     sections = "\n".join(
         f"[plugins.{p}]\nchunk_size = {CHUNK}\nstatus_poll_interval = 0.2\n" for p in PLATFORMS
     )
-    config.write_text(f'timezone = "UTC"\n\n{sections}')
+    retry = "[retry]\ntries_per_layer = 3\nbase_delay = 0.05\nmax_delay = 0.1\n"
+    config.write_text(f'timezone = "UTC"\n\n{sections}\n{retry}')
     values = cli_env(
         PELLACIA_CONFIG=str(config),
         PELLACIA_DATABASE_URL=pg_dsn,
@@ -116,6 +117,36 @@ def test_upload_test_wait_publishes_on_both(
         assert len(posts) == 1, (platform, posts)
         assert posts[0]["caption"].startswith("Flood warning")
         assert posts[0]["bytes"] == clip.stat().st_size
+
+
+def test_faults_armed_still_make_exactly_one_post_each(
+    env: dict[str, str], sandbox_process: str, tmp_path: Path
+) -> None:
+    """A reset mid-upload and a lost answer to the call that makes the post, on both."""
+    from pellacia_sandbox.control import SandboxControl
+
+    control = SandboxControl(sandbox_process)
+    faults = [
+        ("instagram", "reset", "^/ig-api-upload/", {"skip": 1, "after_bytes": 1000}),
+        ("instagram", "lose_response", r"/media_publish$", {}),
+        ("facebook", "reset", "^/video-upload/", {"skip": 1, "after_bytes": 1000}),
+        ("facebook", "lose_response", r"/video_reels$", {"skip": 1}),  # the finish, not the start
+    ]
+    for platform, kind, path, more in faults:
+        asyncio.run(control.add_fault(platform, kind, method="POST", path=path, **more))
+    seed = make_video(tmp_path / "seed.mp4", seconds=4.0, width=540, height=960)
+    clip = make_large(seed, tmp_path / "faulty.mp4", 3 * CHUNK + 1234)
+    done = subprocess.run(
+        [CLI, "upload", "--platforms", "instagram,facebook", "--file", str(clip),
+         "--title", "Despite faults", "--test", "--wait"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert all(f["remaining"] == 0 for f in asyncio.run(control.faults()))  # every fault fired
+    for platform in PLATFORMS:
+        state = fake_state(sandbox_process, platform)
+        assert len(state["posts"]) == 1, (platform, state["posts"])
+        assert len(state["uploads"]) == 1 and state["posts"][0]["bytes"] == clip.stat().st_size
 
 
 @pytest.mark.slow
