@@ -118,3 +118,21 @@ async def test_reconcile_of_an_unfinished_reel_is_none(
         again = await kit.platform.reconcile(request, receipt, kit.ctx)
         assert again is not None and again.remote_id == post.remote_id
         assert post.url and post.url.endswith(f"/reel/{post.remote_id}")
+
+
+async def test_a_future_reel_is_scheduled_on_facebook(
+    meta: SandboxHandle, sandbox_context: Any, reel_clip: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    request = request_for("facebook", reel_clip, scheduled_at=when)
+    async with sandbox_context("facebook", settings=SETTINGS) as kit:
+        receipt = await kit.platform.upload(request, MemoryUploadSession(), kit.ctx)
+        post = await kit.platform.publish(request, receipt, kit.ctx)
+        assert post.published_at == when
+        found = await kit.platform.reconcile(request, receipt, kit.ctx)
+        assert found is not None and found.remote_id == post.remote_id
+        assert (await state(meta, "facebook"))["posts"] == []  # not out yet
+        await meta.control.advance_clock(3 * 3600)
+        assert len((await state(meta, "facebook"))["posts"]) == 1

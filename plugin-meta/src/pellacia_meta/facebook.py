@@ -27,7 +27,7 @@ Page's recent reels or videos are searched for this delivery's description
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pellacia.contract import (
@@ -234,9 +234,13 @@ class FacebookPlatform:
             "title": request.title,
         }
         when = request.scheduled_at
-        if when is not None and when > ctx.clock.now():
+        scheduled = when is not None and when > ctx.clock.now() + timedelta(minutes=10)
+        if scheduled and when is not None:  # Facebook holds the reel and publishes it itself
             form.update(video_state="SCHEDULED", scheduled_publish_time=str(int(when.timestamp())))
         await api.post(page, "video_reels", action="finish reel", form=form, idempotent=False)
+        if scheduled:
+            status = await self._reel_status(api, video_id)
+            return _post(video_id, status or {})
         return await self._wait_published(api, ctx, video_id)
 
     async def _wait_published(
@@ -297,8 +301,10 @@ class FacebookPlatform:
         if video_id and state.get("format", "reel") == "reel":
             status = await self._reel_status(api, str(video_id))
             if status is not None:
-                publishing = (status.get("publishing_phase") or {}).get("status")
-                if publishing in ("complete", "in_progress"):
+                publishing = status.get("publishing_phase") or {}
+                if publishing.get("status") in ("complete", "in_progress") or (
+                    publishing.get("publish_status") == "scheduled"
+                ):
                     return _post(str(video_id), status)
                 return None  # the finish never landed: no post
         page = str(state.get("page_id") or await account_fact(ctx, "page_id"))

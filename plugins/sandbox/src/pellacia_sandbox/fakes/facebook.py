@@ -83,6 +83,8 @@ class FacebookFake(MetaGraphFake):
         self.sessions.clear()
 
     def snapshot(self) -> dict[str, Any]:
+        for video in self.videos.values():
+            self._due(video)
         posts = [self._post_record(v) for v in self.videos.values() if v["published"]]
         return {
             "posts": posts,
@@ -274,6 +276,8 @@ class FacebookFake(MetaGraphFake):
             raise GraphError(400, "(#100) The description is too long", 100)
         if state == "PUBLISHED" and self._published_reels(person) >= self.reels_limit:
             raise self.quota_error()
+        if state == "SCHEDULED":
+            video["scheduled_for"] = self._schedule_time(form)
         video.update(
             title=form.get("title", ""),
             description=description,
@@ -286,9 +290,30 @@ class FacebookFake(MetaGraphFake):
             video["published"] = True  # the post exists from here; it shows once processed
         return {"success": True, "post_id": video["post_id"]}
 
+    def _schedule_time(self, form: dict[str, str]) -> float:
+        """``scheduled_publish_time``: 10 minutes to 30 days ahead (Page posts' window)."""
+        try:
+            when = float(form.get("scheduled_publish_time", ""))
+        except ValueError:
+            raise GraphError(400, "(#100) scheduled_publish_time is required", 100) from None
+        ahead = when - self.clock.time()
+        if not 600 <= ahead <= 30 * 86400:
+            raise GraphError(
+                400, "(#100) The scheduled publish time must be 10 minutes to 30 days ahead", 100
+            )
+        return when
+
+    def _due(self, video: dict[str, Any]) -> float | None:
+        """A scheduled reel's time; once it passed, the reel is published (Facebook does it)."""
+        due: float | None = video.get("scheduled_for")
+        if due is not None and not video["published"] and self.clock.time() >= due:
+            video.update(published=True, finished_at=due)
+        return due
+
     def _phases(self, video: dict[str, Any]) -> dict[str, Any]:
         upload = self.uploads[video["upload"]]
         now = self.clock.time()
+        due = self._due(video)
         processed = upload.completed_at is not None and now >= upload.completed_at + PROCESSING_S
         broken = processed and not looks_like_video(upload.head)
         processing: dict[str, Any]
@@ -305,6 +330,12 @@ class FacebookFake(MetaGraphFake):
         else:
             status, processing = "processing", {"status": "in_progress"}
         publishing: dict[str, Any] = {"status": "not_started", "publish_status": "not_published"}
+        if due is not None and not video["published"]:
+            publishing = {
+                "status": "not_started",
+                "publish_status": "scheduled",
+                "publish_time": int(due),
+            }
         if video["published"] and not broken:
             done = processed
             publishing = {
