@@ -161,3 +161,14 @@ class _SandboxTime:
 
     async def sleep(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
+
+
+async def test_facebook_sign_in_also_records_the_linked_instagram_account(
+    meta: SandboxHandle, sandbox_context: Any
+) -> None:
+    async with sandbox_context("facebook", settings=SETTINGS) as kit:
+        extra = (await kit.tokens.current()).extra
+    person = fake(meta, "facebook").people["sandbox-account"]
+    assert (extra["page_id"], extra["page_name"]) == (person.page_id, person.page_name)
+    assert (extra["ig_user_id"], extra["ig_username"]) == (person.ig_id, person.ig_username)
+    assert extra["app_id"] == "sandbox-client"

@@ -39,7 +39,7 @@ from pellacia_meta.graph import GRAPH, VERSION, WWW, GraphApi
 TOKENS = TokenEndpoint(GRAPH, f"/{VERSION}/oauth/access_token", "Facebook Login")
 #: renew the long-lived user token this long before it dies
 RENEW_BEFORE = timedelta(days=7)
-PAGE_FIELDS = "id,name,access_token,tasks,instagram_business_account"
+PAGE_FIELDS = "id,name,access_token,tasks,instagram_business_account{id,username}"
 
 INSTAGRAM_SCOPES: tuple[str, ...] = (
     "instagram_basic",
@@ -128,18 +128,15 @@ class MetaLogin:
         self, ctx: PlatformContext, user: TokenSet, *, previous: TokenSet | None, app_id: str
     ) -> TokenSet:
         """The stored tokens for ``user``'s chosen Page (and its Instagram account)."""
-        api = GraphApi(ctx)
-        try:
-            data = await api.json(
-                "GET",
-                api.path("me", "accounts"),
-                action="list Pages",
-                params={"fields": PAGE_FIELDS, "limit": "100"},
-                headers={"Authorization": f"Bearer {user.access_token}"},
-                auth=False,
-            )
-        except AuthExpired as refused:
-            raise AuthExpired(self._relogin(ctx, str(refused)), platform=self.platform) from None
+        api = GraphApi(ctx)  # a refused user token (190) is AuthExpired naming `auth login`
+        data = await api.json(
+            "GET",
+            api.path("me", "accounts"),
+            action="list Pages",
+            params={"fields": PAGE_FIELDS, "limit": "100"},
+            headers={"Authorization": f"Bearer {user.access_token}"},
+            auth=False,
+        )
         pages = [p for p in data.get("data") or [] if isinstance(p, dict)]
         page = self._choose(ctx, pages, previous)
         extra: dict[str, Any] = {
@@ -147,16 +144,16 @@ class MetaLogin:
             "page_name": page.get("name"),
             "app_id": app_id,  # the Resumable Upload API's session lives under the app
         }
-        if self.platform == "instagram":
-            linked = page.get("instagram_business_account") or {}
-            if not linked.get("id"):
-                raise Rejected(
-                    f"the Facebook Page {page.get('name')!r} has no Instagram professional "
-                    "account linked: link a Business or Creator account to it in Meta "
-                    "Business Suite, then sign in again",
-                    platform=self.platform,
-                )
-            extra["ig_user_id"] = str(linked["id"])
+        linked = page.get("instagram_business_account") or {}
+        if linked.get("id"):  # kept for Facebook too: one sign-in could serve both
+            extra.update(ig_user_id=str(linked["id"]), ig_username=linked.get("username"))
+        elif self.platform == "instagram":
+            raise Rejected(
+                f"the Facebook Page {page.get('name')!r} has no Instagram professional "
+                "account linked: link a Business or Creator account to it in Meta "
+                "Business Suite, then sign in again",
+                platform=self.platform,
+            )
         dies = user.expires_at
         return TokenSet(
             access_token=str(page["access_token"]),

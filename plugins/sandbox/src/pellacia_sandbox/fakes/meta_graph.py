@@ -401,7 +401,10 @@ class MetaGraphFake(FakePlatform):
             }
             fields = query.get("fields", "")
             if "instagram_business_account" in fields:
-                page["instagram_business_account"] = {"id": person.ig_id}
+                linked = {"id": person.ig_id}
+                if "username" in fields:  # field expansion: instagram_business_account{id,username}
+                    linked["username"] = person.ig_username
+                page["instagram_business_account"] = linked
             return {"data": [page], "paging": {"cursors": {"before": "MA", "after": "MA"}}}
         raise GraphError(400, f"Unknown path components: /{'/'.join(parts[1:])}", 2500)
 
