@@ -143,3 +143,14 @@ async def test_more_than_50_operations_go_in_several_batches(
     batches = [r for r in (await state(meta, "instagram"))["requests"] if r["path"] == "/v23.0/"]
     assert len(batches) == 3  # 50 + 1, then the metrics
     assert [s.remote_id for s in snapshots] == [post.remote_id]  # the unknown id is left out
+
+
+async def test_account_metrics_for_the_analytics_store(
+    meta: SandboxHandle, sandbox_context: Any
+) -> None:
+    async with sandbox_context("instagram") as kit:
+        ig = await kit.platform.account_metrics(kit.ctx)  # type: ignore[attr-defined]
+    async with sandbox_context("facebook") as kit:
+        fb = await kit.platform.account_metrics(kit.ctx)  # type: ignore[attr-defined]
+    assert ig["followers_count"] > 0 and ig["media_count"] == 0
+    assert fb["followers_count"] > 0
