@@ -6,6 +6,7 @@ finishes without re-sending acknowledged bytes and without a second post."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -68,11 +69,20 @@ def env(sandbox_process: str, pg_dsn: str, tmp_path: Path) -> dict[str, str]:
         PELLACIA_SANDBOX_URL=sandbox_process,
         PELLACIA_LEASE_SECONDS="2",
     )
-    for platform in PLATFORMS:
-        login = subprocess.run(
-            [CLI, "auth", "login", platform], env=values, capture_output=True, text=True, timeout=60
-        )
-        assert login.returncode == 0, login.stderr
+    # one sign-in binds the Page and its Instagram account, for both platforms
+    login = subprocess.run(
+        [CLI, "auth", "login", "meta"], env=values, capture_output=True, text=True, timeout=60
+    )
+    assert login.returncode == 0, login.stderr
+    assert "connected Instagram and Facebook account 'default'" in login.stdout
+    listed = subprocess.run(
+        [CLI, "auth", "list", "--json"], env=values, capture_output=True, text=True, timeout=60
+    )
+    stored = {c["platform"]: c for c in json.loads(listed.stdout)}
+    assert set(stored) == set(PLATFORMS)
+    for credential in stored.values():
+        assert credential["bound_to"].startswith("Page ")
+        assert " + Instagram @" in credential["bound_to"]
     return values
 
 

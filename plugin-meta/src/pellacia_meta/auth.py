@@ -144,9 +144,11 @@ class MetaLogin:
             "page_name": page.get("name"),
             "app_id": app_id,  # the Resumable Upload API's session lives under the app
         }
+        extra["bound_to"] = f"Page {page.get('name') or page['id']}"
         linked = page.get("instagram_business_account") or {}
-        if linked.get("id"):  # kept for Facebook too: one sign-in could serve both
+        if linked.get("id"):  # kept for Facebook too: one sign-in serves both
             extra.update(ig_user_id=str(linked["id"]), ig_username=linked.get("username"))
+            extra["bound_to"] += f" + Instagram @{linked.get('username') or linked['id']}"
         elif self.platform == "instagram":
             raise Rejected(
                 f"the Facebook Page {page.get('name')!r} has no Instagram professional "

@@ -36,6 +36,7 @@ import hashlib
 import itertools
 import json
 import secrets
+import weakref
 from abc import abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
@@ -159,6 +160,24 @@ def looks_like_video(head: bytes) -> bool:
     return head[4:8] in (b"ftyp", b"moov", b"wide", b"free", b"mdat", b"skip")
 
 
+@dataclass
+class _Identity:
+    """Facebook Login's side of the Graph, shared by every Meta fake of one host."""
+
+    codes: TokenStore
+    graph_tokens: dict[str, GraphToken] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+
+
+_IDENTITIES: weakref.WeakKeyDictionary[Any, _Identity] = weakref.WeakKeyDictionary()
+
+
+def _shared_identity(host: Any, clock: Any) -> _Identity:
+    if host not in _IDENTITIES:
+        _IDENTITIES[host] = _Identity(TokenStore(clock, code_ttl=600.0, prefix="fb"))
+    return _IDENTITIES[host]
+
+
 class MetaGraphFake(FakePlatform):
     """The Graph API around a platform's content; subclasses add their nodes."""
 
@@ -167,9 +186,12 @@ class MetaGraphFake(FakePlatform):
 
     def __init__(self, host: Any) -> None:
         super().__init__(host)
-        self.codes = TokenStore(self.clock, code_ttl=600.0, prefix=self.name[:2])
-        self.graph_tokens: dict[str, GraphToken] = {}
-        self.people: dict[str, Person] = {}
+        # One Graph behind Instagram and Facebook: a Facebook Login made on one
+        # fake is valid on the other (one `auth login meta` serves both).
+        identity = _shared_identity(host, self.clock)
+        self.codes = identity.codes
+        self.graph_tokens: dict[str, GraphToken] = identity.graph_tokens
+        self.people: dict[str, Person] = identity.people
         self.calls: deque[float] = deque()
         self._ids = itertools.count(1)
         self.stats = {"exchanges": 0, "long_lived": 0, "page_tokens": 0}
