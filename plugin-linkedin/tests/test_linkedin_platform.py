@@ -3,19 +3,25 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pellacia.contract import AuthKind, Platform, PublishRequest, auth_kind
 from pellacia.media import check_rules
 from pellacia.planned import PlannedPlatform
 from pellacia.plugins import load_plugins
-from pellacia.testing.videos import media_info
+from pellacia.testing.videos import make_video, media_info
 from pellacia_linkedin.client import months_old, next_utc_midnight, query, restli_list
 from pellacia_linkedin.posts import commentary_of, escape
 from pellacia_linkedin.upload import strip_etag
 
+CLI = str(Path(sys.executable).with_name("pellacia-dist"))
 video = partial(media_info, duration=60.0, width=1920, height=1080, bitrate=2_000_000)
 
 
@@ -97,3 +103,26 @@ def test_commentary_is_little_text() -> None:
         r"Vote \(final\) \#1" + "\n\n" + r"Results \@ 9\_pm" + "\n\n"
         r"{hashtag|\#|news} {hashtag|\#|budget2026}"
     )
+
+
+@pytest.mark.parametrize(
+    ("spec", "rules"),
+    [
+        ({"seconds": 2.0, "width": 320, "height": 240}, ["min_bytes", "min_duration"]),
+        ({"seconds": 3.5, "width": 1000, "height": 400, "noise": True}, ["max_aspect"]),
+        ({"seconds": 3.5, "width": 320, "height": 240, "noise": True}, []),
+    ],
+)
+def test_validate_refuses_before_any_upload(
+    tmp_path: Path, spec: dict[str, Any], rules: list[str]
+) -> None:
+    clip = make_video(tmp_path / "clip.mp4", **spec)
+    run = subprocess.run(
+        [CLI, "validate", "-p", "linkedin", "--json", str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    verdict = json.loads(run.stdout)["platforms"]["linkedin"]
+    assert [v["rule"] for v in verdict["violations"]] == rules
+    assert run.returncode == (1 if rules else 0)

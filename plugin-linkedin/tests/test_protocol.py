@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog.testing
 from pellacia.contract import MediaInfo, PublishRequest, UploadReceipt
 from pellacia.errors import (
     AuthExpired,
@@ -242,6 +243,23 @@ async def test_without_refresh_tokens_expiry_says_sign_in_again(
         await fake.control.expire_tokens("linkedin")
         with pytest.raises(AuthExpired, match="auth login linkedin"):
             await kit.platform.upload(request_for(clip), MemoryUploadSession(), kit.ctx)
+
+
+async def test_token_expiry_is_warned_days_ahead_without_refresh_tokens(
+    fake: Any, sandbox_context: Any, clip: MediaInfo
+) -> None:
+    await configure(fake, programmatic_refresh=False, access_ttl=3 * 86400.0)
+    async with sandbox_context("linkedin", settings=PAGE) as kit:
+        with structlog.testing.capture_logs() as logs:
+            await kit.platform.upload(request_for(clip), MemoryUploadSession(), kit.ctx)
+        [warning] = [e for e in logs if e["event"] == "linkedin.token_expiring"]
+        assert warning["log_level"] == "warning" and 2.9 < warning["days_left"] <= 3.0
+        assert warning["fix"] == "pellacia-dist auth login linkedin --account sandbox-account"
+    await configure(fake, access_ttl=60 * 86400.0)
+    async with sandbox_context("linkedin", settings=PAGE) as kit:
+        with structlog.testing.capture_logs() as logs:
+            await kit.platform.upload(request_for(clip), MemoryUploadSession(), kit.ctx)
+        assert not [e for e in logs if e["event"] == "linkedin.token_expiring"]
 
 
 async def test_reconcile_without_upload_matches_the_commentary(

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from pellacia.contract import AuthKind, OAuthClient, PlatformContext, PublishRequest, TokenSet
 from pellacia.errors import AuthExpired, ConfigError, Rejected
+from pellacia.log import get_logger
 from pellacia.sdk import NETWORK_ERRORS, TokenEndpoint
 
 from pellacia_linkedin.client import API_BASE, PLATFORM, WWW_BASE
@@ -41,6 +42,9 @@ ORGANIZATION_SCOPES: tuple[str, ...] = (
 #: LinkedIn answers expires_in (5184000 s = 60 days); this is only the fallback
 TOKENS = TokenEndpoint(WWW_BASE, "/oauth/v2/accessToken", "LinkedIn", default_expires_in=5184000)
 RELOGIN = "sign in again with `pellacia-dist auth login linkedin`"
+#: without a refresh token, warn this many days before the access token dies
+EXPIRY_WARNING_DAYS = 7.0
+log = get_logger("pellacia_linkedin.auth")
 _AUTHOR = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 
 
@@ -184,6 +188,26 @@ async def _person_urn(ctx: PlatformContext, tokens: TokenSet) -> str | None:
         return None
     sub = data.get("sub") if isinstance(data, dict) else None
     return f"urn:li:person:{sub}" if sub else None
+
+
+async def warn_if_expiring(ctx: PlatformContext) -> float | None:
+    """Log a warning, with the re-login command, when the account's access token
+    dies within ``settings["expiry_warning_days"]`` (default 7) and no refresh
+    token can renew it. Returns the days left when it warned."""
+    tokens = await ctx.tokens.current()
+    if tokens.refresh_token or tokens.expires_at is None:
+        return None
+    left = (tokens.expires_at - ctx.clock.now()).total_seconds() / 86400
+    if left > float(ctx.settings.get("expiry_warning_days", EXPIRY_WARNING_DAYS)):
+        return None
+    log.warning(
+        "linkedin.token_expiring",
+        account=ctx.account,
+        expires_at=tokens.expires_at.isoformat(),
+        days_left=round(left, 1),
+        fix=f"pellacia-dist auth login linkedin --account {ctx.account}",
+    )
+    return left
 
 
 def _client_form(client: OAuthClient) -> dict[str, str]:

@@ -9,7 +9,10 @@ Settings (``ctx.settings``, the ``[plugins.linkedin]`` table):
 - ``linkedin_version`` (YYYYMM, default ``client.DEFAULT_VERSION``);
 - ``scopes``: replaces the sign-in scopes (see ``auth``);
 - ``processing_poll_interval`` (s, default 5), ``processing_max_polls`` (120);
-- ``reconcile_max_posts`` (200), ``reconcile_lookback_hours`` (72).
+- ``reconcile_max_posts`` (200), ``reconcile_lookback_hours`` (72);
+- ``expiry_warning_days`` (7): without a refresh token, every upload in the
+  last days of the 60-day access token logs ``linkedin.token_expiring`` with
+  the re-login command.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pellacia.contract import (
 from pellacia.errors import Rejected
 
 from pellacia_linkedin import metrics
-from pellacia_linkedin.auth import LinkedInAuth, author_of
+from pellacia_linkedin.auth import LinkedInAuth, author_of, warn_if_expiring
 from pellacia_linkedin.client import DAILY_QUOTA, PLATFORM, LinkedInApi
 from pellacia_linkedin.posts import MAX_COMMENTARY, MAX_TITLE, commentary_of, create_post, find_post
 from pellacia_linkedin.upload import VideoUpload, search_floor
@@ -88,6 +91,7 @@ class LinkedInPlatform:
         """initializeUpload → part PUTs → finalizeUpload (or resume from the saved state)."""
         self._check(request)
         api = LinkedInApi(ctx)
+        await warn_if_expiring(ctx)
         owner = await author_of(ctx, request)
         return await VideoUpload(api, request, session, ctx, owner).run()
 
