@@ -286,3 +286,27 @@ async def test_invalid_author_is_a_config_error(
         request = request_for(clip, author="organization:12")
         with pytest.raises(ConfigError, match="urn:li:organization:<id>"):
             await kit.platform.upload(request, MemoryUploadSession(), kit.ctx)
+
+
+async def test_tokens_stored_without_the_member_id_ask_for_it(fake: Any, clip: MediaInfo) -> None:
+    from pellacia.contract import TokenSet
+    from pellacia.http import client_session
+    from pellacia.plugins import get_registry
+    from pellacia.tokens import StaticTokenSource, platform_context
+
+    issued = fake.host.fake("linkedin").issue_token()  # what a script or the bench stores
+    platform = get_registry().platform("linkedin")
+    async with client_session() as http:
+        ctx = platform_context(
+            platform,
+            account="sandbox-account",
+            http=http,
+            tokens=StaticTokenSource(TokenSet(access_token=issued["access_token"])),
+            settings=FAST,
+            sandbox_url=fake.base_url,
+        )
+        request = request_for(clip)
+        receipt = await platform.upload(request, MemoryUploadSession(), ctx)
+        post = await platform.publish(request, receipt, ctx)
+    [made] = (await fake.control.state("linkedin"))["posts"]
+    assert made["author"] == MEMBER_URN and made["id"] == post.remote_id

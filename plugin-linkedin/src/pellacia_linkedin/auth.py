@@ -78,7 +78,9 @@ async def author_of(ctx: PlatformContext, request: PublishRequest | None = None)
     urn = configured_author(ctx, request)
     if urn:
         return urn
-    person = (await ctx.tokens.current()).extra.get("person_urn")
+    tokens = await ctx.tokens.current()
+    # kept at sign-in; asked again for tokens stored without it
+    person = tokens.extra.get("person_urn") or await _person_urn(ctx, tokens)
     if person:
         return str(person)
     raise Rejected(

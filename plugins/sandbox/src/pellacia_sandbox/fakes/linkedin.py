@@ -170,6 +170,18 @@ class LinkedInFake(FakePlatform):
         self.tokens.refresh_ttl = float(self.config["refresh_ttl"])
         return dict(self.config)
 
+    def issue_token(
+        self, account: str | None = None, scopes: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        """Tokens for ``account`` without the browser dance, in the token endpoint's shape
+        (default scopes: a member's, reading its own posts)."""
+        grant = Grant(
+            account=account or self.config["default_account"],
+            client_id=self.config["client_id"],
+            scopes=scopes or ("openid", "profile", "w_member_social", "r_member_social"),
+        )
+        return self._token_body(self.tokens.issue(grant))
+
     # ------------------------------------------------------- FakePlatform
 
     def setup(self, app: web.Application) -> None:
