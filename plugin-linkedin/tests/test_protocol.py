@@ -306,6 +306,10 @@ async def test_tokens_stored_without_the_member_id_ask_for_it(fake: Any, clip: M
             sandbox_url=fake.base_url,
         )
         request = request_for(clip)
+        # LinkedIn failing to say who the member is is a retry, never a refusal
+        await fake.control.add_fault("linkedin", "server_error", path="^/v2/userinfo$")
+        with pytest.raises(Transient, match="userinfo: HTTP 500"):
+            await platform.upload(request, MemoryUploadSession(), ctx)
         receipt = await platform.upload(request, MemoryUploadSession(), ctx)
         post = await platform.publish(request, receipt, ctx)
     [made] = (await fake.control.state("linkedin"))["posts"]

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pellacia.contract import AuthKind, OAuthClient, PlatformContext, PublishRequest, TokenSet
-from pellacia.errors import AuthExpired, ConfigError, Rejected
+from pellacia.errors import AuthExpired, ConfigError, Rejected, Transient
 from pellacia.log import get_logger
 from pellacia.sdk import NETWORK_ERRORS, TokenEndpoint
 
@@ -176,18 +176,25 @@ class LinkedInAuth:
 
 
 async def _person_urn(ctx: PlatformContext, tokens: TokenSet) -> str | None:
-    """``urn:li:person:<sub>`` from ``GET /v2/userinfo`` (None when it cannot tell)."""
+    """``urn:li:person:<sub>`` from ``GET /v2/userinfo``; None when LinkedIn refuses
+    (no ``openid`` scope), ``Transient`` when it could not answer."""
     url = f"{ctx.endpoint(API_BASE)}/v2/userinfo"
     headers = {"Authorization": f"Bearer {tokens.access_token}"}
     try:
         async with ctx.http.get(url, headers=headers, allow_redirects=False) as resp:
-            body = await resp.read() if resp.status == 200 else b""
-    except NETWORK_ERRORS:
-        return None
+            status, body = resp.status, await resp.read()
+    except NETWORK_ERRORS as exc:
+        raise Transient(
+            f"LinkedIn userinfo: network error ({type(exc).__name__})",
+            platform=PLATFORM,
+            network=True,
+        ) from None
+    if status == 429 or status >= 500:
+        raise Transient(f"LinkedIn userinfo: HTTP {status}", platform=PLATFORM)
     try:
-        data: Any = json.loads(body or b"null")
+        data: Any = json.loads(body or b"null") if status == 200 else None
     except ValueError:
-        return None
+        data = None
     sub = data.get("sub") if isinstance(data, dict) else None
     return f"urn:li:person:{sub}" if sub else None
 
