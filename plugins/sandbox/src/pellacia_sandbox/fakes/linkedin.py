@@ -513,10 +513,8 @@ class LinkedInFake(FakePlatform):
 
     async def _upload_part(self, request: web.Request) -> web.Response:
         video = self.videos.get(f"urn:li:video:{request.match_info['asset']}")
-        try:
-            part = video.parts[int(request.match_info["part"])] if video else None
-        except (ValueError, IndexError):
-            part = None
+        index = int(request.match_info["part"]) if request.match_info["part"].isdigit() else -1
+        part = video.parts[index] if video and 0 <= index < len(video.parts) else None
         if (
             video is None
             or part is None
@@ -546,7 +544,8 @@ class LinkedInFake(FakePlatform):
         if part.etag and part.sha256 != digest:
             video.sha256 = "different bytes re-sent for a part"
         part.sha256, part.etag = digest, f"/ETag/{digest[:24]}"
-        part.pending = bytes(kept)
+        if index >= video.hashed_parts:  # a re-sent part already hashed is not kept again
+            part.pending = bytes(kept)
         self._hash_in_order(video)
         return web.Response(status=201, headers={"ETag": f'"{part.etag}"'})
 
