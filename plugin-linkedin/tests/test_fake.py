@@ -135,3 +135,29 @@ async def test_rate_limit_has_no_header(rest: Any, sandbox: Any) -> None:
     status, headers, body = await rest("POST", "/rest/posts", json={})
     assert status == 429 and "Retry-After" not in headers
     assert set(body) == {"status", "code", "message"} and body["status"] == 429
+
+
+async def test_consent_refuses_scopes_the_app_lacks(sandbox: Any) -> None:
+    sandbox.require("linkedin")
+    await sandbox.control.reset("linkedin")
+    base = f"{sandbox.base_url}/linkedin"
+    query = {
+        "response_type": "code",
+        "client_id": "sandbox-client",
+        "redirect_uri": "http://127.0.0.1:9/callback",
+        "state": "s1",
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{base}/_sandbox/config", json={"app_scopes": ["openid", "w_member_social"]}
+        ) as resp:
+            assert resp.status == 200
+        for scope, outcome in (("openid w_member_social", "code="), ("r_member_social", "error=")):
+            async with http.get(
+                f"{base}/oauth/v2/authorization",
+                params={**query, "scope": scope},
+                allow_redirects=False,
+            ) as resp:
+                location = resp.headers["Location"]
+                assert resp.status == 302 and outcome in location and "state=s1" in location
+    assert "unauthorized_scope_error" in location

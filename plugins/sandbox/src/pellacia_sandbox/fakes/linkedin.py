@@ -40,7 +40,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from aiohttp import web
 
@@ -78,6 +78,18 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "programmatic_refresh": True,
     "access_ttl": 60 * 86400.0,
     "refresh_ttl": 365 * 86400.0,
+    #: the scopes the app's products grant; asking for another fails the consent
+    #: (``unauthorized_scope_error``). r_member_social is for selected partners only.
+    "app_scopes": [
+        "openid",
+        "profile",
+        "email",
+        "w_member_social",
+        "r_member_social",
+        "w_organization_social",
+        "r_organization_social",
+        "rw_organization_admin",
+    ],
     #: organization id -> {account: role}
     "organizations": {"2414183": {"sandbox-account": "ADMINISTRATOR"}},
     #: posts a member (or organization) may create per UTC day
@@ -384,6 +396,18 @@ class LinkedInFake(FakePlatform):
             return web.json_response(
                 {"error": "invalid_client", "error_description": "Unknown client_id"}, status=401
             )
+        extra = sorted(set(q.get("scope", "").split()) - set(self.config["app_scopes"]))
+        redirect_uri = q.get("redirect_uri", "")
+        if extra and redirect_uri.startswith(("http://", "https://")):
+            sep = "&" if "?" in redirect_uri else "?"
+            refusal = urlencode(
+                {
+                    "error": "unauthorized_scope_error",
+                    "error_description": f"Scope {extra[0]!r} is not authorized for your application",
+                    "state": q.get("state", ""),
+                }
+            )
+            return web.Response(status=302, headers={"Location": f"{redirect_uri}{sep}{refusal}"})
         return authorize_redirect(request, self.tokens, account=self.config["default_account"])
 
     async def _token(self, request: web.Request) -> web.Response:
