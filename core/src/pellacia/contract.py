@@ -452,12 +452,29 @@ class Platform(Protocol):
     plugin cannot do raises ``Unsupported``: never a fake success.
     """
 
-    name: str  # "tiktok": stable, lower case, used in config and the database
-    display_name: str  # "TikTok"
-    capabilities: Capabilities
-    media_rules: MediaRules
-    auth: AuthFlow
-    quotas: Sequence[QuotaBudget]
+    # Read-only members (plain attributes satisfy them too): core never assigns
+    # them, so a frozen dataclass or a narrower type (a tuple) conforms.
+    @property
+    def name(self) -> str:
+        """``"tiktok"``: stable, lower case, used in config and the database."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """``"TikTok"``."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    @property
+    def media_rules(self) -> MediaRules: ...
+
+    @property
+    def auth(self) -> AuthFlow: ...
+
+    @property
+    def quotas(self) -> Sequence[QuotaBudget]: ...
 
     async def upload(
         self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
@@ -515,8 +532,13 @@ class Route(Protocol):
     platforms it is used for (absent: every platform).
     """
 
-    name: str  # "direct", "vpn:nl-1"
-    kind: Literal["direct", "proxy"]
+    @property
+    def name(self) -> str:
+        """``"direct"``, ``"vpn:nl-1"``."""
+        ...
+
+    @property
+    def kind(self) -> Literal["direct", "proxy"]: ...
 
     def open(self) -> AbstractAsyncContextManager[RouteHandle]:
         """Bring the route up for the duration of the ``async with``."""
@@ -538,7 +560,8 @@ class BrowserJob:
 class BrowserUploader(Protocol):
     """Publishes through the platform's web upload page with a real browser."""
 
-    platform: str
+    @property
+    def platform(self) -> str: ...
 
     async def upload(self, job: BrowserJob) -> RemotePost: ...
 
@@ -566,7 +589,8 @@ class AlertSink(Protocol):
     """Delivers alerts somewhere (log, Telegram, ...). Core isolates sinks from
     each other: one failing sink never stops the others."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def send(self, alert: Alert) -> None: ...
 
@@ -575,7 +599,8 @@ class AlertSink(Protocol):
 class Validator(Protocol):
     """Checks a post for one platform before anything is sent."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def validate(self, request: PublishRequest, platform: Platform) -> Sequence[RuleViolation]: ...
 

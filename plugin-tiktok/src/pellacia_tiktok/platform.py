@@ -480,13 +480,3 @@ def _since(state: Mapping[str, Any], request: PublishRequest) -> datetime | None
     if request.scheduled_at is not None:
         return request.scheduled_at - timedelta(minutes=5)
     return None
-
-
-_SHARED: list[TikTokPlatform] = []
-
-
-def shared_platform() -> TikTokPlatform:
-    """The one platform object the hooks register and configure (in either order)."""
-    if not _SHARED:
-        _SHARED.append(TikTokPlatform())
-    return _SHARED[0]

@@ -60,12 +60,18 @@ def _opt(request: PublishRequest, ctx: PlatformContext, key: str, setting: str) 
     return request.options.get(key, ctx.settings.get(setting))
 
 
+#: a project's default daily quota of the Data API
+DAILY_UNITS = 10_000
+
+
 class YouTubePlatform:
     """YouTube through the Data API v3.
 
     ``insert_cost`` is what one delivery takes from the daily unit budget:
     1600 per the videos.insert reference; projects on the newer quota model
     (separate 100 uploads/day bucket) can register with another value.
+    ``daily_units`` is the project's daily allowance: 10,000 unless Google
+    granted an extension (settings ``daily_units`` and ``insert_cost``).
     """
 
     name = PLATFORM
@@ -73,12 +79,12 @@ class YouTubePlatform:
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
 
-    def __init__(self, *, insert_cost: int = INSERT_COST) -> None:
+    def __init__(self, *, insert_cost: int = INSERT_COST, daily_units: int = DAILY_UNITS) -> None:
         self.auth = YouTubeAuth()
         self.quotas: Sequence[QuotaBudget] = (
             QuotaBudget(
                 DAILY_UNITS_QUOTA,
-                limit=10_000,
+                limit=daily_units,
                 cost_per_delivery=insert_cost,
                 reset_timezone="America/Los_Angeles",
                 per_account=False,

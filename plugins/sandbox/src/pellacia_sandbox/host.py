@@ -81,7 +81,7 @@ def plugin_fakes() -> tuple[dict[str, str], dict[str, str]]:
     Each plugin's ``register_fakes`` is called alone, so one that raises is
     reported (keyed ``plugin:<name>``) without hiding the others' fakes.
     """
-    from pellacia.plugins import load_plugins
+    from pellacia.plugins import call_plugin_hook, load_plugins
 
     registry = load_plugins(include_defaults=False, register_objects=False)
     manager = registry.manager
@@ -99,9 +99,8 @@ def plugin_fakes() -> tuple[dict[str, str], dict[str, str]]:
                 raise TypeError(f"register({platform!r}, {spec!r}): give a name and 'module:Class'")
             _staged[platform] = spec
 
-        others = [p for p in manager.get_plugins() if p is not impl.plugin]
         try:
-            manager.subset_hook_caller("register_fakes", remove_plugins=others)(register=register)
+            call_plugin_hook(manager, "register_fakes", impl.plugin, register=register)
         except Exception as exc:  # one broken plugin must not hide the other fakes
             failed[f"plugin:{name}"] = f"register_fakes failed: {type(exc).__name__}: {exc}"
             continue
