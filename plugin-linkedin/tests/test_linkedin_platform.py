@@ -44,6 +44,13 @@ def test_registers_linkedin_with_a_real_client(platform: Platform) -> None:
     assert daily.window is None and daily.reset_timezone == "UTC"
 
 
+def test_daily_post_cap_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "linkedin")
+    registry = load_plugins(include_defaults=False, settings={"linkedin": {"daily_post_cap": 40}})
+    (daily,) = registry.platforms["linkedin"].quotas
+    assert daily.limit == 40
+
+
 def test_rules(platform: Platform) -> None:
     rules = platform.media_rules
     assert check_rules(rules, video()) == []

@@ -1,7 +1,8 @@
 """The LinkedIn platform object: rules, capabilities, quotas; upload, publish,
 reconcile and metrics over the Videos and Posts APIs (protocols.md §6).
 
-Settings (``ctx.settings``, the ``[plugins.linkedin]`` table):
+Settings (the ``[plugins.linkedin]`` table; ``daily_post_cap`` (150) through
+``register_platforms``, the others through ``ctx.settings``):
 
 - ``authors``: ``{account: "urn:li:organization:<id>" | "urn:li:person:<id>"}``
   (or ``author`` for every account, or an account's ``options.author``);
@@ -64,10 +65,13 @@ CAPABILITIES = Capabilities(
 
 #: Daily per-member limit on creating posts, reset at midnight UTC. LinkedIn
 #: shows each app's figures in its developer portal only: this is the commonly
-#: quoted member allowance.
-QUOTAS: tuple[QuotaBudget, ...] = (
-    QuotaBudget(name=DAILY_QUOTA, limit=150, window=None, reset_timezone="UTC"),
-)
+#: quoted member allowance (``daily_post_cap`` in the settings overrides it).
+DAILY_POST_CAP = 150
+
+
+def quotas_for(daily_post_cap: int = DAILY_POST_CAP) -> tuple[QuotaBudget, ...]:
+    """LinkedIn's posting budget per account, reset at midnight UTC."""
+    return (QuotaBudget(name=DAILY_QUOTA, limit=daily_post_cap, window=None, reset_timezone="UTC"),)
 
 
 class LinkedInPlatform:
@@ -77,10 +81,10 @@ class LinkedInPlatform:
     display_name = "LinkedIn"
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
-    quotas: Sequence[QuotaBudget] = QUOTAS
 
-    def __init__(self) -> None:
+    def __init__(self, *, daily_post_cap: int = DAILY_POST_CAP) -> None:
         self.auth: AuthFlow = LinkedInAuth()
+        self.quotas: Sequence[QuotaBudget] = quotas_for(daily_post_cap)
 
     def __repr__(self) -> str:
         return "LinkedInPlatform()"
