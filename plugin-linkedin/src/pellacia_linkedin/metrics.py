@@ -4,7 +4,10 @@
   ?q=organizationalEntity&organizationalEntity=<org>&shares=List(…)&ugcPosts=List(…)``,
   one call for the batch (``rw_organization_admin``): impressions, unique
   impressions (reach), clicks, likes, comments, shares.
-- Member posts: ``GET /rest/socialActions?ids=List(…)`` (a BATCH_GET):
+- Member posts: with ``r_member_postAnalytics``, ``GET /rest/memberCreatorPostAnalytics
+  ?q=entity&entity=(share:…)&queryType=…&aggregation=TOTAL`` per post and metric
+  (impressions, members reached, reactions, comments, reshares); otherwise
+  ``GET /rest/socialActions?ids=List(…)`` (a BATCH_GET, ``r_member_social``):
   likes and comments.
 - Views of either: ``GET /rest/videoAnalytics?q=entity&entity=<post>&type=VIDEO_VIEW``
   (one call per post). A 403 there leaves ``views`` out rather than failing
@@ -19,7 +22,7 @@ from typing import Any
 from pellacia.contract import MetricsSnapshot, RemotePost
 from pellacia.errors import Rejected, Unsupported
 
-from pellacia_linkedin.client import PLATFORM, LinkedInApi, query, restli_list
+from pellacia_linkedin.client import PLATFORM, LinkedInApi, query, restli_list, urn_path
 
 BATCH = 20
 #: share statistics field -> unified metric name
@@ -87,6 +90,45 @@ async def social_actions(
     return found
 
 
+#: memberCreatorPostAnalytics query types -> unified metric names
+MEMBER_QUERIES: Mapping[str, str] = {
+    "IMPRESSION": "impressions",
+    "MEMBERS_REACHED": "reach",
+    "REACTION": "likes",
+    "COMMENT": "comments",
+    "RESHARE": "shares",
+}
+
+
+def entity_of(post: str) -> str:
+    """A post URN as memberCreatorPostAnalytics' ``entity`` union: ``(share:…)`` / ``(ugc:…)``."""
+    kind = "ugc" if post.startswith("urn:li:ugcPost:") else "share"
+    return f"({kind}:{urn_path(post)})"
+
+
+async def member_post_analytics(
+    api: LinkedInApi, posts: Sequence[str]
+) -> dict[str, tuple[dict[str, float], dict[str, Any]]]:
+    """``{post urn: (metrics, raw)}`` from memberCreatorPostAnalytics (one call per
+    post and query type; needs ``r_member_postAnalytics``)."""
+    found: dict[str, tuple[dict[str, float], dict[str, Any]]] = {}
+    for post in posts:
+        metrics: dict[str, float] = {}
+        for query_type, name in MEMBER_QUERIES.items():
+            params = {"q": "entity", "queryType": query_type, "aggregation": "TOTAL"}
+            data = await api.get(
+                f"/rest/memberCreatorPostAnalytics?{query(params)}&entity={entity_of(post)}",
+                action="member post analytics",
+                method_header="FINDER",
+            )
+            counts = [e.get("count") for e in data.get("elements") or () if isinstance(e, dict)]
+            numbers = [float(c) for c in counts if isinstance(c, int | float)]
+            if numbers:
+                metrics[name] = sum(numbers)
+        found[post] = (metrics, {"memberCreatorPostAnalytics": dict(metrics)})
+    return found
+
+
 async def video_views(api: LinkedInApi, post: str) -> float | None:
     """Lifetime video views of ``post`` (None when LinkedIn does not say)."""
     params = {"q": "entity", "entity": post, "type": "VIDEO_VIEW", "aggregation": "ALL"}
@@ -100,9 +142,13 @@ async def video_views(api: LinkedInApi, post: str) -> float | None:
 
 
 async def fetch(
-    api: LinkedInApi, author: str, posts: Sequence[RemotePost]
+    api: LinkedInApi, author: str, posts: Sequence[RemotePost], scopes: Sequence[str] = ()
 ) -> list[MetricsSnapshot]:
-    """One snapshot per post LinkedIn reports on, ``BATCH`` posts per call."""
+    """One snapshot per post LinkedIn reports on, ``BATCH`` posts per call.
+
+    Pages: share statistics. Members: memberCreatorPostAnalytics when the
+    sign-in granted ``r_member_postAnalytics``, else social actions.
+    """
     urns = list(dict.fromkeys(p.remote_id for p in posts))
     snapshots: list[MetricsSnapshot] = []
     for start in range(0, len(urns), BATCH):
@@ -110,12 +156,15 @@ async def fetch(
         try:
             if author.startswith("urn:li:organization:"):
                 found = await share_statistics(api, author, batch)
+            elif "r_member_postAnalytics" in scopes:
+                found = await member_post_analytics(api, batch)
             else:
                 found = await social_actions(api, batch)
         except Rejected as refused:
             raise Unsupported(
                 f"LinkedIn metrics of {author}'s posts are not readable with this sign-in "
-                f"({refused}); pages need rw_organization_admin, members r_member_social",
+                f"({refused}); pages need rw_organization_admin, members "
+                "r_member_postAnalytics or r_member_social",
                 platform=PLATFORM,
             ) from None
         for urn in batch:
@@ -128,4 +177,11 @@ async def fetch(
     return snapshots
 
 
-__all__ = ["BATCH", "fetch", "share_statistics", "social_actions", "video_views"]
+__all__ = [
+    "BATCH",
+    "fetch",
+    "member_post_analytics",
+    "share_statistics",
+    "social_actions",
+    "video_views",
+]

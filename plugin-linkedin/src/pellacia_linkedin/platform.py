@@ -152,4 +152,5 @@ class LinkedInPlatform:
             return []
         raw_author = posts[0].raw.get("author")
         author = str(raw_author) if raw_author else await author_of(ctx)
-        return await metrics.fetch(LinkedInApi(ctx), author, posts)
+        scopes = (await ctx.tokens.current()).scopes
+        return await metrics.fetch(LinkedInApi(ctx), author, posts, scopes)

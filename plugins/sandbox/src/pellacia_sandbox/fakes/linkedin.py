@@ -12,7 +12,8 @@ the part upload URLs, api.linkedin.com for the rest) under ``/linkedin``:
   (FINDER), ``GET|DELETE /rest/posts/{urn}``;
 - ``GET /rest/organizationalEntityShareStatistics`` (``shares=List(…)``,
   ``ugcPosts=List(…)``), ``GET /rest/socialActions?ids=List(…)`` (BATCH_GET) and
-  ``/rest/socialActions/{urn}``, ``GET /rest/videoAnalytics?q=entity``.
+  ``/rest/socialActions/{urn}``, ``GET /rest/videoAnalytics?q=entity``,
+  ``GET /rest/memberCreatorPostAnalytics?q=entity`` (``r_member_postAnalytics``).
 
 Rules, read strictly where LinkedIn's pages leave room: every ``/rest`` call
 needs ``LinkedIn-Version`` (an active YYYYMM: 426 otherwise) and
@@ -86,6 +87,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "email",
         "w_member_social",
         "r_member_social",
+        "r_member_postAnalytics",
         "w_organization_social",
         "r_organization_social",
         "rw_organization_admin",
@@ -212,6 +214,7 @@ class LinkedInFake(FakePlatform):
         r.add_get("/rest/socialActions", self._social_actions_batch)
         r.add_get("/rest/socialActions/{urn}", self._social_actions_one)
         r.add_get("/rest/videoAnalytics", self._video_analytics)
+        r.add_get("/rest/memberCreatorPostAnalytics", self._member_post_analytics)
         # not LinkedIn's: lets a test or the demo tune the fake over HTTP (reset restores defaults)
         r.add_post("/_sandbox/config", self._configure_http)
 
@@ -310,7 +313,7 @@ class LinkedInFake(FakePlatform):
             )
         if method is not None and request.headers.get("X-RestLi-Method", "").upper() != method:
             return self._error(400, "ILLEGAL_ARGUMENT", f"X-RestLi-Method: {method} is required", 0)
-        if ":" in request.raw_path:
+        if "urn:li:" in request.raw_path:
             # Rest.li 2.0: a URN's colons in a path key or a query value are %3A
             return self._error(
                 400, "ILLEGAL_ARGUMENT", "URNs in the path or query must be URL-encoded", 0
@@ -888,6 +891,46 @@ class LinkedInFake(FakePlatform):
             return self._error(404, "NOT_FOUND", "Not found")
         refused = self._can_read(grant, post.author)
         return refused or web.json_response(self._social(post))
+
+    async def _member_post_analytics(self, request: web.Request) -> web.Response:
+        grant = self._rest(request)
+        if isinstance(grant, web.Response):
+            return grant
+        if "r_member_postAnalytics" not in grant.scopes:
+            return self._denied("r_member_postAnalytics")
+        q = request.query
+        match = re.fullmatch(r"\((share|ugc):(urn:li:(?:share|ugcPost):\d+)\)", q.get("entity", ""))
+        kinds = {"IMPRESSION": "impressions", "MEMBERS_REACHED": "reach", "RESHARE": "shares"}
+        kinds |= {"REACTION": "likes", "COMMENT": "comments"}
+        if q.get("q") != "entity" or match is None or q.get("queryType") not in kinds:
+            return self._error(
+                400, "ILLEGAL_ARGUMENT", "q=entity, entity=(share:…|ugc:…) and a queryType", 0
+            )
+        post = self.posts.get(match.group(2))
+        if (
+            post is None
+            or post.account != grant.account
+            or not post.author.startswith("urn:li:person:")
+        ):
+            return self._error(404, "NOT_FOUND", "Post not found for the member")
+        c = self._counts(post)
+        c["reach"] = c["impressions"] * 4 // 5
+        count = c[kinds[str(q["queryType"])]]
+        return web.json_response(
+            {
+                "elements": [
+                    {
+                        "count": count,
+                        "metricType": {
+                            "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1": q[
+                                "queryType"
+                            ]
+                        },
+                    }
+                ],
+                "paging": {"start": 0, "count": 10, "links": []},
+            }
+        )
 
     async def _video_analytics(self, request: web.Request) -> web.Response:
         grant = self._rest(request)
