@@ -36,8 +36,7 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
 
 def test_registers_linkedin_with_a_real_client(platform: Platform) -> None:
     assert isinstance(platform, Platform)
-    # a real client, not a planned placeholder (named so the base may be deleted)
-    assert "PlannedPlatform" not in {cls.__name__ for cls in type(platform).__mro__}
+    assert type(platform).__module__.startswith("pellacia_linkedin.")
     assert platform.display_name == "LinkedIn"
     assert auth_kind(platform.auth) is AuthKind.AUTHORIZATION_CODE
     (daily,) = platform.quotas

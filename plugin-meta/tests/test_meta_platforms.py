@@ -9,7 +9,6 @@ from pellacia.contract import (
     Platform,
 )
 from pellacia.media import check_rules
-from pellacia.planned import PlannedPlatform
 from pellacia.plugins import load_plugins
 from pellacia.testing.videos import media_info
 from pellacia_meta.platform import FACEBOOK_REEL_RULES
@@ -76,7 +75,6 @@ def test_facebook_takes_any_page_video(registry) -> None:
     ]
 
 
-def test_neither_platform_is_planned(registry) -> None:
+def test_both_platforms_are_the_plugins_own(registry) -> None:
     for platform in registry.platforms.values():
-        assert not isinstance(platform, PlannedPlatform)
         assert type(platform).__module__.startswith("pellacia_meta.")

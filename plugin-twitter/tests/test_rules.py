@@ -32,9 +32,8 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
 
 
 def test_registers_x_with_a_real_client(platform: Platform) -> None:
-    from pellacia.planned import PlannedPlatform
-
-    assert isinstance(platform, Platform) and not isinstance(platform, PlannedPlatform)
+    assert isinstance(platform, Platform)
+    assert type(platform).__module__.startswith("pellacia_twitter.")
     assert (platform.name, platform.display_name) == ("twitter", "X")
     assert platform.capabilities.metrics_batch_size == 100
     assert "offline.access" in platform.auth.scopes
