@@ -40,7 +40,7 @@ DISTRIBUTIONS: dict[str, Dist] = {
     "youtube": Dist("plugin-youtube", "pellacia_youtube", {"platform:youtube"}),
     "tiktok": Dist("plugin-tiktok", "pellacia_tiktok", {"platform:tiktok"}),
     "meta": Dist("plugin-meta", "pellacia_meta", {"platform:instagram", "platform:facebook"}),
-    "twitter": Dist("plugin-twitter", "pellacia_twitter", {"platform:twitter"}),
+    "twitter": Dist("plugin-twitter", "pellacia_twitter", {"platform:twitter", "validator:x-text"}),
     "linkedin": Dist("plugin-linkedin", "pellacia_linkedin", {"platform:linkedin"}),
     "vpn": Dist("plugins/vpn", "pellacia_vpn", {"command:vpn"}),
     "browser": Dist("plugins/browser", "pellacia_browser", {"command:browser"}),

@@ -116,9 +116,9 @@ async def test_one_platform_refusing_refuses_the_whole_post(
     ctx: dict[str, Any], video: Path
 ) -> None:
     with pytest.raises(BadInput) as err:
-        await _create(ctx, video, platforms="testplatform,youtube,tiktok,facebook")
+        await _create(ctx, video, platforms="testplatform,youtube,tiktok,instagram")
     text = str(err.value)
-    assert "TikTok: smallest side 240 px" in text and "Facebook: duration 1.0s" in text
+    assert "TikTok: smallest side 240 px" in text and "Instagram: duration 1.0s" in text
     assert "nothing was scheduled" in text
     assert await _counts(ctx) == (0, 0)
 

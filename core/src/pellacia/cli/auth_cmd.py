@@ -136,12 +136,14 @@ def list_(app: AppContext, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="stored credentials")
-    for column in ("platform", "account", "access expires", "refresh expires", "scopes", "status"):
-        table.add_column(column)
+    columns = ("platform", "account", "bound to", "access expires", "refresh expires", "scopes")
+    for column in (*columns, "status"):
+        table.add_column(column, overflow="fold")
     for i in infos:
         table.add_row(
             i.platform,
             i.account,
+            i.bound_to or "-",
             i.expires_at.isoformat(timespec="minutes") if i.expires_at else "-",
             i.refresh_expires_at.isoformat(timespec="minutes") if i.refresh_expires_at else "-",
             " ".join(i.scopes) or "-",
@@ -257,10 +259,12 @@ def login(
 
     settings = app.settings
     try:
-        target = app.registry.platform(platform)
+        targets = _login_targets(app.registry, platform)
+        target = targets[0]
         client = oauth_client(settings, target, account)
     except (KeyError, PellaciaError) as exc:
         fail(str(exc.args[0]) if exc.args else str(exc), code=2)
+    platform = target.name
     credentials = _credentials(target, auth_kind(target.auth), username, from_stdin, account)
 
     open_url = _url_opener(settings.sandbox_url, target.display_name, no_browser)
@@ -284,13 +288,40 @@ def login(
         fail(str(exc))
 
     async def store(conn: Any, vault: Any) -> None:
-        await vault.put(conn, platform, account, tokens)
+        for each in targets:  # one sign-in, stored for every platform it serves
+            await vault.put(conn, each.name, account, tokens)
 
     _with_vault(app, store)
     expiry = tokens.expires_at.isoformat(timespec="minutes") if tokens.expires_at else "never"
+    names = " and ".join(t.display_name for t in targets)
+    bound = tokens.extra.get("bound_to")
     click.echo(
-        f"connected {target.display_name} account {account!r} (access token valid until {expiry})"
+        f"connected {names} account {account!r}"
+        + (f" ({bound})" if bound else "")
+        + f" (access token valid until {expiry})"
     )
+
+
+def _login_targets(registry: Any, name: str) -> list[Any]:
+    """The platforms one ``auth login NAME`` connects: the platform NAME, or every
+    platform of the plugin NAME when they share one sign-in (Meta: a Facebook
+    login binds a Page and its Instagram account)."""
+    from pellacia.errors import ConfigError
+
+    if name in registry.platforms:
+        return [registry.platforms[name]]
+    plugin = next((p for p in registry.plugins if p.name == name and p.error is None), None)
+    provided = [
+        registry.platforms[item.partition(":")[2]]
+        for item in (plugin.provides if plugin else [])
+        if item.startswith("platform:") and item.partition(":")[2] in registry.platforms
+    ]
+    if not provided:
+        return [registry.platform(name)]  # KeyError naming what is installed
+    if len({type(p.auth) for p in provided}) > 1:
+        each = ", ".join(p.name for p in provided)
+        raise ConfigError(f"the platforms of {name} sign in separately: auth login one of {each}")
+    return provided
 
 
 @auth.command("rotate-key")

@@ -203,6 +203,12 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
+async def _drain(request: web.Request) -> None:
+    """Read and drop the request body (a native error answers without it)."""
+    async for _ in request.content.iter_any():
+        pass
+
+
 async def apply_fault(
     fault: Fault,
     fake: FakePlatform,
@@ -217,8 +223,10 @@ async def apply_fault(
     entry["fault"] = fault.kind
     params = fault.params
     if fault.kind in NATIVE_ERROR_KINDS:
+        await _drain(request)  # answering before the body is read leaves its reader pending
         return fake.native_error(fault.kind, **params)
     if fault.kind == "status":
+        await _drain(request)
         body = params.get("body", {"error": "injected fault"})
         return web.json_response(
             body, status=int(params["status"]), headers=params.get("headers") or None
