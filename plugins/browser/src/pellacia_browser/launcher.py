@@ -36,6 +36,9 @@ QUIET_FLAGS: tuple[str, ...] = (
     "--no-first-run",
     "--disable-quic",
 )
+#: on a VPN/proxy route: WebRTC may not leak the real address (vpn-netns.md §5);
+#: QUIC is off already, and DNS is resolved by the proxy for http(s) URLs
+PROXY_FLAGS: tuple[str, ...] = ("--force-webrtc-ip-handling-policy=disable_non_proxied_udp",)
 FALLBACK_CHROMIUM = "/usr/bin/chromium"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -65,11 +68,12 @@ class BrowserSettings:
         )
 
     def profile_root(self) -> Path:
+        """``profiles_dir``, else ``<data dir>/browser/profiles`` (``PELLACIA_DATA_DIR`` honoured)."""
         if self.profiles_dir is not None:
             return self.profiles_dir
-        from pellacia.config import default_data_dir
+        from pellacia.config import load_settings
 
-        return default_data_dir() / "browser" / "profiles"
+        return load_settings().data_dir / "browser" / "profiles"
 
 
 @dataclass
@@ -106,9 +110,11 @@ def find_chromium(configured: str | None = None) -> str:
     )
 
 
-def launch_args(extra: tuple[str, ...] = ()) -> list[str]:
-    """Chromium's command-line flags."""
+def launch_args(extra: tuple[str, ...] = (), *, proxied: bool = False) -> list[str]:
+    """Chromium's command-line flags; ``proxied``: no WebRTC UDP around the proxy."""
     args = list(QUIET_FLAGS)
+    if proxied:
+        args.extend(PROXY_FLAGS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     args.extend(extra)
@@ -165,7 +171,7 @@ async def launch_browser(
     options: dict[str, Any] = {
         "executable_path": executable,
         "headless": settings.headless,
-        "args": launch_args(settings.extra_args),
+        "args": launch_args(settings.extra_args, proxied=proxy_option is not None),
     }
     if proxy_option is not None:
         options["proxy"] = proxy_option
@@ -174,8 +180,9 @@ async def launch_browser(
         user_dir: Path | None = None
         try:
             if profile is not None:
-                user_dir = profile_dir(settings.profile_root(), *profile)
-                user_dir.mkdir(parents=True, exist_ok=True)
+                from pellacia_browser.sessions import Profiles
+
+                user_dir = Profiles(settings.profile_root()).path(*profile)  # 0700
                 context = await chromium.launch_persistent_context(str(user_dir), **options)
                 version = context.browser.version if context.browser else "unknown"
                 browser = None
