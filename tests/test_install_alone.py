@@ -55,9 +55,12 @@ DISTRIBUTIONS: dict[str, Dist] = {
 }
 
 IMPORT_ALL = (
-    "import importlib, pkgutil, sys\n"
+    "import importlib, importlib.util, pkgutil, sys\n"
     "package = importlib.import_module(sys.argv[1])\n"
     "for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+    "    # a page script needs the plugin's browser extra (pellacia-dist-browser)\n"
+    "    if module.name.endswith('.browser') and importlib.util.find_spec('pellacia_browser') is None:\n"
+    "        continue\n"
     "    importlib.import_module(module.name)\n"
 )
 

@@ -20,3 +20,15 @@ def register_platforms(register: Callable[[Platform], None], settings: Mapping[s
     platform = TikTokPlatform()
     platform.configure(settings)  # daily_post_cap
     register(platform)
+
+
+@hookimpl
+def register_browser_uploaders(register: Callable[[Any], None]) -> None:
+    """TikTok Studio's page script, when the ``browser`` extra is installed."""
+    from importlib.util import find_spec
+
+    if find_spec("pellacia_browser") is None:
+        return  # without pellacia-dist-browser the browser layers say what to install
+    from pellacia_tiktok.browser import TikTokPageScript
+
+    register(TikTokPageScript())

@@ -77,7 +77,7 @@ class PageKit:
         if target.label:
             out.append(root.get_by_label(target.label, exact=True))
         if target.text:
-            out.append(root.get_by_text(target.text, exact=True))
+            out.append(root.get_by_text(target.text))  # a substring: toasts add words
         if target.css:
             out.append(root.locator(target.css))
         return out

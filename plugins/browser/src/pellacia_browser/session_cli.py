@@ -139,13 +139,10 @@ def _base(context: CommandContext, script: PageScriptUploader, sandbox: str | No
 
 
 async def _import(settings: BrowserSettings, platform: str, account: str, path: Path) -> int:
-    from pellacia_browser.launcher import launch_browser
-    from pellacia_browser.sessions import Profiles, read_cookies
+    from pellacia_browser.sessions import import_cookies, read_cookies
 
     cookies = read_cookies(path)
-    async with launch_browser(settings, profile=(platform, account)) as browser:
-        await browser.context.add_cookies(cookies)  # type: ignore[arg-type]
-    Profiles(settings.profile_root()).note(platform, account, imported=True)
+    await import_cookies(settings, platform, account, cookies)
     return len(cookies)
 
 

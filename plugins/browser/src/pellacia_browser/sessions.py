@@ -14,15 +14,20 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pellacia.errors import ConfigError
 
 from pellacia_browser.launcher import profile_dir
 
+if TYPE_CHECKING:
+    from pellacia_browser.launcher import BrowserSettings
+
 META_FILE = "pellacia-session.json"
+#: how long an imported cookie without an expiry is kept
+SESSION_COOKIE_LIFE = timedelta(days=30)
 
 
 @dataclass
@@ -103,6 +108,20 @@ def login_command(platform: str, account: str) -> str:
 
 
 # ------------------------------------------------------------------ import
+
+
+async def import_cookies(
+    settings: BrowserSettings, platform: str, account: str, cookies: list[dict[str, Any]]
+) -> None:
+    """Put ``cookies`` into the account's profile (as if a person had signed in there)."""
+    from pellacia_browser.launcher import launch_browser
+
+    # a cookie without an expiry would die with this browser: keep it like a login does
+    until = (datetime.now(UTC) + SESSION_COOKIE_LIFE).timestamp()
+    lasting = [c if c.get("expires", -1) > 0 else {**c, "expires": until} for c in cookies]
+    async with launch_browser(settings, profile=(platform, account)) as browser:
+        await browser.context.add_cookies(lasting)  # type: ignore[arg-type]
+    Profiles(settings.profile_root()).note(platform, account, imported=True)
 
 
 def read_cookies(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,122 @@
+"""The browser fallback end to end, as a user runs it against the sandbox: the
+TikTok API answers 5xx, so `upload --test --wait` publishes through TikTok
+Studio's web page in real headless Chromium: exactly one post, with its URL.
+Also `test browser --sandbox` (walks the form, posts nothing) and a captcha
+page (the delivery goes to the manual queue with the screenshot)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pellacia.testing.videos import make_video
+
+CLI = str(Path(sys.executable).with_name("pellacia-dist"))
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (shutil.which("chromium") or Path("/usr/bin/chromium").is_file()),
+        reason="Chromium is not installed",
+    ),
+]
+
+
+def _env(sandbox: Any, pg_dsn: str, data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
+    env.update(
+        PELLACIA_DATABASE_URL=pg_dsn,
+        PELLACIA_DATA_DIR=str(data),
+        PELLACIA_SANDBOX_URL=sandbox.base_url,
+        PELLACIA_RETRY__BASE_DELAY="0.05",
+        PELLACIA_RETRY__MAX_DELAY="0.2",
+    )
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def _signed_in(sandbox: Any, env: dict[str, str], tmp_path: Path) -> None:
+    """`auth login tiktok`, and the browser profile signed in to the fake's pages
+    (`browser login --import state.json` with a session cookie of the fake)."""
+    assert _cli(env, "auth", "login", "tiktok").returncode == 0
+    cookie = sandbox.host.fake("tiktok").studio.sessions.issue("sandbox-account")
+    state = tmp_path / "state.json"
+    state.write_text(
+        json.dumps(
+            {
+                "cookies": [
+                    {"name": "sessionid", "value": cookie, "domain": "127.0.0.1", "path": "/"}
+                ]
+            }
+        )
+    )
+    login = _cli(env, "browser", "login", "tiktok", "--account", "default", "--import", str(state))
+    assert login.returncode == 0, login.stdout + login.stderr
+    assert cookie not in login.stdout + login.stderr
+
+
+def _upload(env: dict[str, str], clip: Path, title: str) -> subprocess.CompletedProcess[str]:
+    argv = ["upload", "--platform", "tiktok", "--file", str(clip), "--title", title]
+    return _cli(env, *argv, "--test", "--wait", "--json")
+
+
+def test_api_failing_then_the_browser_publishes_once(
+    sandbox: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    env = _env(sandbox, pg_dsn, tmp_path / "data")
+    asyncio.run(sandbox.control.reset("tiktok"))
+    _signed_in(sandbox, env, tmp_path)
+    asyncio.run(sandbox.control.add_fault("tiktok", "server_error", path="^/v2/post/", times=None))
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, width=360, height=640)
+    upload = _upload(env, clip, "Budget vote")
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    [delivery] = json.loads(upload.stdout)["deliveries"]
+    state = asyncio.run(sandbox.control.state("tiktok"))
+    [post] = state["posts"]  # exactly one, made by the web page
+    assert post["publish_id"].startswith("v_web") and post["caption"] == "Budget vote"
+    assert post["bytes"] == clip.stat().st_size
+    assert delivery["state"] == "published"
+    assert delivery["remote_url"] == f"https://www.tiktok.com/@sandbox-account/video/{post['id']}"
+    status = _cli(env, "browser", "status")
+    assert "tiktok/default: logged in" in status.stdout
+
+
+def test_test_browser_walks_the_form_without_posting(
+    sandbox: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    env = _env(sandbox, pg_dsn, tmp_path / "data")
+    asyncio.run(sandbox.control.reset("tiktok"))
+    _signed_in(sandbox, env, tmp_path)
+    url = sandbox.base_url
+    result = _cli(env, "test", "browser", "--platform", "tiktok", "--sandbox", url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok  upload page loaded; the session is signed in" in result.stdout
+    assert "ok  ready to publish (not clicked)" in result.stdout
+    assert asyncio.run(sandbox.control.state("tiktok"))["posts"] == []
+
+
+def test_captcha_sends_the_delivery_to_the_manual_queue(
+    sandbox: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    env = _env(sandbox, pg_dsn, tmp_path / "data")
+    asyncio.run(sandbox.control.reset("tiktok"))
+    _signed_in(sandbox, env, tmp_path)
+    sandbox.host.fake("tiktok").studio.configure(captcha=True)
+    asyncio.run(sandbox.control.add_fault("tiktok", "server_error", path="^/v2/post/", times=None))
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, width=360, height=640)
+    upload = _upload(env, clip, "Behind a captcha")
+    [delivery] = json.loads(upload.stdout)["deliveries"]
+    assert delivery["state"] == "manual", upload.stdout + upload.stderr
+    assert asyncio.run(sandbox.control.state("tiktok"))["posts"] == []
+    packages = list((tmp_path / "data").rglob("*.png"))
+    assert packages, "the captcha screenshot is in the manual package"
+    assert any("manual" in str(p) for p in packages)
