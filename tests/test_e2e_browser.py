@@ -44,11 +44,18 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=180)
 
 
-def _signed_in(sandbox: Any, env: dict[str, str], tmp_path: Path) -> None:
-    """`auth login tiktok`, and the browser profile signed in to the fake's pages
+#: per platform: the API path that fails, and the post's URL from its id
+API = {
+    "tiktok": ("^/v2/post/", "https://www.tiktok.com/@sandbox-account/video/{}"),
+    "youtube": ("^/upload/youtube/", "https://www.youtube.com/watch?v={}"),
+}
+
+
+def _signed_in(sandbox: Any, env: dict[str, str], tmp_path: Path, platform: str = "tiktok") -> None:
+    """`auth login`, and the browser profile signed in to the fake's pages
     (`browser login --import state.json` with a session cookie of the fake)."""
-    assert _cli(env, "auth", "login", "tiktok").returncode == 0
-    cookie = sandbox.host.fake("tiktok").studio.sessions.issue("sandbox-account")
+    assert _cli(env, "auth", "login", platform).returncode == 0
+    cookie = sandbox.host.fake(platform).studio.sessions.issue("sandbox-account")
     state = tmp_path / "state.json"
     state.write_text(
         json.dumps(
@@ -59,35 +66,38 @@ def _signed_in(sandbox: Any, env: dict[str, str], tmp_path: Path) -> None:
             }
         )
     )
-    login = _cli(env, "browser", "login", "tiktok", "--account", "default", "--import", str(state))
+    login = _cli(env, "browser", "login", platform, "--account", "default", "--import", str(state))
     assert login.returncode == 0, login.stdout + login.stderr
     assert cookie not in login.stdout + login.stderr
 
 
-def _upload(env: dict[str, str], clip: Path, title: str) -> subprocess.CompletedProcess[str]:
-    argv = ["upload", "--platform", "tiktok", "--file", str(clip), "--title", title]
+def _upload(
+    env: dict[str, str], clip: Path, title: str, platform: str = "tiktok"
+) -> subprocess.CompletedProcess[str]:
+    argv = ["upload", "--platform", platform, "--file", str(clip), "--title", title]
     return _cli(env, *argv, "--test", "--wait", "--json")
 
 
+@pytest.mark.parametrize("platform", sorted(API))
 def test_api_failing_then_the_browser_publishes_once(
-    sandbox: Any, pg_dsn: str, tmp_path: Path
+    sandbox: Any, pg_dsn: str, tmp_path: Path, platform: str
 ) -> None:
     env = _env(sandbox, pg_dsn, tmp_path / "data")
-    asyncio.run(sandbox.control.reset("tiktok"))
-    _signed_in(sandbox, env, tmp_path)
-    asyncio.run(sandbox.control.add_fault("tiktok", "server_error", path="^/v2/post/", times=None))
+    asyncio.run(sandbox.control.reset(platform))
+    _signed_in(sandbox, env, tmp_path, platform)
+    failing, url = API[platform]
+    asyncio.run(sandbox.control.add_fault(platform, "server_error", path=failing, times=None))
     clip = make_video(tmp_path / "clip.mp4", seconds=1.0, width=360, height=640)
-    upload = _upload(env, clip, "Budget vote")
+    upload = _upload(env, clip, "Budget vote", platform)
     assert upload.returncode == 0, upload.stdout + upload.stderr
     [delivery] = json.loads(upload.stdout)["deliveries"]
-    state = asyncio.run(sandbox.control.state("tiktok"))
+    state = asyncio.run(sandbox.control.state(platform))
     [post] = state["posts"]  # exactly one, made by the web page
-    assert post["publish_id"].startswith("v_web") and post["caption"] == "Budget vote"
-    assert post["bytes"] == clip.stat().st_size
+    assert post["title"] == "Budget vote" and post["bytes"] == clip.stat().st_size
     assert delivery["state"] == "published"
-    assert delivery["remote_url"] == f"https://www.tiktok.com/@sandbox-account/video/{post['id']}"
+    assert delivery["remote_url"] == url.format(post["id"])
     status = _cli(env, "browser", "status")
-    assert "tiktok/default: logged in" in status.stdout
+    assert f"{platform}/default: logged in" in status.stdout
 
 
 def test_test_browser_walks_the_form_without_posting(

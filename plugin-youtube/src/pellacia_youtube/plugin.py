@@ -20,3 +20,15 @@ def register_platforms(register: Callable[[Any], None], settings: Mapping[str, A
             daily_units=int(settings.get("daily_units", DAILY_UNITS)),
         )
     )
+
+
+@hookimpl
+def register_browser_uploaders(register: Callable[[Any], None]) -> None:
+    """YouTube Studio's page script, when the ``browser`` extra is installed."""
+    from importlib.util import find_spec
+
+    if find_spec("pellacia_browser") is None:
+        return  # without pellacia-dist-browser the browser layers say what to install
+    from pellacia_youtube.browser import YouTubePageScript
+
+    register(YouTubePageScript())

@@ -110,6 +110,10 @@ class YouTubeFake(FakePlatform):
 
     def __init__(self, host: Any) -> None:
         super().__init__(host)
+        from pellacia_sandbox.fakes.pages.youtube import YouTubeStudio
+
+        #: YouTube Studio's upload dialog (the browser layer's target)
+        self.studio = YouTubeStudio(self)
         self.reset()
 
     # ------------------------------------------------------------ lifecycle
@@ -132,6 +136,7 @@ class YouTubeFake(FakePlatform):
         self.calls: dict[str, int] = {}  # endpoint -> count
         self.redirect_trap_hits = 0
         self.sink_bytes = 0
+        self.studio.reset()
 
     def configure(self, **changes: Any) -> None:
         """Change config knobs (unknown names raise)."""
@@ -210,6 +215,7 @@ class YouTubeFake(FakePlatform):
         r.add_get("/youtube/v3/playlistItems", self.playlist_items)
         r.add_route("*", "/_trap/redirect", self.redirect_trap)
         r.add_put("/_bench/sink", self.sink)
+        self.studio.setup(app)  # YouTube Studio's web upload dialog (pages/youtube.py)
 
     # ----------------------------------------------------------------- auth
 

@@ -27,7 +27,6 @@ page shows an error toast and enables Post again, the trap of a second post).
 
 from __future__ import annotations
 
-import hashlib
 import html as htmlmod
 import json
 import secrets
@@ -35,7 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from pellacia_sandbox.fakes.pages.common import SESSION_COOKIE, WebSessions, html
+from pellacia_sandbox.fakes.pages.common import (
+    SESSION_COOKIE,
+    WebSessions,
+    html,
+    receive_upload,
+)
 
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.tiktok import TikTokFake
@@ -141,16 +145,9 @@ class TikTokStudio:
             return web.json_response(
                 {"error": "Too many uploading attempts. Try again later."}, status=429
             )
-        hasher, size = hashlib.sha256(), 0
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            if self.config["drop_upload"] and size > 0:
-                assert request.transport is not None
-                request.transport.close()  # the network dropped mid-upload
-                raise web.HTTPBadRequest
-            hasher.update(chunk)
-            size += len(chunk)
+        received = await receive_upload(request, drop=bool(self.config["drop_upload"]))
         upload_id = secrets.token_hex(8)
-        self.uploads[upload_id] = {"size": size, "sha256": hasher.hexdigest()}
+        self.uploads[upload_id] = received
         return web.json_response({"upload_id": upload_id})
 
     async def _post(self, request: web.Request) -> web.Response:
