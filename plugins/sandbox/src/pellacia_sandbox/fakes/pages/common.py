@@ -62,15 +62,14 @@ PAGE_JS = r"""
 <script>
 function fakeEditor(el, initial, onChange) {
   let model = initial || "";
+  const host = el.closest("[contenteditable]") || el;
   const render = () => {
     el.textContent = model;
     if (!model) el.innerHTML = "<br>";  // an empty block keeps a caret
     const sel = window.getSelection(), range = document.createRange();
     range.selectNodeContents(el); range.collapse(!model);
-    if (document.activeElement && el.contains(document.activeElement) || el === document.activeElement
-        || el.contains(sel.anchorNode)) { sel.removeAllRanges(); sel.addRange(range); }
+    if (host.contains(document.activeElement)) { sel.removeAllRanges(); sel.addRange(range); }
   };
-  const host = el.closest("[contenteditable]") || el;
   host.addEventListener("beforeinput", e => {
     e.preventDefault();
     const sel = window.getSelection();

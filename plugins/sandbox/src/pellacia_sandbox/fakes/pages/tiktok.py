@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from pellacia_sandbox.fakes.pages.common import (
+    PAGE_JS,
     SESSION_COOKIE,
     WebSessions,
     html,
@@ -109,9 +110,7 @@ class TikTokStudio:
     async def _upload_page(self, request: web.Request) -> web.Response:
         if self._account(request) is None:
             return self._wall(request)
-        page = UPLOAD_HTML
-        if self.config["captcha"]:
-            page = CAPTCHA_HTML + page
+        page = (CAPTCHA_HTML if self.config["captcha"] else "") + PAGE_JS + UPLOAD_HTML
         settings = {k: self.config[k] for k in ("overlay", "processing_ms")}
         page = page.replace("__SETTINGS__", json.dumps(settings))
         page = page.replace("__BASE__", self.fake.url("/tiktokstudio"))
@@ -268,16 +267,14 @@ UPLOAD_HTML = """
   const $ = s => document.querySelector(s);
   const input = $("#video-input"), editor = $(".public-DraftEditor-content");
   const contents = editor.firstElementChild, post = $('[data-e2e="post_video_button"]');
-  let model = "", uploadId = null, done = false, overlayOpen = false;
+  let uploadId = null, done = false, overlayOpen = false;
 
   function toast(text) {
     const t = document.createElement("div");
     t.className = "TUXToast"; t.textContent = text; $(".toasts").appendChild(t);
   }
   function render() {
-    contents.textContent = model;
-    if (!model) contents.innerHTML = "<br>";  // an empty block keeps a caret (Draft.js)
-    const ready = done && model.trim() !== "" && !overlayOpen;
+    const ready = done && caption.get().trim() !== "" && !overlayOpen;
     post.disabled = !ready;
     post.setAttribute("aria-disabled", String(!ready));
     post.setAttribute("data-disabled", String(!ready));
@@ -304,24 +301,7 @@ UPLOAD_HTML = """
     document.body.appendChild(banner);
     render();
   }
-  // the editor's model changes only through real input events (Draft.js)
-  editor.addEventListener("beforeinput", e => {
-    e.preventDefault();
-    const sel = window.getSelection();
-    const all = sel && !sel.isCollapsed && sel.toString().length >= model.length;
-    if (e.inputType === "insertText" || e.inputType === "insertFromPaste") {
-      const data = e.data ?? (e.dataTransfer && e.dataTransfer.getData("text/plain")) ?? "";
-      model = (all ? "" : model) + data;
-    } else if (e.inputType === "insertParagraph" || e.inputType === "insertLineBreak") {
-      model = (all ? "" : model) + "\\n";
-    } else if (e.inputType.startsWith("delete")) {
-      model = all ? "" : model.slice(0, -1);
-    }
-    render();
-    const range = document.createRange();
-    range.selectNodeContents(contents); range.collapse(!model);
-    sel.removeAllRanges(); sel.addRange(range);
-  });
+  const caption = fakeEditor(contents, "", render);  // takes real input events only
   $("#select").onclick = () => input.click();
   $('[aria-label="Select file"]').onclick = () => input.click();
   input.addEventListener("change", () => {
@@ -330,36 +310,28 @@ UPLOAD_HTML = """
     $(".upload-error").classList.add("hidden");
     $(".info-body").classList.remove("hidden");
     $(".file-name").textContent = file.name;
-    model = file.name.replace(/\\.[^.]+$/, ""); done = false; render();
+    done = false; caption.set(file.name.replace(/\\.[^.]+$/, ""));
     const progress = $(".info-progress");
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", BASE + "/api/upload");
-    xhr.upload.onprogress = e => {
-      const pct = Math.floor(100 * e.loaded / Math.max(e.total, 1));
-      progress.dataset.pct = pct; progress.textContent = "Uploading " + pct + "%";
-    };
-    xhr.onerror = () => {
-      $(".info-body").classList.add("hidden");
-      $(".upload-error").classList.remove("hidden");
-      input.value = "";
-    };
-    xhr.onload = () => {
-      if (xhr.status !== 200) {
-        let msg = "Something went wrong";
-        try { msg = JSON.parse(xhr.responseText).error; } catch (e) {}
-        toast(msg); return;
-      }
-      uploadId = JSON.parse(xhr.responseText).upload_id;
-      progress.textContent = "Processing…";
-      setTimeout(() => {
-        progress.textContent = "Uploaded";
-        $(".resolution-label-text").classList.remove("hidden");
-        $('[data-icon="CheckCircleFill"]').classList.remove("hidden");
-        done = true;
-        if (S.overlay) overlays(); else render();
-      }, S.processing_ms);
-    };
-    xhr.send(file);
+    fakeUpload(BASE + "/api/upload", file, {
+      progress: pct => { progress.dataset.pct = pct; progress.textContent = "Uploading " + pct + "%"; },
+      failed: msg => {
+        if (msg) { toast(msg); return; }
+        $(".info-body").classList.add("hidden");
+        $(".upload-error").classList.remove("hidden");
+        input.value = "";
+      },
+      done: body => {
+        uploadId = body.upload_id;
+        progress.textContent = "Processing…";
+        setTimeout(() => {
+          progress.textContent = "Uploaded";
+          $(".resolution-label-text").classList.remove("hidden");
+          $('[data-icon="CheckCircleFill"]').classList.remove("hidden");
+          done = true;
+          if (S.overlay) overlays(); else render();
+        }, S.processing_ms);
+      },
+    });
   });
   post.addEventListener("click", async () => {
     if (post.disabled) return;
@@ -367,7 +339,7 @@ UPLOAD_HTML = """
     try {
       const r = await fetch(BASE + "/api/post", {method: "POST",
         headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({upload_id: uploadId, caption: model})});
+        body: JSON.stringify({upload_id: uploadId, caption: caption.get()})});
       if (!r.ok) throw new Error(String(r.status));
       location.href = BASE + "/content";
     } catch (e) {
