@@ -48,6 +48,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 API = {
     "tiktok": ("^/v2/post/", "https://www.tiktok.com/@sandbox-account/video/{}"),
     "youtube": ("^/upload/youtube/", "https://www.youtube.com/watch?v={}"),
+    "twitter": ("^/2/(media|tweets)", "https://x.com/sandbox-account/status/{}"),
 }
 
 
@@ -55,7 +56,7 @@ def _signed_in(sandbox: Any, env: dict[str, str], tmp_path: Path, platform: str 
     """`auth login`, and the browser profile signed in to the fake's pages
     (`browser login --import state.json` with a session cookie of the fake)."""
     assert _cli(env, "auth", "login", platform).returncode == 0
-    cookie = sandbox.host.fake(platform).studio.sessions.issue("sandbox-account")
+    cookie = sandbox.host.fake(platform).web.sessions.issue("sandbox-account")
     state = tmp_path / "state.json"
     state.write_text(
         json.dumps(
@@ -120,7 +121,7 @@ def test_captcha_sends_the_delivery_to_the_manual_queue(
     env = _env(sandbox, pg_dsn, tmp_path / "data")
     asyncio.run(sandbox.control.reset("tiktok"))
     _signed_in(sandbox, env, tmp_path)
-    sandbox.host.fake("tiktok").studio.configure(captcha=True)
+    sandbox.host.fake("tiktok").web.configure(captcha=True)
     asyncio.run(sandbox.control.add_fault("tiktok", "server_error", path="^/v2/post/", times=None))
     clip = make_video(tmp_path / "clip.mp4", seconds=1.0, width=360, height=640)
     upload = _upload(env, clip, "Behind a captcha")

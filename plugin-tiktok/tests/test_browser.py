@@ -35,7 +35,7 @@ async def script(tmp_path: Path, host: SandboxHost, fake: TikTokFake) -> TikTokP
     )
     cookie = {
         "name": "sessionid",
-        "value": fake.studio.sessions.issue(ACCOUNT),
+        "value": fake.web.sessions.issue(ACCOUNT),
         "domain": "127.0.0.1",
         "path": "/",
     }
@@ -60,7 +60,7 @@ def web_posts(fake: TikTokFake) -> list[dict[str, object]]:
 async def test_happy_path_returns_the_post_url(
     script: TikTokPageScript, host: SandboxHost, fake: TikTokFake, video: MediaInfo, tmp_path: Path
 ) -> None:
-    fake.studio.configure(processing_ms=1500)  # slow processing: Post waits for it
+    fake.web.configure(processing_ms=1500)  # slow processing: Post waits for it
     caption = "Flood waters rise\n\nin the valley #news"
     post = await script.upload(job(host, video, tmp_path, caption))
     [made] = web_posts(fake)
@@ -92,7 +92,7 @@ async def test_the_api_sees_the_web_post(
 async def test_overlays_are_dismissed(
     script: TikTokPageScript, host: SandboxHost, fake: TikTokFake, video: MediaInfo, tmp_path: Path
 ) -> None:
-    fake.studio.configure(overlay=True)
+    fake.web.configure(overlay=True)
     await script.upload(job(host, video, tmp_path, "Behind a modal"))
     assert len(web_posts(fake)) == 1
 
@@ -100,7 +100,7 @@ async def test_overlays_are_dismissed(
 async def test_login_wall_is_a_challenge_with_a_screenshot(
     script: TikTokPageScript, host: SandboxHost, fake: TikTokFake, video: MediaInfo, tmp_path: Path
 ) -> None:
-    fake.studio.configure(login_wall=True)
+    fake.web.configure(login_wall=True)
     with pytest.raises(SessionExpired, match="browser login tiktok --account sandbox-account"):
         await script.upload(job(host, video, tmp_path, "Signed out"))
     evidence = sorted(p.suffix for p in (tmp_path / "evidence").iterdir())
@@ -119,7 +119,7 @@ async def test_captcha_and_too_many_attempts_are_challenges(
     tmp_path: Path,
     mode: str,
 ) -> None:
-    fake.studio.configure(**{mode: True})
+    fake.web.configure(**{mode: True})
     with pytest.raises(Challenge, match="captcha" if mode == "captcha" else "too many"):
         await script.upload(job(host, video, tmp_path, "Blocked"))
     assert any(p.suffix == ".png" for p in (tmp_path / "evidence").iterdir())
@@ -129,7 +129,7 @@ async def test_captcha_and_too_many_attempts_are_challenges(
 async def test_network_drop_mid_upload_is_transient(
     script: TikTokPageScript, host: SandboxHost, fake: TikTokFake, video: MediaInfo, tmp_path: Path
 ) -> None:
-    fake.studio.configure(drop_upload=True)
+    fake.web.configure(drop_upload=True)
     with pytest.raises(Transient, match="broke off") as err:
         await script.upload(job(host, video, tmp_path, "Dropped"))
     assert not isinstance(err.value, OutcomeUnknown)
@@ -139,7 +139,7 @@ async def test_network_drop_mid_upload_is_transient(
 async def test_lost_confirmation_finds_the_post_and_never_posts_twice(
     script: TikTokPageScript, host: SandboxHost, fake: TikTokFake, video: MediaInfo, tmp_path: Path
 ) -> None:
-    fake.studio.configure(lose_confirmation=True)
+    fake.web.configure(lose_confirmation=True)
     post = await script.upload(job(host, video, tmp_path, "Answer lost"))
     [made] = web_posts(fake)  # the page re-enabled Post; the script looked instead
     assert post.remote_id == made["video_id"]

@@ -31,7 +31,7 @@ async def script(tmp_path: Path, harness: Harness) -> YouTubePageScript:
     settings = BrowserSettings(
         chromium_path=CHROMIUM, profiles_dir=tmp_path / "profiles", timeout_ms=5000
     )
-    value = harness.fake.studio.sessions.issue("newsroom")
+    value = harness.fake.web.sessions.issue("newsroom")
     cookie = {"name": "sessionid", "value": value, "domain": "127.0.0.1", "path": "/"}
     await import_cookies(settings, "youtube", "newsroom", [cookie])
     return YouTubePageScript(settings)
@@ -56,7 +56,7 @@ def web_videos(harness: Harness) -> list[dict[str, object]]:
 async def test_publishes_with_the_delivery_tag(
     script: YouTubePageScript, harness: Harness, tmp_path: Path
 ) -> None:
-    harness.fake.studio.configure(processing_ms=1500, overlay=True)
+    harness.fake.web.configure(processing_ms=1500, overlay=True)
     the_job = job(harness, tmp_path)
     post = await script.upload(the_job)
     [video] = web_videos(harness)
@@ -76,7 +76,7 @@ async def test_publishes_with_the_delivery_tag(
 async def test_lost_confirmation_finds_the_video_once(
     script: YouTubePageScript, harness: Harness, tmp_path: Path
 ) -> None:
-    harness.fake.studio.configure(lose_confirmation=True)
+    harness.fake.web.configure(lose_confirmation=True)
     post = await script.upload(job(harness, tmp_path))
     [video] = web_videos(harness)
     assert post.remote_id == video["id"]
@@ -99,7 +99,7 @@ async def test_blocked_or_broken(
     error: type[Exception],
     match: str,
 ) -> None:
-    harness.fake.studio.configure(**{mode: True})
+    harness.fake.web.configure(**{mode: True})
     with pytest.raises(error, match=match):
         await script.upload(job(harness, tmp_path))
     assert any(p.suffix == ".png" for p in (tmp_path / "evidence").iterdir())

@@ -25,3 +25,15 @@ def register_validators(register: Callable[[Validator], None]) -> None:
     from pellacia_twitter.text import XTextValidator
 
     register(XTextValidator())
+
+
+@hookimpl
+def register_browser_uploaders(register: Callable[[Any], None]) -> None:
+    """X's web composer page script, when the ``browser`` extra is installed."""
+    from importlib.util import find_spec
+
+    if find_spec("pellacia_browser") is None:
+        return  # without pellacia-dist-browser the browser layers say what to install
+    from pellacia_twitter.browser import XPageScript
+
+    register(XPageScript())

@@ -157,7 +157,7 @@ class TikTokFake(FakePlatform):
         from pellacia_sandbox.fakes.pages.tiktok import TikTokStudio
 
         #: the web upload pages (the browser layer's target)
-        self.studio = TikTokStudio(self)
+        self.web = TikTokStudio(self)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -210,7 +210,7 @@ class TikTokFake(FakePlatform):
         r.add_post("/v2/video/list/", self._video_list)
         r.add_post("/v2/video/query/", self._video_query)
         r.add_put("/upload/video/", self._upload_chunk)
-        self.studio.setup(app)  # TikTok Studio's web uploader (pages/tiktok.py)
+        self.web.setup(app)  # TikTok Studio's web uploader (pages/tiktok.py)
         # not TikTok's: lets a test or the demo tune the fake over HTTP (reset restores defaults)
         r.add_post("/_sandbox/config", self._configure_http)
 
@@ -227,7 +227,7 @@ class TikTokFake(FakePlatform):
         self.tokens.reset()
         self.configure()
         self._init_state()
-        self.studio.reset()
+        self.web.reset()
 
     def snapshot(self) -> dict[str, Any]:
         posts = [

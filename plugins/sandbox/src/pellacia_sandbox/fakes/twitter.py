@@ -202,6 +202,10 @@ class TwitterFake(FakePlatform):
             rotate_refresh=True,
             prefix="x",
         )
+        from pellacia_sandbox.fakes.pages.twitter import XWeb
+
+        #: the web composer (the browser layer's target)
+        self.web = XWeb(self)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -253,6 +257,7 @@ class TwitterFake(FakePlatform):
         r.add_get("/2/tweets", self._lookup)
         # not X's: lets a test or the demo tune the fake over HTTP (reset restores defaults)
         r.add_post("/_sandbox/config", self._configure_http)
+        self.web.setup(app)  # X's web composer and profile pages (pages/twitter.py)
 
     async def _configure_http(self, request: web.Request) -> web.Response:
         try:
@@ -268,6 +273,7 @@ class TwitterFake(FakePlatform):
         self.tokens.reset()
         self.configure()
         self._init_state()
+        self.web.reset()
 
     def snapshot(self) -> dict[str, Any]:
         posts = [

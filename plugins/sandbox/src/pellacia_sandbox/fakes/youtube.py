@@ -113,7 +113,7 @@ class YouTubeFake(FakePlatform):
         from pellacia_sandbox.fakes.pages.youtube import YouTubeStudio
 
         #: YouTube Studio's upload dialog (the browser layer's target)
-        self.studio = YouTubeStudio(self)
+        self.web = YouTubeStudio(self)
         self.reset()
 
     # ------------------------------------------------------------ lifecycle
@@ -136,7 +136,7 @@ class YouTubeFake(FakePlatform):
         self.calls: dict[str, int] = {}  # endpoint -> count
         self.redirect_trap_hits = 0
         self.sink_bytes = 0
-        self.studio.reset()
+        self.web.reset()
 
     def configure(self, **changes: Any) -> None:
         """Change config knobs (unknown names raise)."""
@@ -215,7 +215,7 @@ class YouTubeFake(FakePlatform):
         r.add_get("/youtube/v3/playlistItems", self.playlist_items)
         r.add_route("*", "/_trap/redirect", self.redirect_trap)
         r.add_put("/_bench/sink", self.sink)
-        self.studio.setup(app)  # YouTube Studio's web upload dialog (pages/youtube.py)
+        self.web.setup(app)  # YouTube Studio's web upload dialog (pages/youtube.py)
 
     # ----------------------------------------------------------------- auth
 
