@@ -19,3 +19,15 @@ def register_platforms(register: Callable[[Platform], None], settings: Mapping[s
     from pellacia_linkedin.platform import DAILY_POST_CAP, LinkedInPlatform
 
     register(LinkedInPlatform(daily_post_cap=int(settings.get("daily_post_cap", DAILY_POST_CAP))))
+
+
+@hookimpl
+def register_browser_uploaders(register: Callable[[Any], None]) -> None:
+    """LinkedIn's share-box page script, when the ``browser`` extra is installed."""
+    from importlib.util import find_spec
+
+    if find_spec("pellacia_browser") is None:
+        return  # without pellacia-dist-browser the browser layers say what to install
+    from pellacia_linkedin.browser import LinkedInPageScript
+
+    register(LinkedInPageScript())

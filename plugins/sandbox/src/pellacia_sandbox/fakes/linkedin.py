@@ -163,6 +163,10 @@ class LinkedInFake(FakePlatform):
         super().__init__(host)
         self.config: dict[str, Any] = dict(DEFAULT_CONFIG)
         self.tokens = TokenStore(self.clock, prefix="AQV")
+        from pellacia_sandbox.fakes.pages.linkedin import LinkedInWeb
+
+        #: the feed's share box (the browser layer's target)
+        self.web = LinkedInWeb(self)
         self.configure()
         self._init_state()
 
@@ -217,6 +221,7 @@ class LinkedInFake(FakePlatform):
         r.add_get("/rest/memberCreatorPostAnalytics", self._member_post_analytics)
         # not LinkedIn's: lets a test or the demo tune the fake over HTTP (reset restores defaults)
         r.add_post("/_sandbox/config", self._configure_http)
+        self.web.setup(app)  # the feed's share box and activity pages (pages/linkedin.py)
 
     async def _configure_http(self, request: web.Request) -> web.Response:
         try:
@@ -230,6 +235,7 @@ class LinkedInFake(FakePlatform):
         self.tokens.reset()
         self.configure()
         self._init_state()
+        self.web.reset()
 
     def snapshot(self) -> dict[str, Any]:
         posts = [
