@@ -67,8 +67,7 @@ async def test_one_normal_in_flight_per_account(pool: Any) -> None:
         got = await claim(conn, T0)
         assert [c.id for c in got] == [first[0], other[0]]
         assert await claim(conn, T0) == []
-        await queue.refresh_waits(conn, T0)
-        assert (await state_of(conn, second[0]))["wait_reason"] == "account-busy"
+        assert await queue.waits(conn, T0, second) == {second[0]: queue.Wait("account-busy", None)}
         assert await complete(conn, first[0], "w1")
         assert [c.id for c in await claim(conn, T0)] == second
 
@@ -86,13 +85,13 @@ async def test_spacing_interval_and_jitter_with_fake_time(pool: Any) -> None:
         go_at = T0 + timedelta(seconds=1800 + expected_jitter)
         assert await claim(conn, T0 + timedelta(seconds=1800), spacing=fixed(rules)) == []
         assert await queue.next_due(conn, T0) == go_at
-        await queue.refresh_waits(conn, T0 + timedelta(seconds=60))
-        row = await state_of(conn, b[0])
-        assert (row["state"], row["wait_reason"], row["wait_until"]) == ("ready", "spacing", go_at)
+        assert await queue.waits(conn, T0 + timedelta(seconds=60), b) == {
+            b[0]: queue.Wait("spacing", go_at)
+        }
         assert await claim(conn, go_at - timedelta(milliseconds=1), spacing=fixed(rules)) == []
         got = await claim(conn, go_at, spacing=fixed(rules), rng=rng)
         assert [c.id for c in got] == b
-        assert (await state_of(conn, b[0]))["wait_reason"] is None
+        assert await queue.waits(conn, go_at, b) == {}
 
 
 async def test_two_concurrent_claimers_never_dispatch_inside_the_interval(pool: Any) -> None:
@@ -162,8 +161,7 @@ async def test_breaking_preempts_pauses_and_respaces(pool: Any, pg_dsn: str) -> 
             )
             t2 = t1 + timedelta(seconds=5)
             assert await claim(conn, t2, spacing=fixed(rules)) == []  # paused
-            await queue.refresh_waits(conn, t2)
-            assert (await state_of(conn, later[0]))["wait_reason"] == "breaking"
+            assert await queue.waits(conn, t2, later) == {later[0]: queue.Wait("breaking", None)}
             for d in news:
                 assert await complete(conn, d, "w1")
             # Out: normal posts are re-spaced after the breaking dispatch.
@@ -317,9 +315,9 @@ async def test_announced_block_keeps_account_queued(pool: Any) -> None:
         await quotas.block(conn, platform="tt", account="a", until=until, reason="429 daily cap")
         assert await claim(conn, T0) == []
         assert await queue.next_due(conn, T0) == until
-        await queue.refresh_waits(conn, T0)
-        row = await state_of(conn, blocked[0])
-        assert (row["wait_reason"], row["wait_until"]) == ("rate-limit: 429 daily cap", until)
+        assert await queue.waits(conn, T0, blocked) == {
+            blocked[0]: queue.Wait("rate-limit: 429 daily cap", until)
+        }
         assert await quotas.active_block(conn, "tt", "a", T0) == (until, "429 daily cap")
         # App-wide block covers every account.
         await quotas.block(
