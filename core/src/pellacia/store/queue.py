@@ -119,7 +119,10 @@ WITH scan AS (
                row_number() OVER (PARTITION BY d.platform, d.account, d.priority
                                   ORDER BY d.due_at) AS nth
         FROM scan d
-        JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+        CROSS JOIN LATERAL (
+            SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
+            WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
+        ) s
         WHERE CASE WHEN d.priority > 0
                    THEN s.breaking_next_at IS NULL OR s.breaking_next_at <= $1
                    ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = d.id)
@@ -135,9 +138,12 @@ WITH scan AS (
     SELECT x.id, x.priority, x.due_at FROM (
         SELECT d.id, d.priority, d.due_at
         FROM deliveries d
-        JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM account_slots s
+            WHERE s.platform = d.platform AND s.account = d.account
+              AND (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1) LIMIT 1
+        ) s
         WHERE d.priority > 0 AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
-          AND (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1)
           AND NOT {_BLOCKED.format(t="d")}
         UNION ALL
         SELECT c.id, c.priority, c.due_at
@@ -148,15 +154,18 @@ WITH scan AS (
               AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
             ORDER BY d.due_at LIMIT 1
         ) c
-        WHERE (s.next_at IS NULL OR s.next_at <= $1)
+        WHERE COALESCE(s.next_at, '-infinity') <= $1
           AND {_free_for_normal("c")} AND NOT {_BLOCKED.format(t="c")}
         UNION ALL
         SELECT d.id, d.priority, d.due_at
         FROM deliveries d
-        JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM account_slots s
+            WHERE s.platform = d.platform AND s.account = d.account
+              AND s.owner_delivery = d.id AND s.next_at > $1 LIMIT 1
+        ) s
         WHERE d.dispatched_at IS NOT NULL AND d.priority = 0
           AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
-          AND s.owner_delivery = d.id AND s.next_at > $1
           AND {_free_for_normal("d")} AND NOT {_BLOCKED.format(t="d")}
     ) x
     WHERE NOT (SELECT done FROM fast_done)
@@ -169,8 +178,8 @@ WITH scan AS (
 ), c AS (
     SELECT d.id, d.platform, d.account, d.priority, d.state, d.quota_reserved, d.due_at
     FROM deliveries d
-    WHERE d.id IN (SELECT id FROM pick) AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
-    ORDER BY d.priority DESC, d.due_at
+    WHERE d.id = ANY (ARRAY(SELECT id FROM pick))  -- by primary key, never a walk
+      AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
     FOR UPDATE OF d SKIP LOCKED
 ), keys AS (
     SELECT DISTINCT platform, account FROM c
@@ -222,8 +231,10 @@ RETURNING d.id, d.post_id, d.platform, d.account, d.priority, d.attempts, d.laye
 """
 
 # These queries are short; JIT compiling them (large queues push the planner's
-# cost estimate past jit_above_cost) costs far more than it saves.
-_NO_JIT = "SET LOCAL jit = off"
+# cost estimate past jit_above_cost) costs far more than it saves. Planning the
+# claim query costs more than running it, and its shape is fixed by LATERAL
+# probes and LIMITs, so the plan cached with each prepared statement is used.
+_TXN_SETTINGS = "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
 
 _QUOTA_WAIT = """
 UPDATE deliveries SET due_at = $2, wait_reason = $3, wait_until = $2, updated_at = now()
@@ -233,13 +244,13 @@ WHERE id = $1
 
 @contextlib.asynccontextmanager
 async def _transaction(conn: Any) -> AsyncIterator[None]:
-    """A transaction with JIT off, begun in one round trip (savepoint when nested)."""
+    """A transaction with the settings above, begun in one round trip (savepoint when nested)."""
     if conn.is_in_transaction():
         async with conn.transaction():
-            await conn.execute(_NO_JIT)
+            await conn.execute(_TXN_SETTINGS)
             yield
         return
-    await conn.execute(f"BEGIN; {_NO_JIT}")
+    await conn.execute(f"BEGIN; {_TXN_SETTINGS}")
     try:
         yield
     except BaseException:
@@ -455,20 +466,25 @@ SELECT LEAST(
      ) f
      WHERE {{scope_s}} AND f.due_at <= GREATEST(s.next_at, $1)
        AND {_free_for_normal("f")} AND {{unblocked_f}}
-     ORDER BY s.next_at NULLS FIRST LIMIT 1),
+     ORDER BY COALESCE(s.next_at, '-infinity') LIMIT 1),
     (SELECT d.due_at
      FROM deliveries d
-     JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+     CROSS JOIN LATERAL (
+         SELECT 1 FROM account_slots s
+         WHERE s.platform = d.platform AND s.account = d.account
+           AND COALESCE(s.next_at, '-infinity') <= d.due_at LIMIT 1
+     ) s
      WHERE d.priority = 0 AND d.state IN {_DISPATCHABLE} AND d.due_at > $1 AND {{scope_d}}
-       AND (s.next_at IS NULL OR s.next_at <= d.due_at)
        AND {_free_for_normal("d")} AND {{unblocked_d}}
      ORDER BY d.priority DESC, d.due_at LIMIT 1),
     (SELECT min(d.due_at)
      FROM deliveries d
-     JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+     CROSS JOIN LATERAL (
+         SELECT 1 FROM account_slots s
+         WHERE s.platform = d.platform AND s.account = d.account AND s.owner_delivery = d.id LIMIT 1
+     ) s
      WHERE d.dispatched_at IS NOT NULL AND d.priority = 0 AND d.state IN {_DISPATCHABLE}
-       AND {{scope_d}} AND s.owner_delivery = d.id
-       AND {_free_for_normal("d")} AND {{unblocked_d}})
+       AND {{scope_d}} AND {_free_for_normal("d")} AND {{unblocked_d}})
 )
 """
 _ACCOUNT_BLOCK = """
@@ -507,7 +523,10 @@ WHERE r.bucket LIKE 'block:%' AND r.blocked_until > $1
 _NEXT_BREAKING = f"""
 SELECT min(GREATEST(d.due_at, s.breaking_next_at, blk.until))
 FROM deliveries d
-JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+CROSS JOIN LATERAL (
+    SELECT s.breaking_next_at FROM account_slots s
+    WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
+) s
 LEFT JOIN LATERAL (
     SELECT max(r.blocked_until) AS until FROM rate_limits r
     WHERE r.bucket IN ('block:' || d.platform || ':' || d.account, 'block:' || d.platform || ':*')

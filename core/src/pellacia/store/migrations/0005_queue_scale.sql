@@ -16,7 +16,7 @@ CREATE INDEX deliveries_returning_idx ON deliveries (due_at)
       AND state IN ('pending', 'ready', 'retry_wait', 'suspended');
 
 -- Accounts whose spacing window is over (the claim) or ends next (next due).
-CREATE INDEX account_slots_next_idx ON account_slots (next_at NULLS FIRST);
+CREATE INDEX account_slots_next_idx ON account_slots ((COALESCE(next_at, '-infinity')));
 
 -- Every (platform, account) with a delivery has its slot row, whatever
 -- inserted the delivery (intake, tests, COPY): the claim only looks there.
