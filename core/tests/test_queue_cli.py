@@ -14,6 +14,8 @@ from pellacia.cli.main import cli
 from pellacia.config import SpacingSettings
 from pellacia.scheduling.testing import enqueue
 from pellacia.store import queue, quotas
+from pellacia.store.deliveries import cancel, transition
+from pellacia.store.models import DeliveryState
 from pellacia.store.pool import connect_one
 
 
@@ -37,10 +39,9 @@ async def _seed(dsn: str) -> dict[str, Any]:
             conn, worker_id="w", now=now, lease_seconds=15, limit=1, spacing=lambda _p: spaced
         )
         await conn.execute(
-            "UPDATE deliveries SET state = 'failed', lease_owner = NULL, lease_until = NULL,"
-            " upload_state = '{\"offset\": 42}', last_error = 'boom' WHERE id = $1",
-            c.id,
+            "UPDATE deliveries SET upload_state = '{\"offset\": 42}' WHERE id = $1", c.id
         )
+        await transition(conn, c, DeliveryState.FAILED, owner="w", release=True, reason="boom")
         [blocked] = await enqueue(conn, platforms=[("tt", "main")], due_at=now)
         await quotas.block(
             conn, platform="tt", account="main", until=now + timedelta(hours=1), reason="429"
@@ -86,7 +87,7 @@ def test_status_retry_clear(env: str) -> None:
     row = asyncio.run(check())
     assert (row["state"], row["upload_state"]) == ("ready", {"offset": 42})
 
-    asyncio.run(_fail_again(env, ids["failed"]))
+    asyncio.run(_claim_and_fail(env, ids["failed"], ids["spaced"]))
     refused = runner.invoke(cli, ["queue", "clear", "--status", "failed"], input="n\n")
     assert refused.exit_code == 1
     cleared = runner.invoke(cli, ["queue", "clear", "--status", "failed", "--yes", "--json"])
@@ -94,9 +95,18 @@ def test_status_retry_clear(env: str) -> None:
     assert json.loads(cleared.output) == {"status": "failed", "deleted": 1}
 
 
-async def _fail_again(dsn: str, delivery_id: Any) -> None:
+async def _claim_and_fail(dsn: str, delivery_id: Any, other: Any) -> None:
+    """The retried delivery fails again, by the real path: claimed, then failed
+    (the other delivery of its account is cancelled so that it is next)."""
     conn = await connect_one(dsn)
     try:
-        await conn.execute("UPDATE deliveries SET state = 'failed' WHERE id = $1", delivery_id)
+        assert await cancel(conn, other) == "cancelled"
+        now = datetime.now(UTC) + timedelta(days=1)  # past every spacing window
+        free = SpacingSettings(min_interval=0, jitter=0)
+        taken = await queue.claim(
+            conn, worker_id="w2", now=now, lease_seconds=15, limit=10, spacing=lambda _p: free
+        )
+        claimed = next(c for c in taken if c.id == delivery_id)
+        await transition(conn, claimed, DeliveryState.FAILED, owner="w2", release=True)
     finally:
         await conn.close()

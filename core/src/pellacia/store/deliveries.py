@@ -58,17 +58,12 @@ async def claim_by_id(
         ):
             return None
         await conn.execute(
-            "UPDATE deliveries SET state = 'claimed', lease_owner = $2, lease_until = $3, "
+            "UPDATE deliveries SET state = 'claimed', state_reason = 'claimed by id', "
+            "lease_owner = $2, lease_until = $3, "
             "wait_reason = NULL, attempts = attempts + 1, updated_at = now() WHERE id = $1",
             delivery_id,
             worker,
             lease_until,
-        )
-        await events.record(
-            conn,
-            "delivery.state",
-            delivery_id=delivery_id,
-            payload={"from": state.value, "to": "claimed", "worker": worker},
         )
         full = await conn.fetchrow(_CLAIMED_SELECT + " WHERE d.id = $1", delivery_id)
     return ClaimedDelivery.from_row(full, state)
@@ -98,8 +93,8 @@ async def transition(
     to cancel (checked under the row lock, so a cancel never races a publish).
     """
     extra = dict(fields or {})
-    sets = ["state = $2", "updated_at = now()"]
-    args: list[Any] = [delivery.id, to.value]
+    sets = ["state = $2", "state_reason = $3", "updated_at = now()"]
+    args: list[Any] = [delivery.id, to.value, _reason_text(reason, event)]
     for name, value in extra.items():
         args.append(value)
         sets.append(f"{name} = ${len(args)}")
@@ -114,19 +109,18 @@ async def transition(
             raise LeaseLost(f"delivery {delivery.id}: lease no longer held by {owner}")
         if honour_cancel and row["cancel_requested"]:
             raise CancelRequested(str(delivery.id))
+        # the state-machine trigger checks the edge and writes the event
         await conn.execute(f"UPDATE deliveries SET {', '.join(sets)} WHERE id = $1", *args)
-        payload: dict[str, Any] = {"from": row["state"], "to": to.value, "worker": owner}
-        if reason:
-            payload["reason"] = reason
-        payload.update(event or {})
-        await events.record(
-            conn,
-            "delivery.state",
-            post_id=delivery.post_id,
-            delivery_id=delivery.id,
-            payload=payload,
-        )
     return str(row["state"])
+
+
+def _reason_text(reason: str | None, event: Mapping[str, Any] | None) -> str | None:
+    """``state_reason``: the caller's reason, or what its event details say."""
+    if reason:
+        return reason
+    if event:
+        return ", ".join(f"{k}={v}" for k, v in event.items())
+    return None
 
 
 async def update_fenced(
@@ -262,17 +256,10 @@ async def cancel(conn: Any, delivery_id: uuid.UUID, *, reason: str = "cancelled"
         state = row["state"]
         if state in _CANCELLABLE_NOW:
             await conn.execute(
-                "UPDATE deliveries SET state = 'cancelled', wait_reason = NULL, "
+                "UPDATE deliveries SET state = 'cancelled', state_reason = $2, wait_reason = NULL, "
                 "last_error = $2, updated_at = now() WHERE id = $1",
                 delivery_id,
                 reason,
-            )
-            await events.record(
-                conn,
-                "delivery.state",
-                post_id=row["post_id"],
-                delivery_id=delivery_id,
-                payload={"from": state, "to": "cancelled", "reason": reason},
             )
             return "cancelled"
         if state in ("claimed", "uploading"):
@@ -303,20 +290,13 @@ async def resolve_manual(
         if row is None or row["state"] not in ("manual", "failed"):
             return None
         await conn.execute(
-            "UPDATE deliveries SET state = 'published', remote_id = $2, remote_url = $3, "
-            "published_at = $4, outcome_unknown = false, layer = 'manual', updated_at = now() "
-            "WHERE id = $1",
+            "UPDATE deliveries SET state = 'published', state_reason = 'resolved by operator', "
+            "remote_id = $2, remote_url = $3, published_at = $4, outcome_unknown = false, "
+            "layer = 'manual', updated_at = now() WHERE id = $1",
             delivery_id,
             remote_id,
             url,
             at,
-        )
-        await events.record(
-            conn,
-            "delivery.state",
-            post_id=row["post_id"],
-            delivery_id=delivery_id,
-            payload={"from": row["state"], "to": "published", "by": "operator", "url": url},
         )
         return str(row["state"])
 

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from pellacia.contract import MigrationSource
+from pellacia.store import states
 
 CORE_MIGRATIONS = MigrationSource(owner="core", package="pellacia.store.migrations")
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -114,6 +115,9 @@ async def migrate(conn: Any, plugin_sources: Sequence[MigrationSource] = ()) -> 
                         migration.checksum,
                     )
                 applied_now.append(f"{migration.owner}/{migration.version:04d}_{migration.name}")
+        # The state machine's table is declared in code; the database enforces
+        # the copy made here, under the same lock, on every run.
+        await states.sync(conn)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now

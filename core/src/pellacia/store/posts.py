@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pellacia.store import events
-
 
 @dataclass(frozen=True)
 class NewDelivery:
@@ -40,7 +38,7 @@ class NewPost:
 
 
 async def insert(conn: Any, post: NewPost, deliveries: Sequence[NewDelivery]) -> None:
-    """Insert a post, its deliveries and their ``delivery.created`` events (caller's txn)."""
+    """Insert a post and its deliveries (caller's txn); a trigger writes their first events."""
     await conn.execute(
         """
         INSERT INTO posts (id, video_path, video_sha256, video_size, media, title, description,
@@ -77,13 +75,6 @@ async def insert(conn: Any, post: NewPost, deliveries: Sequence[NewDelivery]) ->
             d.idempotency_key,
             "scheduled" if post.scheduled_at is not None else None,
             d.layer_index,
-        )
-        await events.record(
-            conn,
-            "delivery.state",
-            post_id=post.id,
-            delivery_id=d.id,
-            payload={"from": None, "to": "pending", "platform": d.platform, "account": d.account},
         )
 
 
