@@ -79,9 +79,9 @@ _BUILD = [
            'ready', 1, $3::timestamptz - interval '1 minute', 'b' || a
     FROM generate_series(0, $2::int - 1, 50) a
     """,
-    # 1 % of the accounts: a normal upload in flight (its window runs)
+    # 1 % of the accounts: a normal delivery in flight (its window runs)
     """
-    UPDATE deliveries d SET state = 'uploading', lease_owner = 'bench', attempts = 1,
+    UPDATE deliveries d SET state = 'claimed', lease_owner = 'bench', attempts = 1,
            lease_until = $3::timestamptz + interval '1 minute',
            dispatched_at = $3::timestamptz - interval '1 minute'
     FROM (SELECT md5('d' || a)::uuid AS id FROM generate_series(25, $2::int - 1, 100) a) f

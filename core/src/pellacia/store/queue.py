@@ -219,7 +219,8 @@ WITH moved AS (
     WHERE s.platform = v.platform AND s.account = v.account
 )
 UPDATE deliveries d
-SET state = 'claimed', lease_owner = $2, lease_until = $3, attempts = d.attempts + 1,
+SET state = 'claimed', state_reason = 'claimed', lease_owner = $2, lease_until = $3,
+    attempts = d.attempts + 1,
     wait_reason = NULL, wait_until = NULL, quota_reserved = true,
     dispatched_at = COALESCE(d.dispatched_at, $4), updated_at = now()
 FROM posts p
@@ -413,7 +414,7 @@ async def renew(
 
 _RELEASE = f"""
 UPDATE deliveries
-SET state = 'ready', lease_owner = NULL, lease_until = NULL,
+SET state = 'ready', state_reason = {{reason}}, lease_owner = NULL, lease_until = NULL,
     outcome_unknown = outcome_unknown OR state = 'publishing', updated_at = now()
 WHERE state IN {_IN_FLIGHT} AND {{where}}
 RETURNING id
@@ -427,14 +428,20 @@ async def release(conn: Any, ids: Iterable[uuid.UUID], worker_id: str) -> list[u
     ``outcome_unknown`` so the next claimer reconciles before publishing again.
     """
     rows = await conn.fetch(
-        _RELEASE.format(where="id = ANY($1::uuid[]) AND lease_owner = $2"), list(ids), worker_id
+        _RELEASE.format(
+            reason="'released on shutdown'", where="id = ANY($1::uuid[]) AND lease_owner = $2"
+        ),
+        list(ids),
+        worker_id,
     )
     return [r["id"] for r in rows]
 
 
 async def recover_expired(conn: Any, now: datetime) -> list[uuid.UUID]:
     """The lease sweep: in-flight deliveries whose lease ran out go back to the queue."""
-    rows = await conn.fetch(_RELEASE.format(where="lease_until < $1"), now)
+    rows = await conn.fetch(
+        _RELEASE.format(reason="'lease expired'", where="lease_until < $1"), now
+    )
     return [r["id"] for r in rows]
 
 

@@ -108,7 +108,7 @@ async def retry(
         )
         if state in allowed:
             await conn.execute(
-                "UPDATE deliveries SET state = 'ready',"
+                "UPDATE deliveries SET state = 'ready', state_reason = 'retried by hand',"
                 " due_at = $2, layer_index = 0, layer = NULL, wait_reason = NULL,"
                 " wait_until = NULL, lease_owner = NULL, lease_until = NULL,"
                 " updated_at = now() WHERE id = $1",
