@@ -65,24 +65,24 @@ _IN_FLIGHT = "('claimed', 'uploading', 'publishing')"
 # A breaking delivery pauses normal ones on its account while it is in flight,
 # waiting for a retry or resume, or due.
 _PAUSING_BREAKING = f"""
-    (EXISTS (SELECT 1 FROM deliveries b
-             WHERE b.platform = {{t}}.platform AND b.account = {{t}}.account
-               AND b.priority > 0 AND b.state IN {_DISPATCHABLE}
-               AND (b.due_at <= $1 OR b.state IN ('retry_wait', 'suspended')))
-     OR EXISTS (SELECT 1 FROM deliveries b
-                WHERE b.platform = {{t}}.platform AND b.account = {{t}}.account
-                  AND b.state IN {_IN_FLIGHT} AND b.priority > 0))
+    (EXISTS (SELECT 1 FROM deliveries pb
+             WHERE pb.platform = {{t}}.platform AND pb.account = {{t}}.account
+               AND pb.priority > 0 AND pb.state IN {_DISPATCHABLE}
+               AND (pb.due_at <= $1 OR pb.state IN ('retry_wait', 'suspended')))
+     OR EXISTS (SELECT 1 FROM deliveries pb
+                WHERE pb.platform = {{t}}.platform AND pb.account = {{t}}.account
+                  AND pb.state IN {_IN_FLIGHT} AND pb.priority > 0))
 """
 _BUSY_NORMAL = f"""
-    EXISTS (SELECT 1 FROM deliveries f
-            WHERE f.platform = {{t}}.platform AND f.account = {{t}}.account
-              AND f.state IN {_IN_FLIGHT} AND f.priority = 0)
+    EXISTS (SELECT 1 FROM deliveries bz
+            WHERE bz.platform = {{t}}.platform AND bz.account = {{t}}.account
+              AND bz.state IN {_IN_FLIGHT} AND bz.priority = 0)
 """
 _BLOCKED = """
-    EXISTS (SELECT 1 FROM rate_limits r
-            WHERE r.bucket IN ('block:' || {t}.platform || ':' || {t}.account,
+    EXISTS (SELECT 1 FROM rate_limits rb
+            WHERE rb.bucket IN ('block:' || {t}.platform || ':' || {t}.account,
                                'block:' || {t}.platform || ':*')
-              AND r.blocked_until > $1)
+              AND rb.blocked_until > $1)
 """
 
 
@@ -463,16 +463,16 @@ async def notify(conn: Any) -> None:
 # {scope}: which accounts (alias s / d), {unblocked}: announced blocks left out.
 _NEXT_NORMAL = f"""
 SELECT LEAST(
-    (SELECT GREATEST(s.next_at, f.due_at)
+    (SELECT GREATEST(s.next_at, fd.due_at)
      FROM account_slots s
      CROSS JOIN LATERAL (
          SELECT d.platform, d.account, d.due_at FROM deliveries d
          WHERE d.platform = s.platform AND d.account = s.account AND d.priority = 0
            AND d.state IN {_DISPATCHABLE}
          ORDER BY d.due_at LIMIT 1
-     ) f
-     WHERE {{scope_s}} AND f.due_at <= GREATEST(s.next_at, $1)
-       AND {_free_for_normal("f")} AND {{unblocked_f}}
+     ) fd
+     WHERE {{scope_s}} AND fd.due_at <= GREATEST(s.next_at, $1)
+       AND {_free_for_normal("fd")} AND {{unblocked_f}}
      ORDER BY COALESCE(s.next_at, '-infinity') LIMIT 1),
     (SELECT d.due_at
      FROM deliveries d
@@ -495,21 +495,21 @@ SELECT LEAST(
 )
 """
 _ACCOUNT_BLOCK = """
-    NOT EXISTS (SELECT 1 FROM rate_limits r
-                WHERE r.bucket = 'block:' || {t}.platform || ':' || {t}.account
-                  AND r.blocked_until > $1)
+    NOT EXISTS (SELECT 1 FROM rate_limits rb
+                WHERE rb.bucket = 'block:' || {t}.platform || ':' || {t}.account
+                  AND rb.blocked_until > $1)
 """
 _NEXT_UNBLOCKED = _NEXT_NORMAL.format(
     scope_s="true",
     scope_d="true",
-    unblocked_f=f"NOT {_BLOCKED.format(t='f')}",
+    unblocked_f=f"NOT {_BLOCKED.format(t='fd')}",
     unblocked_d=f"NOT {_BLOCKED.format(t='d')}",
 )
 # Under a platform-wide block: that platform's accounts without a block of their own.
 _NEXT_PLATFORM = _NEXT_NORMAL.format(
     scope_s="s.platform = $2",
     scope_d="d.platform = $2",
-    unblocked_f=_ACCOUNT_BLOCK.format(t="f"),
+    unblocked_f=_ACCOUNT_BLOCK.format(t="fd"),
     unblocked_d=_ACCOUNT_BLOCK.format(t="d"),
 )
 _NEXT_ACCOUNT = _NEXT_NORMAL.format(
