@@ -24,6 +24,7 @@ Goals (DESIGN §11 and the issue): claim p99 at 1M <= 2x its 1k value and
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from typing import Any
 from pellacia.config import SpacingSettings
 from pellacia.scheduling.service import queue_status
 from pellacia.store import queue
+from pellacia.store import status as status_sql
 
 PLATFORM = "yt"
 #: deliveries a claim asks for: a worker's default concurrency
@@ -211,6 +213,53 @@ async def measure(conn: Any, size: str, now: datetime, samples: int) -> Figures:
     return fig
 
 
+def _statements(now: datetime) -> list[tuple[str, str, str, str]]:
+    """(title, scenario, SQL, EXECUTE arguments) of the plans worth reading."""
+    fetch = CLAIM_LIMIT + 4 + CLAIM_LIMIT // 4
+    claim_args = f"'{now.isoformat()}', {fetch}, {max(queue.SCAN_MIN, queue.SCAN_FACTOR * fetch)}"
+    at = f"'{now.isoformat()}'"
+    return [
+        ("claim candidates, some accounts free", _SOME_FREE, queue._CANDIDATES, claim_args),
+        ("claim candidates, all accounts blocked", _ALL_BLOCKED, queue._CANDIDATES, claim_args),
+        ("claim candidates, one account free", _ONE_FREE, queue._CANDIDATES, claim_args),
+        (
+            "next due, accounts without a block (all blocked)",
+            _ALL_BLOCKED,
+            queue._NEXT_UNBLOCKED,
+            at,
+        ),
+        ("next due, breaking deliveries", _ALL_BLOCKED, queue._NEXT_BREAKING, at),
+        ("queue status: waiting deliveries with reasons", _SOME_FREE, queue._WAITING, f"{at}, 200"),
+        ("queue status: counts", _SOME_FREE, status_sql.COUNTS, ""),
+    ]
+
+
+async def plans(conn: Any, now: datetime) -> list[str]:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of each statement, with the cached
+    (generic) plan the claim transaction uses; markdown."""
+    out: list[str] = []
+    for i, (title, scenario, sql, args) in enumerate(_statements(now)):
+        if scenario is _ONE_FREE:
+            await conn.execute(_ALL_BLOCKED, now)
+        await conn.execute(scenario, now)
+        count = len(set(re.findall(r"\$(\d+)", sql)))
+        kinds = ", ".join(["timestamptz", "int", "int"][:count])
+        async with conn.transaction():
+            await conn.execute(
+                "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
+            )
+            await conn.execute(
+                f"PREPARE plan_{i}({kinds}) AS {sql}" if count else f"PREPARE plan_{i} AS {sql}"
+            )
+            execute = f"EXECUTE plan_{i}({args})" if count else f"EXECUTE plan_{i}"
+            for _ in range(3):  # warm
+                await conn.execute(execute)
+            rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {execute}")
+            await conn.execute(f"DEALLOCATE plan_{i}")
+        out += [f"### {title}", "", "```", *(r[0] for r in rows), "```", ""]
+    return out
+
+
 async def _wake_up(conn: Any, now: datetime) -> None:
     await _claim_rolled_back(conn, now)
     await queue.next_due(conn, now)
@@ -272,9 +321,15 @@ def label(n: int) -> str:
 
 
 async def run(
-    conn: Any, sizes: list[int], accounts: list[int], samples: int, log: Callable[[str], None]
+    conn: Any,
+    sizes: list[int],
+    accounts: list[int],
+    samples: int,
+    log: Callable[[str], None],
+    plans_to: list[str] | None = None,
 ) -> list[str]:
-    """Build and measure every (size, accounts) pair; the report's lines."""
+    """Build and measure every (size, accounts) pair; the report's lines.
+    With ``plans_to``, the plans at the largest size are appended there."""
     series: dict[int, list[Figures]] = {}
     try:
         await conn.execute("SET jit = off")
@@ -285,6 +340,9 @@ async def run(
                 log(f"built {label(n)} over {acc:,} accounts in {took:.0f} s")
                 fig = await measure(conn, label(n), now, samples)
                 series.setdefault(acc, []).append(fig)
+                if plans_to is not None and n == max(sizes):
+                    plans_to += [f"## {label(n)} queued over {acc:,} accounts", ""]
+                    plans_to += await plans(conn, now)
     finally:
         await conn.close()
     return report(series)

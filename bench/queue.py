@@ -393,15 +393,20 @@ async def growth(admin: str, args: argparse.Namespace) -> None:
     spec.loader.exec_module(_growth)
     dsn = await fresh_db(admin, "bench_growth")
     conn = await connect_one(dsn)
+    plans: list[str] | None = [] if args.plans else None
     lines = await _growth.run(
         conn,
         _sizes(args.sizes),
         _sizes(args.accounts),
         args.growth_samples,
         lambda msg: print(msg, file=sys.stderr, flush=True),
+        plans,
     )
     print(f"claim limit {_growth.CLAIM_LIMIT}; {args.growth_samples} samples per figure")
     print("\n".join(lines))
+    if plans is not None:
+        await asyncio.to_thread(Path(args.plans).write_text, "\n".join(plans))
+        print(f"plans at the largest size written to {args.plans}")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -474,4 +479,7 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="1k,100k,1M", help="--growth: queued deliveries")
     parser.add_argument("--accounts", default="100,10k", help="--growth: account counts")
     parser.add_argument("--growth-samples", type=int, default=200, help="--growth: per figure")
+    parser.add_argument(
+        "--plans", metavar="FILE", help="--growth: EXPLAIN plans at the largest size"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -94,10 +94,11 @@ def _free_for_normal(t: str) -> str:
 # Statement 1: candidates on a snapshot, then locked (the authoritative check
 # is statement 2, after the account rows are locked).
 #
-# Fast path (``fast``): today's order, over at most $3 due rows of the
-# dispatch index, each checked against its account; enough when free accounts
-# are common among the oldest rows. When it finds fewer than $2 and stopped
-# at its cap, the account-first path (``slow``) runs instead: the few due
+# Fast path (``fast``): the oldest due rows in (priority, due) order, each
+# checked against its account, read until $2 pass or $3 were read; enough
+# when free accounts are common among the oldest rows (a backlog drained as
+# fast as it can go). When it finds fewer than $2 and there were more due
+# rows than it read, the account-first path (``slow``) runs instead: the few due
 # breaking deliveries, the first due normal delivery of each account whose
 # spacing window is over (``account_slots_next_idx``, then one index probe
 # per account), and slot owners coming back inside their own window (retry,
@@ -107,33 +108,32 @@ def _free_for_normal(t: str) -> str:
 # Each account's slot row is then locked (SKIP LOCKED: an account another
 # claimer holds is left for this round).
 _CANDIDATES = f"""
-WITH scan AS (
-    SELECT d.id, d.platform, d.account, d.priority, d.due_at
-    FROM deliveries d
-    WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
-    ORDER BY d.priority DESC, d.due_at
-    LIMIT $3
-), fast AS (
-    SELECT x.id, x.priority, x.due_at FROM (
-        SELECT d.id, d.priority, d.due_at,
-               row_number() OVER (PARTITION BY d.platform, d.account, d.priority
-                                  ORDER BY d.due_at) AS nth
-        FROM scan d
-        CROSS JOIN LATERAL (
-            SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
-            WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
-        ) s
-        WHERE CASE WHEN d.priority > 0
-                   THEN s.breaking_next_at IS NULL OR s.breaking_next_at <= $1
-                   ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = d.id)
-                        AND {_free_for_normal("d")} END
-          AND NOT {_BLOCKED.format(t="d")}
-    ) x
-    WHERE x.priority > 0 OR x.nth = 1  -- one normal delivery per account at a time
-    ORDER BY x.priority DESC, x.due_at
+WITH fast AS (
+    SELECT d.id, d.priority, d.due_at
+    FROM (
+        SELECT d.id, d.platform, d.account, d.priority, d.due_at
+        FROM deliveries d
+        WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+        ORDER BY d.priority DESC, d.due_at
+        LIMIT $3
+    ) d
+    CROSS JOIN LATERAL (
+        SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
+        WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
+    ) s
+    WHERE CASE WHEN d.priority > 0
+               THEN s.breaking_next_at IS NULL OR s.breaking_next_at <= $1
+               ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = d.id)
+                    AND {_free_for_normal("d")} END
+      AND NOT {_BLOCKED.format(t="d")}
+    ORDER BY d.priority DESC, d.due_at  -- the inner order: read only until $2 pass
     LIMIT $2
 ), fast_done AS (
-    SELECT (SELECT count(*) FROM fast) >= $2 OR (SELECT count(*) FROM scan) < $3 AS done
+    -- enough found, or the read saw every due row
+    SELECT (SELECT count(*) FROM fast) >= $2
+        OR (SELECT count(*) FROM (
+                SELECT 1 FROM deliveries d WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+                LIMIT $3) n) < $3 AS done
 ), slow AS (
     SELECT x.id, x.priority, x.due_at FROM (
         SELECT d.id, d.priority, d.due_at
@@ -462,18 +462,21 @@ async def notify(conn: Any) -> None:
 # breaking news are left out: the end of that delivery sends a wake-up.
 # {scope}: which accounts (alias s / d), {unblocked}: announced blocks left out.
 _NEXT_NORMAL = f"""
+WITH by_slot AS (
+    SELECT GREATEST(s.next_at, fd.due_at) AS at
+    FROM account_slots s
+    CROSS JOIN LATERAL (
+        SELECT d.platform, d.account, d.due_at FROM deliveries d
+        WHERE d.platform = s.platform AND d.account = s.account AND d.priority = 0
+          AND d.state IN {_DISPATCHABLE}
+        ORDER BY d.due_at LIMIT 1
+    ) fd
+    WHERE {{scope_s}} AND fd.due_at <= GREATEST(s.next_at, $1)
+      AND {_free_for_normal("fd")} AND {{unblocked_f}}
+    ORDER BY COALESCE(s.next_at, '-infinity') LIMIT 1
+)
 SELECT LEAST(
-    (SELECT GREATEST(s.next_at, fd.due_at)
-     FROM account_slots s
-     CROSS JOIN LATERAL (
-         SELECT d.platform, d.account, d.due_at FROM deliveries d
-         WHERE d.platform = s.platform AND d.account = s.account AND d.priority = 0
-           AND d.state IN {_DISPATCHABLE}
-         ORDER BY d.due_at LIMIT 1
-     ) fd
-     WHERE {{scope_s}} AND fd.due_at <= GREATEST(s.next_at, $1)
-       AND {_free_for_normal("fd")} AND {{unblocked_f}}
-     ORDER BY COALESCE(s.next_at, '-infinity') LIMIT 1),
+    (SELECT at FROM by_slot),
     (SELECT d.due_at
      FROM deliveries d
      CROSS JOIN LATERAL (
@@ -482,6 +485,8 @@ SELECT LEAST(
            AND COALESCE(s.next_at, '-infinity') <= d.due_at LIMIT 1
      ) s
      WHERE d.priority = 0 AND d.state IN {_DISPATCHABLE} AND d.due_at > $1 AND {{scope_d}}
+       -- no need to look past what the first stream found
+       AND d.due_at < COALESCE((SELECT at FROM by_slot), 'infinity')
        AND {_free_for_normal("d")} AND {{unblocked_d}}
      ORDER BY d.priority DESC, d.due_at LIMIT 1),
     (SELECT min(d.due_at)
