@@ -95,7 +95,8 @@ def _free_for_normal(t: str) -> str:
 # is statement 2, after the account rows are locked).
 #
 # Fast path (``fast``): the oldest due rows in (priority, due) order, each
-# checked against its account, read until $2 pass or $3 were read; enough
+# checked against its account and locked, read until $2 are locked or $3
+# were read; enough
 # when free accounts are common among the oldest rows (a backlog drained as
 # fast as it can go). When it finds fewer than $2 and there were more due
 # rows than it read, the account-first path (``slow``) runs instead: the few due
@@ -109,25 +110,33 @@ def _free_for_normal(t: str) -> str:
 # claimer holds is left for this round).
 _CANDIDATES = f"""
 WITH fast AS (
-    SELECT d.id, d.priority, d.due_at
+    SELECT d.id
     FROM (
-        SELECT d.id, d.platform, d.account, d.priority, d.due_at
-        FROM deliveries d
-        WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
-        ORDER BY d.priority DESC, d.due_at
-        LIMIT $3
-    ) d
-    CROSS JOIN LATERAL (
-        SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
-        WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
-    ) s
-    WHERE CASE WHEN d.priority > 0
-               THEN s.breaking_next_at IS NULL OR s.breaking_next_at <= $1
-               ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = d.id)
-                    AND {_free_for_normal("d")} END
-      AND NOT {_BLOCKED.format(t="d")}
-    ORDER BY d.priority DESC, d.due_at  -- the inner order: read only until $2 pass
+        SELECT x.id, x.priority, x.due_at
+        FROM (
+            SELECT d.id, d.platform, d.account, d.priority, d.due_at
+            FROM deliveries d
+            WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+            ORDER BY d.priority DESC, d.due_at
+            LIMIT $3
+        ) x
+        CROSS JOIN LATERAL (
+            SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
+            WHERE s.platform = x.platform AND s.account = x.account LIMIT 1
+        ) s
+        WHERE CASE WHEN x.priority > 0
+                   THEN s.breaking_next_at IS NULL OR s.breaking_next_at <= $1
+                   ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = x.id)
+                        AND {_free_for_normal("x")} END
+          AND NOT {_BLOCKED.format(t="x")}
+        ORDER BY x.priority DESC, x.due_at  -- already in this order: no sort
+    ) e
+    JOIN deliveries d ON d.id = e.id
+    WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+    ORDER BY e.priority DESC, e.due_at
     LIMIT $2
+    -- rows another claimer is taking are passed over as they are read
+    FOR UPDATE OF d SKIP LOCKED
 ), fast_done AS (
     -- enough found, or the read saw every due row
     SELECT (SELECT count(*) FROM fast) >= $2

@@ -9,6 +9,11 @@ CREATE INDEX deliveries_account_dispatch_idx
     ON deliveries (platform, account, priority DESC, due_at)
     WHERE state IN ('pending', 'ready', 'retry_wait', 'suspended');
 
+-- "Is a delivery in flight on this account": a probe per account, whatever
+-- the number of deliveries in flight elsewhere.
+CREATE INDEX deliveries_in_flight_idx ON deliveries (platform, account, priority)
+    WHERE state IN ('claimed', 'uploading', 'publishing');
+
 -- Deliveries coming back after a dispatch (retry, released lease, resume):
 -- the slot owner among them may go inside its own spacing window. Few rows.
 CREATE INDEX deliveries_returning_idx ON deliveries (due_at)
