@@ -3,6 +3,7 @@ token store, loopback-only binding. Runs against the example platform's fake."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 from pellacia_sandbox.control import SandboxControl, SandboxControlError
 from pellacia_sandbox.fakes.base import TokenError, TokenStore, pkce_challenge
+from pellacia_sandbox.faults import FaultTable
 from pellacia_sandbox.host import NotLoopback, SandboxHost, check_loopback
 
 VERIFIER = "v" * 50
@@ -204,6 +206,8 @@ async def test_invalid_fault_rules_are_refused(
         ({"platform": "example", "kind": "status"}, 400),
         ({"platform": "example", "kind": "auth", "path": "("}, 400),
         ({"platform": "example", "kind": "auth", "times": 0}, 400),
+        ({"platform": "example", "kind": "auth", "probability": 0}, 400),
+        ({"platform": "example", "kind": "auth", "probability": 1.5}, 400),
         ({"platform": "nowhere", "kind": "auth"}, 404),
     ]
     for spec, status in bad:
@@ -211,6 +215,17 @@ async def test_invalid_fault_rules_are_refused(
             assert r.status == status, spec
             assert "error" in await r.json()
     assert host.faults.to_json() == []
+
+
+def test_probability_faults_a_share_of_matching_requests() -> None:
+    table = FaultTable(random.Random(7))
+    rule = table.add(
+        {"platform": "example", "kind": "server_error", "times": None, "probability": 0.1}
+    )
+    fired = sum(table.take("example", "PUT", "/upload") is not None for _ in range(5000))
+    assert 400 <= fired <= 600 and rule.hits == fired
+    assert table.to_json()[0]["probability"] == 0.1
+    assert table.take("other", "PUT", "/upload") is None
 
 
 # ------------------------------------------------------------ tokens, clock

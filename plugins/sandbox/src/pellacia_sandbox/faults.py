@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "status",
 )
 MAX_DELAY_S = 30.0
-_RESERVED = {"id", "platform", "method", "path", "kind", "times", "skip"}
+_RESERVED = {"id", "platform", "method", "path", "kind", "times", "skip", "probability"}
 
 
 class FaultSpecError(ValueError):
@@ -47,6 +48,8 @@ class Fault:
     path: str | None = None
     times: int | None = 1
     skip: int = 0
+    #: chance that a matching request gets the fault (chaos runs); 1: every one
+    probability: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
     _regex: re.Pattern[str] | None = field(default=None, repr=False)
@@ -71,6 +74,7 @@ class Fault:
             "path": self.path,
             "skip": self.skip,
             "times": self.times,
+            "probability": self.probability,
             "remaining": None if self.times is None else max(0, self.times - self.hits),
             "hits": self.hits,
             **self.params,
@@ -80,9 +84,10 @@ class Fault:
 class FaultTable:
     """The active fault rules, first added first matched."""
 
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
+        self._rng = rng or random.Random()
 
     def add(self, spec: Mapping[str, Any]) -> Fault:
         """Validate a JSON rule and add it."""
@@ -100,6 +105,9 @@ class FaultTable:
             raise FaultSpecError("times must be a positive integer or null (always)")
         if not isinstance(skip, int) or skip < 0:
             raise FaultSpecError("skip must be a non-negative integer")
+        probability = spec.get("probability", 1.0)
+        if not isinstance(probability, int | float) or not 0 < probability <= 1:
+            raise FaultSpecError("probability must be a number in (0, 1]")
         params = {k: v for k, v in spec.items() if k not in _RESERVED}
         if kind == "delay":
             seconds = params.get("seconds", 1.0)
@@ -118,6 +126,7 @@ class FaultTable:
             path=path,
             times=times,
             skip=skip,
+            probability=float(probability),
             params=params,
             _regex=regex,
         )
@@ -131,6 +140,8 @@ class FaultTable:
                 continue
             if fault.skip > 0:
                 fault.skip -= 1
+                continue
+            if fault.probability < 1 and self._rng.random() >= fault.probability:
                 continue
             fault.hits += 1
             return fault
