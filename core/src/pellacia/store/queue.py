@@ -26,6 +26,15 @@ Wake-ups: a trigger (migration 0002) sends ``NOTIFY`` on :data:`QUEUE_CHANNEL`
 whenever a delivery is inserted or becomes dispatchable, or an in-flight one
 finishes. :func:`notify` sends the same signal by hand. Idle workers
 ``LISTEN`` there and otherwise sleep until :func:`next_due`.
+
+Cost (DESIGN §11): the claim, :func:`next_due` and the wait reasons read a
+bounded number of index entries whatever the number of queued rows: the
+claim reads the oldest due rows up to a cap, then selects account-first (one
+``account_slots`` row per account, created by a trigger when its first
+delivery is inserted); :func:`next_due` is the minimum of a few "first row in
+index order" queries; why a delivery waits is computed when read
+(:func:`waits`, :func:`waiting`), never rewritten on a timer. Every state
+change here sets ``state_reason`` (the 0004 trigger writes the event).
 """
 
 from __future__ import annotations
