@@ -169,18 +169,35 @@ class CompletionBatcher:
             batch, self.pending = self.pending, []
             if not batch:
                 continue
-            async with self.pool.acquire() as conn:
-                await conn.execute(
-                    "UPDATE deliveries d SET state = 'published', remote_id = 'r-' || d.id,"
-                    " published_at = now(), lease_owner = NULL, lease_until = NULL,"
-                    " updated_at = now()"
-                    " FROM unnest($1::uuid[], $2::text[]) AS v(id, owner)"
-                    " WHERE d.id = v.id AND d.lease_owner = v.owner",
-                    [b[0] for b in batch],
-                    [b[1] for b in batch],
-                )
+            batch.sort(key=lambda b: b[0])  # one lock order for every batch
+            try:
+                await self._flush(batch)
+            except Exception as exc:  # a batch that fails fails its runs, never hangs them
+                for _, _, done in batch:
+                    done.set_exception(exc)
+                continue
             for _, _, done in batch:
                 done.set_result(None)
+
+    async def _flush(self, batch: list[tuple[uuid.UUID, str, asyncio.Future[None]]]) -> None:
+        import asyncpg
+
+        for attempt in range(5):
+            try:
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        "UPDATE deliveries d SET state = 'published', remote_id = 'r-' || d.id,"
+                        " published_at = now(), lease_owner = NULL, lease_until = NULL,"
+                        " updated_at = now()"
+                        " FROM unnest($1::uuid[], $2::text[]) AS v(id, owner)"
+                        " WHERE d.id = v.id AND d.lease_owner = v.owner",
+                        [b[0] for b in batch],
+                        [b[1] for b in batch],
+                    )
+                return
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
 
     async def close(self) -> None:
         self.task.cancel()
