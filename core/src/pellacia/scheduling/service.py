@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from pellacia.delivery.errors import BadInput, NotFound
-from pellacia.store import queue
+from pellacia.store import queue, states
 from pellacia.store import status as store_status
 from pellacia.store.models import DISPATCHABLE, IN_FLIGHT
 
-CLEARABLE = ("failed", "cancelled", "manual")
-RETRYABLE = ("failed", "manual")
+CLEARABLE = tuple(sorted(s.value for s in states.CLEARABLE))
+#: the states ``queue retry`` puts back in the queue (the declared retry edges)
+RETRYABLE = tuple(sorted(f.value for (f, _), op in states.TRANSITIONS.items() if op == "retry"))
 QUEUED = tuple(sorted(DISPATCHABLE))
 
 
