@@ -170,14 +170,18 @@ class CompletionBatcher:
             if not batch:
                 continue
             batch.sort(key=lambda b: b[0])  # one lock order for every batch
+            error: Exception | None = None
             try:
                 await self._flush(batch)
             except Exception as exc:  # a batch that fails fails its runs, never hangs them
-                for _, _, done in batch:
-                    done.set_exception(exc)
-                continue
+                error = exc
             for _, _, done in batch:
-                done.set_result(None)
+                if done.done():  # its run was cancelled (lease lost) meanwhile
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
     async def _flush(self, batch: list[tuple[uuid.UUID, str, asyncio.Future[None]]]) -> None:
         import asyncpg
