@@ -133,11 +133,12 @@ WITH fast AS (
             SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
             WHERE s.platform = x.platform AND s.account = x.account LIMIT 1
         ) s
+        -- the slot row first: most held rows go no further
         WHERE CASE WHEN x.priority > 0
-                   THEN s.breaking_next_at IS NULL OR s.breaking_next_at <= $1
+                   THEN (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1)
+                        AND NOT {_BLOCKED.format(t="x")}
                    ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = x.id)
-                        AND {_free_for_normal("x")} END
-          AND NOT {_BLOCKED.format(t="x")}
+                        AND {_free_for_normal("x")} AND NOT {_BLOCKED.format(t="x")} END
         ORDER BY x.priority DESC, x.due_at  -- already in this order: no sort
     ) e
     JOIN deliveries d ON d.id = e.id
