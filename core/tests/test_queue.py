@@ -13,8 +13,8 @@ import pytest
 from pellacia.config import SpacingSettings
 from pellacia.contract import QuotaBudget
 from pellacia.scheduling import service
-from pellacia.scheduling.testing import complete, enqueue
-from pellacia.store import queue, quotas
+from pellacia.scheduling.testing import enqueue
+from pellacia.store import deliveries, queue, quotas
 from pellacia.store.models import DeliveryState
 from pellacia.store.pool import connect_one, create_pool
 
@@ -36,6 +36,19 @@ async def pool(pg_dsn: str) -> AsyncIterator[Any]:
 async def claim(conn: Any, now: datetime, limit: int = 10, worker: str = "w1", **kw: Any) -> Any:
     kw.setdefault("spacing", fixed(NO_SPACING))
     return await queue.claim(conn, worker_id=worker, now=now, lease_seconds=15, limit=limit, **kw)
+
+
+async def publish(conn: Any, delivery_id: Any, worker: str) -> None:
+    """Finish a claimed delivery as the executor does: a fenced, declared transition."""
+    await deliveries.transition(
+        conn,
+        delivery_id,
+        DeliveryState.PUBLISHED,
+        owner=worker,
+        reason="published",
+        release=True,
+        fields={"remote_id": f"remote-{delivery_id}", "published_at": T0},
+    )
 
 
 async def state_of(conn: Any, delivery_id: Any) -> Any:
@@ -69,7 +82,7 @@ async def test_one_normal_in_flight_per_account(pool: Any) -> None:
         assert [c.id for c in got] == [first[0], other[0]]
         assert await claim(conn, T0) == []
         assert await queue.waits(conn, T0, second) == {second[0]: queue.Wait("account-busy", None)}
-        assert await complete(conn, first[0], "w1")
+        await publish(conn, first[0], "w1")
         assert [c.id for c in await claim(conn, T0)] == second
 
 
@@ -82,7 +95,7 @@ async def test_spacing_interval_and_jitter_with_fake_time(pool: Any) -> None:
         b = await enqueue(conn, platforms=[("yt", "main")], due_at=T0)
         got = await claim(conn, T0, spacing=fixed(rules), rng=rng)
         assert [c.id for c in got] == a
-        assert await complete(conn, a[0], "w1")
+        await publish(conn, a[0], "w1")
         go_at = T0 + timedelta(seconds=1800 + expected_jitter)
         assert await claim(conn, T0 + timedelta(seconds=1800), spacing=fixed(rules)) == []
         assert await queue.next_due(conn, T0) == go_at
@@ -110,7 +123,7 @@ async def test_two_concurrent_claimers_never_dispatch_inside_the_interval(pool: 
             for c in await claim(conn, now, limit=3, worker=name, spacing=fixed(rules)):
                 dispatches[c.account].append(now)
                 claimed_ids.append(c.id)
-                assert await complete(conn, c.id, name)
+                await publish(conn, c.id, name)
 
     now = T0
     for _ in range(80):  # 80 steps of 25 s: enough time for 10 posts per account
@@ -164,7 +177,7 @@ async def test_breaking_preempts_pauses_and_respaces(pool: Any, pg_dsn: str) -> 
             assert await claim(conn, t2, spacing=fixed(rules)) == []  # paused
             assert await queue.waits(conn, t2, later) == {later[0]: queue.Wait("breaking", None)}
             for d in news:
-                assert await complete(conn, d, "w1")
+                await publish(conn, d, "w1")
             # Out: normal posts are re-spaced after the breaking dispatch.
             assert await queue.next_due(conn, t2) == t1 + timedelta(seconds=600)
             assert await claim(conn, t1 + timedelta(seconds=599), spacing=fixed(rules)) == []
@@ -285,7 +298,7 @@ async def test_quota_reset_at_dst_edge_in_the_database(pool: Any) -> None:
         second = await enqueue(conn, platforms=[("yt", "a")], due_at=now)
         kw: dict[str, Any] = {"quotas_for": lambda _p: [budget]}
         [first] = await claim(conn, now, **kw)
-        assert await complete(conn, first.id, "w1")
+        await publish(conn, first.id, "w1")
         assert await claim(conn, now, **kw) == []
         reset = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # midnight PDT, 23 h later
         assert (await state_of(conn, second[0]))["due_at"] == reset
@@ -341,7 +354,7 @@ async def test_insert_and_finish_wake_listeners(pool: Any, pg_dsn: str) -> None:
             await claim(conn, T0)
             await conn.execute("SELECT 1")
             assert not woke.is_set()  # claiming wakes nobody
-            await complete(conn, ids[0], "w1")  # account free again
+            await publish(conn, ids[0], "w1")  # account free again
             await asyncio.wait_for(woke.wait(), 5)
             woke.clear()
             await queue.notify(conn)
@@ -375,7 +388,7 @@ async def test_concurrent_claimers_take_each_delivery_exactly_once(pool: Any, pg
                     await asyncio.sleep(0)
                 for c in got:
                     seen.append(c.id)
-                    assert await complete(conn, c.id, name)
+                    await publish(conn, c.id, name)
         finally:
             await conn.close()
 
@@ -416,7 +429,7 @@ async def test_breaking_goes_first_over_blocked_accounts(pool: Any, selection: s
         [b0] = await enqueue(conn, platforms=[("yt", "c")], due_at=T0, breaking=True)
         assert [c.id for c in await claim(conn, T0, **kw)] == [b0]
         for d in [*first, b0]:
-            assert await complete(conn, d, "w1")
+            await publish(conn, d, "w1")
         # Older rows on the held accounts come first in due order.
         await _backlog(conn, "a", 4, T0 - timedelta(hours=2))
         await _backlog(conn, "b", 4, T0 - timedelta(hours=2))
@@ -444,11 +457,14 @@ async def test_slot_owner_returns_inside_its_window(pool: Any, selection: str) -
         [c] = await claim(conn, T0, **kw)
         assert c.id == first
         # The executor parks it for a retry in a minute, inside its window.
-        await conn.execute(
-            "UPDATE deliveries SET state = 'retry_wait', state_reason = 'test',"
-            " due_at = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        await deliveries.transition(
+            conn,
             first,
-            T0 + timedelta(seconds=60),
+            DeliveryState.RETRY_WAIT,
+            owner="w1",
+            reason="transient error",
+            release=True,
+            fields={"due_at": T0 + timedelta(seconds=60)},
         )
         assert await queue.next_due(conn, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=60)
         assert await queue.waits(conn, T0 + timedelta(seconds=1), backlog[:1]) == {
@@ -458,15 +474,13 @@ async def test_slot_owner_returns_inside_its_window(pool: Any, selection: str) -
         [again] = await claim(conn, T0 + timedelta(seconds=60), **kw)
         assert (again.id, again.attempts) == (first, 2)
         # It fails; a person retries it: still the owner of the window.
-        await conn.execute(
-            "UPDATE deliveries SET state = 'failed', state_reason = 'test', lease_owner = NULL,"
-            " lease_until = NULL WHERE id = $1",
-            first,
+        await deliveries.transition(
+            conn, first, DeliveryState.FAILED, owner="w1", reason="boom", release=True
         )
         await service.retry(conn, first, T0 + timedelta(seconds=120))
         [third] = await claim(conn, T0 + timedelta(seconds=120), **kw)
         assert (third.id, third.attempts) == (first, 3)
-        assert await complete(conn, first, "w1")
+        await publish(conn, first, "w1")
         assert await claim(conn, T0 + timedelta(seconds=599), **kw) == []
         [nxt] = await claim(conn, T0 + timedelta(seconds=600), **kw)
         assert nxt.id == backlog[0]
@@ -482,7 +496,7 @@ async def test_breaking_in_flight_pauses_its_account_only(pool: Any, selection: 
         assert await queue.waits(conn, T0, paused[:1]) == {paused[0]: queue.Wait("breaking", None)}
         # Nothing to sleep until: the breaking post's end wakes the workers.
         assert await queue.next_due(conn, T0) is None
-        assert await complete(conn, news[0], "w1")
+        await publish(conn, news[0], "w1")
         assert await queue.next_due(conn, T0) == T0
         assert [c.id for c in await claim(conn, T0)] == paused[:1]
 
@@ -501,7 +515,7 @@ async def test_quota_and_announced_blocks_hold_only_their_accounts(
         [c1] = await enqueue(conn, platforms=[("yt", "c")], due_at=T0)
         assert [c.id for c in await claim(conn, T0, **kw)] == [a1, c1]
         for d in (a1, c1):
-            assert await complete(conn, d, "w1")
+            await publish(conn, d, "w1")
         # a's budget is spent for the hour: its next delivery waits, never fails.
         assert await claim(conn, T0, **kw) == []
         row = await state_of(conn, a2)

@@ -1,5 +1,4 @@
-"""plugin-meta registers Instagram and Facebook with their real limits and
-refuses every operation with Unsupported (never a fake success)."""
+"""plugin-meta registers Instagram and Facebook with their real limits."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ from pellacia.contract import (
 )
 from pellacia.media import check_rules
 from pellacia.plugins import load_plugins
-from pellacia.testing.planned import assert_every_operation_unsupported
 from pellacia.testing.videos import media_info
+from pellacia_meta.platform import FACEBOOK_REEL_RULES
 
 video = media_info
 
@@ -56,18 +55,26 @@ def test_instagram_reel_rules(registry) -> None:
     assert [v.rule for v in check_rules(ig.media_rules, video(size=301_000_000))] == ["max_bytes"]
 
 
-def test_facebook_reel_rules(registry) -> None:
-    fb = registry.platforms["facebook"]
-    assert check_rules(fb.media_rules, video()) == []
-    assert [v.rule for v in check_rules(fb.media_rules, video(duration=91.0))] == ["max_duration"]
+def test_facebook_reel_rules() -> None:
+    reel = FACEBOOK_REEL_RULES
+    assert check_rules(reel, video()) == []
+    assert [v.rule for v in check_rules(reel, video(duration=91.0))] == ["max_duration"]
     # Reels are vertical 9:16 only
-    landscape = {v.rule for v in check_rules(fb.media_rules, video(width=1920, height=1080))}
+    landscape = {v.rule for v in check_rules(reel, video(width=1920, height=1080))}
     assert "max_aspect" in landscape
-    small = {v.rule for v in check_rules(fb.media_rules, video(width=270, height=480))}
+    small = {v.rule for v in check_rules(reel, video(width=270, height=480))}
     assert small == {"min_side"}
 
 
-async def test_every_operation_is_unsupported(registry) -> None:
-    assert set(registry.platforms) == {"instagram", "facebook"}
+def test_facebook_takes_any_page_video(registry) -> None:
+    """A landscape or long video goes out as a regular Page video, so validate accepts it."""
+    fb = registry.platforms["facebook"]
+    assert check_rules(fb.media_rules, video(width=1920, height=1080, duration=600.0)) == []
+    assert [v.rule for v in check_rules(fb.media_rules, video(duration=241 * 60.0))] == [
+        "max_duration"
+    ]
+
+
+def test_both_platforms_are_the_plugins_own(registry) -> None:
     for platform in registry.platforms.values():
-        await assert_every_operation_unsupported(platform, "pellacia-dist-meta", video())
+        assert type(platform).__module__.startswith("pellacia_meta.")

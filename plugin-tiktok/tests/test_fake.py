@@ -55,7 +55,7 @@ def direct(size: int, chunk: int, count: int, **post_info: Any) -> Json:
         (100 * MB, 4 * MB, 25, False),  # chunk under 5 MB
         (200 * MB, 65 * MB, 3, False),  # chunk over 64 MB
         (100 * MB, 100 * MB, 1, False),  # over 64 MB must be chunked
-        (190 * MB, 63 * MB, 3, True),  # last chunk 64 MB: fine
+        (190 * MB, 63_000_000, 3, True),  # last chunk over 64 MB: fine
         (6000 * MB, 5 * MB, 1200, False),  # over 1000 chunks
     ],
 )
@@ -146,7 +146,12 @@ async def test_status_progression_and_limits(
     publish_id = body["data"]["publish_id"]
     status_url = f"{api}/v2/post/publish/status/fetch/"
     _, st = await post(http, status_url, {"publish_id": publish_id}, bearer)
-    assert st["data"] == {"status": "PROCESSING_UPLOAD", "uploaded_bytes": 0}
+    assert st["data"] == {
+        "status": "PROCESSING_UPLOAD",
+        "uploaded_bytes": 0,
+        "fail_reason": "",
+        "publicaly_available_post_id": [],
+    }
     headers = {"Content-Type": "video/mp4", "Content-Range": "bytes 0-9/10"}
     async with http.put(body["data"]["upload_url"], data=b"0123456789", headers=headers) as resp:
         assert resp.status == 201

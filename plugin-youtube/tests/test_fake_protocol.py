@@ -89,3 +89,21 @@ async def test_metadata_limits_and_auth(harness: Harness) -> None:
         body = await resp.json()
         assert resp.status == 400
         assert body["error"]["errors"][0]["reason"] == "invalidDescription"
+
+
+async def test_status_query_without_the_total(harness: Harness) -> None:
+    """``bytes */*`` is a status query too (the size is not needed to ask)."""
+    total = 2 * CHUNK
+    uri = await start(harness, total)
+    status, headers = await put(harness, uri, "bytes */*", b"")
+    assert status == 308 and "Range" not in headers
+    status, _ = await put(harness, uri, f"bytes 0-{CHUNK - 1}/{total}", b"x" * CHUNK)
+    assert status == 308
+    status, headers = await put(harness, uri, "bytes */*", b"")
+    assert status == 308 and headers["Range"] == f"bytes=0-{CHUNK - 1}"
+    status, _ = await put(harness, uri, f"bytes */{total + 1}", b"")  # a wrong total is not
+    assert status == 400
+    status, _ = await put(harness, uri, f"bytes {CHUNK}-{total - 1}/{total}", b"y" * CHUNK)
+    assert status == 200
+    status, _ = await put(harness, uri, "bytes */*", b"")
+    assert status == 200

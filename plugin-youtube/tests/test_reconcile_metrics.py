@@ -108,3 +108,16 @@ def _ids(query: str) -> list[str]:
     from urllib.parse import parse_qs
 
     return parse_qs(query)["id"][0].split(",")
+
+
+async def test_reconcile_asks_the_session_even_without_the_size(
+    harness: Harness, tmp_path: Path
+) -> None:
+    video = make_file(tmp_path / "v.mp4", 256 * 1024 + 5)
+    request = make_request(video)
+    done = await harness.platform.upload(request, MemorySession(), harness.context())
+    receipt = UploadReceipt(remote_id=None, state={"session_uri": done.state["session_uri"]})
+    found = await harness.platform.reconcile(request, receipt, harness.context())
+    assert found is not None and found.remote_id == done.remote_id
+    # the session's status query (Content-Range: bytes */*) answered; no channel listing
+    assert not any("/channels" in str(r.get("path")) for r in harness.state()["requests"])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,8 +48,23 @@ class AccountSettings(BaseModel):
     name: str = "default"
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    #: the account's own API base: the instance of a federated platform
+    #: (``https://video.example.org``); plugins reach it through ``ctx.endpoint()``
+    base_url: str | None = None
     #: per-platform defaults merged into every post's options (privacy, mode, ...)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http(s) URL, not {value!r}")
+        return value.rstrip("/")
 
 
 class SpacingSettings(BaseModel):
@@ -63,9 +78,18 @@ class SpacingSettings(BaseModel):
 class RetrySettings(BaseModel):
     """Retries inside one fallback layer (exponential backoff)."""
 
+    #: failed tries in a row *without progress* before the next layer (a try
+    #: that got new bytes acknowledged does not count)
     tries_per_layer: int = Field(default=5, ge=1, le=20)
     base_delay: float = Field(default=1.0, gt=0)
     max_delay: float = Field(default=16.0, gt=0)
+    #: seconds a layer may keep failing (moving or not) before the next layer
+    layer_time_limit: float = Field(default=6 * 3600.0, gt=0)
+    #: once the video is uploaded, how often to check whether the platform is done
+    #: with it (keep under the platform's status rate limit) ...
+    processing_check_every: float = Field(default=60.0, gt=0)
+    #: ... and after how long a person is asked to check it (never to upload again)
+    processing_give_up_after: float = Field(default=6 * 3600.0, gt=0)
 
 
 class AlertSettings(BaseModel):

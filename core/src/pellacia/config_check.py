@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from pellacia.config import KNOWN_LAYERS, Settings, load_settings
+from pellacia.contract import auth_kind, needs_client
 from pellacia.log import MASK, redact_text
 
 if TYPE_CHECKING:
@@ -254,7 +255,8 @@ def _check_accounts(settings: Settings, registry: Registry) -> list[Problem]:
     problems = []
     for platform, accounts in settings.accounts.items():
         seen: set[str] = set()
-        needs_oauth = getattr(registry.platforms.get(platform), "auth", None) is not None
+        auth = getattr(registry.platforms.get(platform), "auth", None)
+        kind = auth_kind(auth).value if auth is not None and needs_client(auth) else None
         for i, account in enumerate(accounts):
             where = f"accounts.{platform}[{i}]"
             if account.name in seen:
@@ -262,13 +264,13 @@ def _check_accounts(settings: Settings, registry: Registry) -> list[Problem]:
                     Problem("error", where, f"account name {account.name!r} is used twice")
                 )
             seen.add(account.name)
-            if needs_oauth and not account.client_id:
+            if kind is not None and not account.client_id:
                 problems.append(
                     Problem(
                         "error",
                         where,
-                        f"account {account.name!r} has no client_id: signing in and refreshing "
-                        f"tokens on {platform} need the OAuth app's client_id",
+                        f"account {account.name!r} has no client_id: {platform}'s "
+                        f"{kind} sign-in needs the OAuth app's client_id",
                     )
                 )
             if account.client_secret is not None and not account.client_id:

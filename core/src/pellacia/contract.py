@@ -10,7 +10,8 @@ a plugin. Changing anything here in an incompatible way bumps
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -127,6 +128,9 @@ class QuotaBudget:
     reset_timezone: str | None = None
     #: per account (True) or per application (False)
     per_account: bool = True
+    #: spent by the plugin before *each* call it limits (``await ctx.spend(name)``,
+    #: e.g. TikTok's 6 inits a minute), instead of once per delivery at claim
+    per_call: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,11 +248,66 @@ class TokenSource(Protocol):
     async def refresh(self) -> TokenSet: ...
 
 
+class AuthKind(enum.StrEnum):
+    """How an account signs in: the flow a platform declares on its ``AuthFlow``.
+
+    Core asks the user only for what the kind needs (``auth login``) and calls
+    the matching protocol's method below.
+    """
+
+    #: authorization code + PKCE (S256) on a loopback redirect: ``AuthorizationCodeFlow``
+    AUTHORIZATION_CODE = "authorization_code"
+    #: resource-owner password grant (username + password): ``PasswordFlow``
+    PASSWORD = "password"
+    #: the application's own credentials, no user: ``ClientCredentialsFlow``
+    CLIENT_CREDENTIALS = "client_credentials"
+    #: a token the user obtained elsewhere, exchanged for a long-lived one: ``TokenExchangeFlow``
+    TOKEN_EXCHANGE = "token_exchange"
+    #: a static API key, used as is: ``ApiKeyFlow``
+    API_KEY = "api_key"
+
+    @property
+    def needs_client(self) -> bool:
+        """Whether this kind needs the application's OAuth registration by default."""
+        return self in (
+            AuthKind.AUTHORIZATION_CODE,
+            AuthKind.CLIENT_CREDENTIALS,
+            AuthKind.TOKEN_EXCHANGE,
+        )
+
+
+#: what core passes as ``client`` when the flow needs no OAuth app and none is configured
+NO_CLIENT = OAuthClient(client_id="")
+
+
 @runtime_checkable
 class AuthFlow(Protocol):
-    """OAuth 2.0 authorization-code flow (with PKCE) of one platform."""
+    """What every platform's auth flow has: its scopes and token refresh.
+
+    A flow also declares its kind as a class attribute, ``kind: AuthKind``
+    (absent means ``AUTHORIZATION_CODE``, the one kind before kinds existed),
+    and implements that kind's protocol below. It may set ``needs_client``
+    (bool) when it departs from ``kind.needs_client``: a password-grant
+    platform whose token endpoint wants a client id, say. Read both with
+    ``auth_kind`` and ``needs_client``.
+    """
 
     scopes: Sequence[str]
+
+    async def refresh(
+        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
+    ) -> TokenSet:
+        """New tokens from the refresh token (or, for kinds without one, by signing
+        in again with what the flow holds); keep a rotated refresh token.
+
+        Raises ``AuthExpired`` when the platform refuses (revoked, expired).
+        """
+        ...
+
+
+@runtime_checkable
+class AuthorizationCodeFlow(AuthFlow, Protocol):
+    """``AuthKind.AUTHORIZATION_CODE``: OAuth 2.0 authorization code with PKCE."""
 
     def authorization_url(
         self,
@@ -274,14 +333,56 @@ class AuthFlow(Protocol):
         """Trade the authorization code for tokens."""
         ...
 
-    async def refresh(
-        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
-    ) -> TokenSet:
-        """New tokens from the refresh token; keep a rotated refresh token.
 
-        Raises ``AuthExpired`` when the platform refuses (revoked, expired).
-        """
+@runtime_checkable
+class PasswordFlow(AuthFlow, Protocol):
+    """``AuthKind.PASSWORD``: the resource-owner password grant."""
+
+    async def password_login(
+        self, ctx: PlatformContext, *, client: OAuthClient, username: str, password: str
+    ) -> TokenSet:
+        """Tokens for ``username``. The password is used once and never stored."""
         ...
+
+
+@runtime_checkable
+class ClientCredentialsFlow(AuthFlow, Protocol):
+    """``AuthKind.CLIENT_CREDENTIALS``: the application acts as itself."""
+
+    async def client_login(self, ctx: PlatformContext, *, client: OAuthClient) -> TokenSet:
+        """Tokens for the application (``refresh`` usually calls this again)."""
+        ...
+
+
+@runtime_checkable
+class TokenExchangeFlow(AuthFlow, Protocol):
+    """``AuthKind.TOKEN_EXCHANGE``: a short-lived token becomes a long-lived one."""
+
+    async def exchange_token(
+        self, ctx: PlatformContext, *, client: OAuthClient, token: str
+    ) -> TokenSet:
+        """The long-lived tokens for ``token`` (which the user got elsewhere)."""
+        ...
+
+
+@runtime_checkable
+class ApiKeyFlow(AuthFlow, Protocol):
+    """``AuthKind.API_KEY``: a static key; ``refresh`` raises ``AuthExpired``."""
+
+    async def api_key_login(self, ctx: PlatformContext, *, api_key: str) -> TokenSet:
+        """Tokens holding ``api_key`` (check it with the platform when it can tell)."""
+        ...
+
+
+def auth_kind(flow: AuthFlow) -> AuthKind:
+    """The kind ``flow`` declares (``AUTHORIZATION_CODE`` when it declares none)."""
+    return AuthKind(getattr(flow, "kind", AuthKind.AUTHORIZATION_CODE))
+
+
+def needs_client(flow: AuthFlow) -> bool:
+    """Whether signing in and refreshing with ``flow`` need an OAuth client id."""
+    declared = getattr(flow, "needs_client", None)
+    return auth_kind(flow).needs_client if declared is None else bool(declared)
 
 
 # -------------------------------------------------------------------- context
@@ -308,6 +409,8 @@ class PlatformContext:
 
     ``http`` is already bound to the route (direct or proxy). Plugins never
     open their own sessions, read config files or touch the database.
+    ``base_url`` is the account's own API base (``base_url`` under
+    ``[[accounts.<platform>]]``): the instance of a federated platform.
     """
 
     platform: str
@@ -318,13 +421,39 @@ class PlatformContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox_url: str | None = None
     route: str = "direct"
+    base_url: str | None = None
+    #: set by core where budgets are kept (see :meth:`spend`)
+    spender: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
 
-    def endpoint(self, real_base: str) -> str:
-        """``real_base`` (e.g. ``https://open.tiktokapis.com``), or the sandbox's
-        fake of this platform when pellacia-dist runs against the sandbox."""
+    async def spend(self, budget: str) -> None:
+        """Reserve one use of the platform's ``per_call`` budget named ``budget``
+        right before the call it limits; raises ``RateLimited`` (``reset_at``:
+        when the budget has room again) instead of letting the call draw the
+        platform's own limit. A no-op where core keeps no budgets (plugin tests)."""
+        if self.spender is not None:
+            await self.spender(budget)
+
+    def endpoint(self, real_base: str | None = None) -> str:
+        """Where this account's API is, without a trailing slash.
+
+        The sandbox's fake of this platform when pellacia-dist runs against
+        the sandbox; else the account's ``base_url`` when configured; else
+        ``real_base`` (e.g. ``https://open.tiktokapis.com``). A federated
+        platform passes no ``real_base``: an account without ``base_url``
+        then raises ``Rejected`` saying what to configure.
+        """
         if self.sandbox_url:
             return f"{self.sandbox_url.rstrip('/')}/{self.platform}"
-        return real_base.rstrip("/")
+        base = self.base_url or real_base
+        if not base:
+            from pellacia.errors import Rejected
+
+            raise Rejected(
+                f"{self.platform}/{self.account}: no instance URL; set base_url under "
+                f"[[accounts.{self.platform}]] for the account named {self.account!r}",
+                platform=self.platform,
+            )
+        return base.rstrip("/")
 
 
 @runtime_checkable
@@ -336,12 +465,29 @@ class Platform(Protocol):
     plugin cannot do raises ``Unsupported``: never a fake success.
     """
 
-    name: str  # "tiktok": stable, lower case, used in config and the database
-    display_name: str  # "TikTok"
-    capabilities: Capabilities
-    media_rules: MediaRules
-    auth: AuthFlow
-    quotas: Sequence[QuotaBudget]
+    # Read-only members (plain attributes satisfy them too): core never assigns
+    # them, so a frozen dataclass or a narrower type (a tuple) conforms.
+    @property
+    def name(self) -> str:
+        """``"tiktok"``: stable, lower case, used in config and the database."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """``"TikTok"``."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    @property
+    def media_rules(self) -> MediaRules: ...
+
+    @property
+    def auth(self) -> AuthFlow: ...
+
+    @property
+    def quotas(self) -> Sequence[QuotaBudget]: ...
 
     async def upload(
         self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
@@ -399,8 +545,13 @@ class Route(Protocol):
     platforms it is used for (absent: every platform).
     """
 
-    name: str  # "direct", "vpn:nl-1"
-    kind: Literal["direct", "proxy"]
+    @property
+    def name(self) -> str:
+        """``"direct"``, ``"vpn:nl-1"``."""
+        ...
+
+    @property
+    def kind(self) -> Literal["direct", "proxy"]: ...
 
     def open(self) -> AbstractAsyncContextManager[RouteHandle]:
         """Bring the route up for the duration of the ``async with``."""
@@ -422,7 +573,8 @@ class BrowserJob:
 class BrowserUploader(Protocol):
     """Publishes through the platform's web upload page with a real browser."""
 
-    platform: str
+    @property
+    def platform(self) -> str: ...
 
     async def upload(self, job: BrowserJob) -> RemotePost: ...
 
@@ -450,7 +602,8 @@ class AlertSink(Protocol):
     """Delivers alerts somewhere (log, Telegram, ...). Core isolates sinks from
     each other: one failing sink never stops the others."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def send(self, alert: Alert) -> None: ...
 
@@ -459,7 +612,8 @@ class AlertSink(Protocol):
 class Validator(Protocol):
     """Checks a post for one platform before anything is sent."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def validate(self, request: PublishRequest, platform: Platform) -> Sequence[RuleViolation]: ...
 

@@ -5,6 +5,12 @@ a time, each inside its own try/except: a plugin that fails to import, fails to
 register, or was written for another contract version is recorded with the
 reason and skipped. ``PELLACIA_STRICT_PLUGINS=1`` (the test-suite) re-raises.
 
+Hooks are called through pluggy, one plugin at a time (a subset hook caller
+holding only that plugin): pluggy hands each implementation only the arguments
+it declares, so hooks grow by optional arguments without breaking anyone, and a
+plugin's exception stays its own. ``check_pending`` runs after each plugin is
+registered, so a misspelled hook fails that plugin, with the reason.
+
 Environment:
   PELLACIA_LOAD_PLUGINS    comma-separated allow-list of entry-point names ('' = none)
   PELLACIA_DISABLE_PLUGINS comma-separated names to skip
@@ -145,12 +151,16 @@ def _check_core_requirement(ep: EntryPoint) -> None:
             )
 
 
-def _hooks_of(module: object, manager: pluggy.PluginManager) -> list[str]:
+def _hooks_of(
+    module: object, manager: pluggy.PluginManager, *, specified: bool = True
+) -> list[str]:
+    """The hooks ``module`` implements (``specified=False``: those matching no hookspec)."""
     return sorted(
         name
-        for name in dir(hookspecs)
-        if name in manager.hook.__dict__
-        and any(impl.plugin is module for impl in getattr(manager.hook, name).get_hookimpls())
+        for name, caller in vars(manager.hook).items()
+        if isinstance(caller, pluggy.HookCaller)
+        and caller.has_spec() is specified
+        and any(impl.plugin is module for impl in caller.get_hookimpls())
     )
 
 
@@ -171,6 +181,49 @@ def _make_manager() -> pluggy.PluginManager:
     return manager
 
 
+def _register(manager: pluggy.PluginManager, module: object, name: str) -> None:
+    """Register one plugin module; refuse it if one of its hooks has no spec.
+
+    ``check_pending`` after each registration: whatever it finds belongs to
+    this module (the ones before passed), so the error is reported against it.
+    """
+    try:
+        manager.register(module, name=name)
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        unknown = _hooks_of(module, manager, specified=False)
+        if manager.is_registered(module):
+            manager.unregister(module)
+        if not unknown:
+            raise  # an implementation that does not fit its hookspec: pluggy says how
+        raise PluginLoadError(
+            f"unknown hook {', '.join(unknown)}: no such hook in pellacia.hookspecs "
+            f"(misspelled?); the hooks are {', '.join(_hook_names(manager))}"
+        ) from None
+
+
+def _hook_names(manager: pluggy.PluginManager) -> list[str]:
+    return sorted(
+        name
+        for name, caller in vars(manager.hook).items()
+        if isinstance(caller, pluggy.HookCaller) and caller.has_spec()
+    )
+
+
+def call_plugin_hook(
+    manager: pluggy.PluginManager, hook_name: str, plugin: object, **kwargs: Any
+) -> list[Any]:
+    """Call ``plugin``'s implementation of ``hook_name`` alone, through pluggy.
+
+    pluggy passes the implementation only the arguments it declares (never
+    ``impl.function(**everything)``), and the other plugins are left out so an
+    exception here is this plugin's alone. Returns pluggy's result list.
+    """
+    others = [p for p in manager.get_plugins() if p is not plugin]
+    result: list[Any] = manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    return result
+
+
 def load_plugins(
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     *,
@@ -179,10 +232,10 @@ def load_plugins(
 ) -> Registry:
     """Discover, load and register every plugin; never raises unless strict.
 
-    ``settings`` maps entry-point names to their config section (handed over
-    through the ``configure`` hook). With ``register_objects=False`` only the
-    plugin modules load (enough for CLI commands): no platform object is built,
-    which keeps ``pellacia-dist --help`` fast.
+    ``settings`` maps entry-point names to their config section, handed to
+    each plugin's hooks as their ``settings`` argument. With
+    ``register_objects=False`` only the plugin modules load (enough for CLI
+    commands): no platform object is built, which keeps ``--help`` fast.
     """
     strict = _strict()
     manager = _make_manager()
@@ -192,7 +245,7 @@ def load_plugins(
     if include_defaults:
         from pellacia import default_plugins
 
-        manager.register(default_plugins, name="core")
+        _register(manager, default_plugins, "core")
         modules.append((PluginInfo("core", "pellacia-dist", __version__), default_plugins))
 
     for ep in _discover(hookspecs.PROJECT):
@@ -203,7 +256,7 @@ def load_plugins(
             _check_core_requirement(ep)
             module = ep.load()
             _check_api_version(module, ep)
-            manager.register(module, name=ep.name)
+            _register(manager, module, ep.name)
         except Exception as exc:  # isolate any broken plugin
             info.error = f"{type(exc).__name__}: {exc}"
             if strict:
@@ -268,29 +321,16 @@ def _collect(
     """
     manager = registry.manager
     staged: list[tuple[str, Any]] = []
-
-    def impl_of(hook_name: str) -> Callable[..., Any] | None:
-        for impl in getattr(manager.hook, hook_name).get_hookimpls():
-            if impl.plugin is module:
-                return impl.function  # type: ignore[no-any-return]
-        return None
-
     try:
-        configure = impl_of("configure")
-        if configure is not None:
-            configure(settings=section)
-        for hook_name in _REGISTRATION_HOOKS:
-            fn = impl_of(hook_name)
-            if fn is None:
-                continue
-            contract = _CONTRACTS[hook_name]
+        call_plugin_hook(manager, "configure", module, settings=section)
+        for hook_name, contract in _CONTRACTS.items():
 
             def register(obj: Any, _hook: str = hook_name, _contract: type = contract) -> None:
                 if _contract is not MigrationSource and not isinstance(obj, _contract):
                     raise TypeError(f"{obj!r} does not implement {_contract.__name__}")
                 staged.append((_hook, obj))
 
-            fn(register=register)
+            call_plugin_hook(manager, hook_name, module, register=register, settings=section)
     except Exception as exc:
         info.error = f"{type(exc).__name__}: {exc}"
         if strict:
@@ -343,23 +383,30 @@ def reset_registry() -> None:
 
 
 def install_commands(registry: Registry, cli: Any) -> None:
-    """Let each loaded plugin add CLI commands, isolated like registration."""
+    """Let each loaded plugin add CLI commands, isolated like registration.
+
+    Each plugin's ``register_commands`` gets a ``CommandContext`` of its own
+    (its settings table, the config, the sandbox URL, the HTTP session factory).
+    """
+    from pellacia.cli.context import CommandContext
+
     for info in registry.plugins:
         if info.error is not None:
             continue
         module = registry.manager.get_plugin(info.name)
         if module is None:
             continue
-        for impl in registry.manager.hook.register_commands.get_hookimpls():
-            if impl.plugin is not module:
-                continue
-            try:
-                before = set(cli.commands)
-                impl.function(cli=cli)
-                info.provides.extend(
-                    f"command:{name}" for name in sorted(set(cli.commands) - before)
-                )
-            except Exception as exc:
-                info.error = f"register_commands failed: {type(exc).__name__}: {exc}"
-                if _strict():
-                    raise PluginLoadError(f"plugin {info.name!r}: {info.error}") from exc
+        try:
+            before = set(cli.commands)
+            call_plugin_hook(
+                registry.manager,
+                "register_commands",
+                module,
+                cli=cli,
+                context=CommandContext(plugin=info.name),
+            )
+            info.provides.extend(f"command:{name}" for name in sorted(set(cli.commands) - before))
+        except Exception as exc:
+            info.error = f"register_commands failed: {type(exc).__name__}: {exc}"
+            if _strict():
+                raise PluginLoadError(f"plugin {info.name!r}: {info.error}") from exc

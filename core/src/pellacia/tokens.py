@@ -16,7 +16,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pellacia.clock import SYSTEM_CLOCK, Clock
-from pellacia.contract import OAuthClient, Platform, PlatformContext, TokenSet
+from pellacia.contract import (
+    NO_CLIENT,
+    OAuthClient,
+    Platform,
+    PlatformContext,
+    TokenSet,
+    needs_client,
+)
 from pellacia.errors import AuthExpired
 
 if TYPE_CHECKING:
@@ -183,8 +190,12 @@ def platform_context(
     settings: Mapping[str, Any] | None = None,
     sandbox_url: str | None = None,
     route: str = "direct",
+    base_url: str | None = None,
 ) -> PlatformContext:
-    """A ``PlatformContext`` wired to its token source (which refreshes through it)."""
+    """A ``PlatformContext`` wired to its token source (which refreshes through it).
+
+    ``base_url``: the account's configured API base (``AccountSettings.base_url``).
+    """
     ctx = PlatformContext(
         platform=platform.name,
         account=account,
@@ -194,23 +205,33 @@ def platform_context(
         settings=dict(settings or {}),
         sandbox_url=sandbox_url,
         route=route,
+        base_url=base_url,
     )
     if isinstance(tokens, ManagedTokenSource | LazyTokenSource):
         tokens.context = ctx
     return ctx
 
 
-def oauth_client(settings: Any, platform: str, account: str) -> OAuthClient:
-    """The OAuth app configured for (platform, account); sandbox gets a test app."""
-    configured = settings.account(platform, account)
+def oauth_client(settings: Any, platform: str | Platform, account: str) -> OAuthClient:
+    """The OAuth app configured for (platform, account); the sandbox gets a test app.
+
+    Given the ``Platform`` (not only its name), a flow that needs no client
+    (``needs_client``: a static API key, most password grants) gets the
+    configured one or ``NO_CLIENT``, never a ``ConfigError``.
+    """
+    name = platform if isinstance(platform, str) else platform.name
+    required = True if isinstance(platform, str) else needs_client(platform.auth)
+    configured = settings.account(name, account)
     if configured.client_id:
         secret = configured.client_secret.get_secret_value() if configured.client_secret else None
         return OAuthClient(configured.client_id, secret)
+    if not required:
+        return NO_CLIENT
     if settings.sandbox_url:
         return OAuthClient("sandbox-client", "sandbox-secret")
     from pellacia.errors import ConfigError
 
     raise ConfigError(
-        f"no OAuth client for {platform}/{account}: set client_id and client_secret under "
-        f"[[accounts.{platform}]] in the config file (see docs/configuration.md)"
+        f"no OAuth client for {name}/{account}: set client_id and client_secret under "
+        f"[[accounts.{name}]] in the config file (see docs/configuration.md)"
     )

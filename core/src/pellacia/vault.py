@@ -23,6 +23,7 @@ from typing import Any
 
 from pellacia.contract import TokenSet
 from pellacia.errors import ConfigError, PellaciaError
+from pellacia.store import credentials
 
 KEY_FILE_NAME = "secret.key"
 NONCE_BYTES = 12
@@ -152,6 +153,8 @@ class CredentialInfo:
     refresh_expires_at: datetime | None
     scopes: tuple[str, ...]
     updated_at: datetime
+    #: what the account is bound to (e.g. a Facebook Page and its Instagram account)
+    bound_to: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -164,6 +167,7 @@ class CredentialInfo:
             else None,
             "scopes": list(self.scopes),
             "updated_at": self.updated_at.isoformat(),
+            "bound_to": self.bound_to,
         }
 
 
@@ -178,85 +182,71 @@ class Vault:
 
     async def put(self, conn: Any, platform: str, account: str, tokens: TokenSet) -> None:
         key = self.keyring.current
-        await conn.execute(
-            """
-            INSERT INTO credentials (platform, account, key_id, ciphertext, expires_at,
-                                     refresh_expires_at, scopes, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-            ON CONFLICT (platform, account) DO UPDATE SET
-                key_id = EXCLUDED.key_id, ciphertext = EXCLUDED.ciphertext,
-                expires_at = EXCLUDED.expires_at,
-                refresh_expires_at = EXCLUDED.refresh_expires_at,
-                scopes = EXCLUDED.scopes, updated_at = now()
-            """,
+        await credentials.upsert(
+            conn,
             platform,
             account,
-            key.key_id,
-            seal(key, platform, account, tokens),
-            tokens.expires_at,
-            tokens.refresh_expires_at,
-            list(tokens.scopes),
+            key_id=key.key_id,
+            ciphertext=seal(key, platform, account, tokens),
+            expires_at=tokens.expires_at,
+            refresh_expires_at=tokens.refresh_expires_at,
+            scopes=tokens.scopes,
         )
 
     async def get(
         self, conn: Any, platform: str, account: str, *, for_update: bool = False
     ) -> TokenSet | None:
         """The account's tokens, or None. ``for_update`` row-locks (inside a transaction)."""
-        lock = " FOR UPDATE" if for_update else ""
-        row = await conn.fetchrow(
-            "SELECT key_id, ciphertext FROM credentials WHERE platform=$1 AND account=$2" + lock,
-            platform,
-            account,
-        )
-        if row is None:
+        found = await credentials.sealed(conn, platform, account, for_update=for_update)
+        if found is None:
             return None
-        key = self.keyring.find(row["key_id"])
-        return unseal(key, platform, account, bytes(row["ciphertext"]))
+        key_id, ciphertext = found
+        return unseal(self.keyring.find(key_id), platform, account, ciphertext)
 
     async def list(self, conn: Any) -> list[CredentialInfo]:
-        rows = await conn.fetch(
-            "SELECT platform, account, key_id, expires_at, refresh_expires_at, scopes, updated_at "
-            "FROM credentials ORDER BY platform, account"
-        )
-        return [
-            CredentialInfo(
-                r["platform"],
-                r["account"],
-                r["key_id"],
-                r["expires_at"],
-                r["refresh_expires_at"],
-                tuple(r["scopes"]),
-                r["updated_at"],
+        """What may be shown of every stored credential: dates, scopes, and what the
+        account is bound to (a non-secret fact the platform's sign-in recorded)."""
+        infos = []
+        for r in await credentials.all_rows(conn):
+            try:
+                tokens = unseal(
+                    self.keyring.find(r["key_id"]), r["platform"], r["account"], r["ciphertext"]
+                )
+                bound_to = tokens.extra.get("bound_to")
+            except VaultError:  # sealed under a key this ring lacks: still listed
+                bound_to = None
+            infos.append(
+                CredentialInfo(
+                    r["platform"],
+                    r["account"],
+                    r["key_id"],
+                    r["expires_at"],
+                    r["refresh_expires_at"],
+                    tuple(r["scopes"]),
+                    r["updated_at"],
+                    str(bound_to) if bound_to else None,
+                )
             )
-            for r in rows
-        ]
+        return infos
 
     async def remove(self, conn: Any, platform: str, account: str) -> bool:
-        result = await conn.execute(
-            "DELETE FROM credentials WHERE platform=$1 AND account=$2", platform, account
-        )
-        return bool(result.endswith(" 1"))
+        return await credentials.delete(conn, platform, account)
 
     async def reseal_all(self, conn: Any, new_key: Key) -> int:
         """Re-encrypt every credential under ``new_key`` in one transaction."""
         async with conn.transaction():
-            rows = await conn.fetch(
-                "SELECT platform, account, key_id, ciphertext FROM credentials FOR UPDATE"
-            )
+            rows = await credentials.all_rows(conn, for_update=True)
             for row in rows:
+                platform, account = row["platform"], row["account"]
                 tokens = unseal(
-                    self.keyring.find(row["key_id"]),
-                    row["platform"],
-                    row["account"],
-                    bytes(row["ciphertext"]),
+                    self.keyring.find(row["key_id"]), platform, account, bytes(row["ciphertext"])
                 )
-                await conn.execute(
-                    "UPDATE credentials SET key_id=$3, ciphertext=$4, updated_at=now() "
-                    "WHERE platform=$1 AND account=$2",
-                    row["platform"],
-                    row["account"],
+                await credentials.reseal(
+                    conn,
+                    platform,
+                    account,
                     new_key.key_id,
-                    seal(new_key, row["platform"], row["account"], tokens),
+                    seal(new_key, platform, account, tokens),
                 )
         return len(rows)
 

@@ -1,9 +1,7 @@
-"""Instagram and Facebook platform objects: media rules, capabilities, quotas.
+"""Instagram and Facebook: media rules, capabilities, quotas (the platforms' data).
 
-Both speak the Graph API (one client later). The protocol client is not
-written yet: every network operation raises ``Unsupported`` so the delivery
-falls through to the next layer of its chain (browser, then manual) instead
-of ever reporting a post that was not made. Limits follow the developer
+The platform objects are ``pellacia_meta.instagram.InstagramPlatform`` and
+``pellacia_meta.facebook.FacebookPlatform``. Limits follow the developer
 reference (protocols §3 Instagram, §4 Facebook); where sources disagree the
 stricter figure is used and the comment says so.
 """
@@ -17,7 +15,6 @@ from pellacia.contract import (
     MediaRules,
     QuotaBudget,
 )
-from pellacia.planned import PlannedPlatform
 
 DISTRIBUTION = "pellacia-dist-meta 0.1"
 MB = 1000 * 1000
@@ -37,7 +34,7 @@ INSTAGRAM_RULES = MediaRules(
 )
 
 #: Facebook Page Reels (Reels Publishing API).
-FACEBOOK_RULES = MediaRules(
+FACEBOOK_REEL_RULES = MediaRules(
     containers=frozenset({"mp4", "mov"}),
     video_codecs=frozenset({"h264", "hevc", "vp9", "av1"}),
     min_duration=3.0,
@@ -48,6 +45,17 @@ FACEBOOK_RULES = MediaRules(
     max_aspect=9 / 16 * 1.01,
     min_fps=24.0,
     max_fps=60.0,
+)
+
+#: Regular Page videos (Resumable Upload API + /{page}/videos): what any Facebook
+#: video must meet, so the platform's rules (``validate``); a reel must also meet
+#: FACEBOOK_REEL_RULES. "10 GB" without saying which GB: the decimal (stricter) one.
+FACEBOOK_VIDEO_RULES = MediaRules(
+    containers=frozenset({"mp4", "mov"}),
+    max_bytes=10 * 1000 * MB,
+    min_duration=1.0,
+    max_duration=240 * 60.0,
+    max_description_chars=63206,
 )
 
 #: container create -> rupload (resumable by offset) -> poll -> media_publish
@@ -67,43 +75,14 @@ FACEBOOK_CAPABILITIES = Capabilities(
 )
 
 #: 50 API-published posts per 24 h moving window per professional account
-#: (newer material says 100; the real figure is read at runtime later from
-#: ``content_publishing_limit``, until then the stricter one).
+#: (newer material says 100: the stricter one here; before every upload the
+#: plugin also reads the real figure and usage from ``content_publishing_limit``).
 INSTAGRAM_QUOTAS: tuple[QuotaBudget, ...] = (
     QuotaBudget(name="instagram:publish-24h", limit=50, window=timedelta(hours=24)),
 )
 
-#: 30 API-published reels per Page per 24 h moving window.
+#: 30 API-published reels per Page per 24 h moving window (regular Page videos
+#: count against it too: one budget per platform, the stricter reading).
 FACEBOOK_QUOTAS: tuple[QuotaBudget, ...] = (
     QuotaBudget(name="facebook:reels-24h", limit=30, window=timedelta(hours=24)),
 )
-
-
-class InstagramPlatform(PlannedPlatform):
-    """Instagram Reels through the Graph API with Facebook Login."""
-
-    name = "instagram"
-    display_name = "Instagram"
-    distribution = DISTRIBUTION
-    capabilities = INSTAGRAM_CAPABILITIES
-    media_rules = INSTAGRAM_RULES
-    quotas = INSTAGRAM_QUOTAS
-    scopes = (
-        "instagram_basic",
-        "instagram_content_publish",
-        "pages_read_engagement",
-        "pages_show_list",
-        "instagram_manage_insights",
-    )
-
-
-class FacebookPlatform(PlannedPlatform):
-    """Facebook Page Reels through the Reels Publishing API."""
-
-    name = "facebook"
-    display_name = "Facebook"
-    distribution = DISTRIBUTION
-    capabilities = FACEBOOK_CAPABILITIES
-    media_rules = FACEBOOK_RULES
-    quotas = FACEBOOK_QUOTAS
-    scopes = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "read_insights")

@@ -18,7 +18,8 @@ PLUGIN_API_VERSION = 1
 
 @hookimpl
 def register_platforms(register: Callable[[Platform], None]) -> None:
-    from pellacia_meta.platform import FacebookPlatform, InstagramPlatform
+    from pellacia_meta.facebook import FacebookPlatform
+    from pellacia_meta.instagram import InstagramPlatform
 
     register(InstagramPlatform())
     register(FacebookPlatform())

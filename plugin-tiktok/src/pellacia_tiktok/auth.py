@@ -16,23 +16,23 @@ the returned ``TokenSet``; core persists it). Lifetimes come from
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from typing import Any
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
-import aiohttp
-from pellacia.contract import OAuthClient, PlatformContext, TokenSet
-from pellacia.errors import AuthExpired, ConfigError, Transient
+from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
+from pellacia.errors import AuthExpired, ConfigError
+from pellacia.sdk import TokenEndpoint
 
-from pellacia_tiktok.client import API_BASE, AUTH_BASE, PLATFORM, read_error
+from pellacia_tiktok.client import API_BASE, AUTH_BASE, PLATFORM
 
 SCOPES: tuple[str, ...] = ("user.info.basic", "video.publish", "video.upload", "video.list")
+TOKENS = TokenEndpoint(API_BASE, "/v2/oauth/token/", "TikTok")
 
 
 class TikTokAuth:
-    """``AuthFlow`` of TikTok (``pellacia.contract.AuthFlow``)."""
+    """``AuthFlow`` of TikTok (``pellacia.contract.AuthorizationCodeFlow``)."""
 
+    kind = AuthKind.AUTHORIZATION_CODE
     scopes: Sequence[str] = SCOPES
 
     def authorization_url(
@@ -76,7 +76,7 @@ class TikTokAuth:
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
         }
-        return _token_set(ctx, await _token_call(ctx, form, what="code exchange"), previous=None)
+        return await TOKENS.post(ctx, form, what="code exchange")
 
     async def refresh(
         self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
@@ -90,59 +90,10 @@ class TikTokAuth:
             "grant_type": "refresh_token",
             "refresh_token": tokens.refresh_token,
         }
-        return _token_set(ctx, await _token_call(ctx, form, what="token refresh"), previous=tokens)
+        return await TOKENS.post(ctx, form, what="token refresh", previous=tokens)
 
 
 def _secret(client: OAuthClient) -> str:
     if not client.client_secret:
         raise ConfigError("TikTok needs the app's client secret (client_key + client_secret)")
     return client.client_secret
-
-
-async def _token_call(
-    ctx: PlatformContext, form: Mapping[str, str], *, what: str
-) -> dict[str, Any]:
-    url = f"{ctx.endpoint(API_BASE)}/v2/oauth/token/"
-    try:
-        async with ctx.http.post(url, data=dict(form), allow_redirects=False) as resp:
-            if resp.status == 200:
-                payload = await resp.json(content_type=None)
-                if isinstance(payload, dict) and payload.get("access_token"):
-                    return payload
-            err = await read_error(resp)
-    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-        raise Transient(
-            f"TikTok {what}: connection lost ({type(exc).__name__})",
-            platform=PLATFORM,
-            network=True,
-        ) from None
-    if err.status >= 500:
-        raise Transient(f"TikTok {what} failed: HTTP {err.status} {err.code}", platform=PLATFORM)
-    # refused: revoked, expired, rotated away, wrong client. Only the code is quoted.
-    raise AuthExpired(
-        f"TikTok {what} refused: {err.code} (log_id {err.log_id or '-'})", platform=PLATFORM
-    )
-
-
-def _token_set(
-    ctx: PlatformContext, payload: Mapping[str, Any], *, previous: TokenSet | None
-) -> TokenSet:
-    now = ctx.clock.now()
-    expires_in = payload.get("expires_in")
-    refresh_in = payload.get("refresh_expires_in")
-    scope = str(payload.get("scope") or "")
-    extra = dict(previous.extra) if previous else {}
-    if payload.get("open_id"):
-        extra["open_id"] = payload["open_id"]
-    return TokenSet(
-        access_token=str(payload["access_token"]),
-        refresh_token=str(
-            payload.get("refresh_token") or (previous.refresh_token if previous else "")
-        )
-        or None,
-        expires_at=now + timedelta(seconds=float(expires_in)) if expires_in else None,
-        refresh_expires_at=now + timedelta(seconds=float(refresh_in)) if refresh_in else None,
-        scopes=tuple(s for s in scope.replace(" ", ",").split(",") if s)
-        or (previous.scopes if previous else ()),
-        extra=extra,
-    )

@@ -1,43 +1,36 @@
-"""HTTP calls to TikTok's Open API and the mapping of its answers to ``pellacia.errors``.
+"""TikTok's Open API through ``pellacia.sdk.ApiClient``, and its error mapping.
 
-Every TikTok response carries ``error: {code, message, log_id}`` (``code == "ok"``
-on success). Mapping (protocols.md §2):
+The SDK adds the bearer token, refreshes once after a 401 and retries once,
+and turns network failures into ``Transient`` (``OutcomeUnknown`` for init,
+which creates a post). Every TikTok response carries
+``error: {code, message, log_id}`` (``code == "ok"`` on success), sometimes with
+HTTP 200; ``TikTokClient.error_for`` maps it (protocols.md §2):
 
 - 429 / ``rate_limit_exceeded`` → ``RateLimited``: TikTok's windows slide over
   one minute and send no reset header, so ``retry_after`` is the window (60 s).
 - ``spam_risk_too_many_posts`` / ``reached_active_user_cap`` → ``RateLimited``
-  on the daily posting budget (a cap, not a failure).
+  on the daily posting budget (a cap, not a failure);
+  ``spam_risk_too_many_pending_share`` → ``RateLimited`` until the creator
+  clears the inbox drafts.
 - other ``spam_risk_*`` → ``Challenge`` (ban risk: a person must look).
-- 401 (``access_token_invalid``, ``scope_*``) → one forced token refresh and one
-  retry, then ``AuthExpired``.
-- 5xx and network errors → ``Transient``; but when the request of a
-  non-idempotent call (init creates a post) may have reached TikTok, a lost
-  answer is ``OutcomeUnknown``.
-- anything else (``invalid_params``, ``privacy_level_option_mismatch``, …) → ``Rejected``.
+- ``unaudited_client_can_only_post_to_private_accounts`` → ``Rejected``, saying
+  what to change.
+- 401 (``access_token_invalid``, ``scope_*``) after the SDK's refresh → ``AuthExpired``.
+- 5xx → ``Transient``; anything else (``invalid_params``, ...) → ``Rejected``.
 
-No message ever carries a token: TikTok's texts are passed through the log
-redactor and our own never quote headers or URLs with ``upload_token``.
+No message ever carries a token: TikTok's texts are redacted and our own
+never quote headers or URLs with ``upload_token``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-import aiohttp
-from pellacia.contract import PlatformContext
-from pellacia.errors import (
-    AuthExpired,
-    Challenge,
-    OutcomeUnknown,
-    PlatformError,
-    RateLimited,
-    Rejected,
-    Transient,
-)
+from pellacia.errors import AuthExpired, Challenge, PlatformError, Rejected, Transient
 from pellacia.log import redact_text
+from pellacia.sdk import ApiClient, Chunk, Reply
 
 PLATFORM = "tiktok"
 API_BASE = "https://open.tiktokapis.com"
@@ -45,68 +38,35 @@ AUTH_BASE = "https://www.tiktok.com"
 WINDOW_S = 60.0  # every TikTok limit is a sliding one-minute window
 DAILY_CAP_RETRY_S = 3600.0  # the daily cap's reset is not announced: look again in an hour
 DAILY_CAP_QUOTA = "tiktok:daily-posts"
+INBOX_PENDING_QUOTA = "tiktok:inbox-pending"
 INIT_QUOTA = "tiktok:init-per-minute"
-READ_PIECE = 1024 * 1024  # bytes read from disk per piece of a streamed chunk
 
 #: errors that mean "not now" rather than "no"
 _CAP_CODES = frozenset({"spam_risk_too_many_posts", "reached_active_user_cap"})
 _AUTH_CODES = frozenset({"access_token_invalid", "scope_not_authorized", "scope_permission_missed"})
+UNAUDITED = "unaudited_client_can_only_post_to_private_accounts"
+PENDING_CAP = "spam_risk_too_many_pending_share"
+#: the per-minute window each call counts against (names the quota of a 429)
+_BUCKETS = {
+    "upload init": "init",
+    "status fetch": "status",
+    "video list": "display",
+    "video query": "display",
+}
 
 
-@dataclass(frozen=True)
-class ApiError:
-    """A TikTok error answer, before it becomes a typed error."""
-
-    status: int
-    code: str
-    message: str = ""
-    log_id: str = ""
-
-
-def map_error(err: ApiError, *, what: str, bucket: str | None = None) -> PlatformError:
-    """The ``pellacia.errors`` class for a TikTok error answer."""
-    text = redact_text(f"TikTok {what} failed: HTTP {err.status} {err.code}: {err.message}".strip())
-    if err.log_id:
-        text += f" (log_id {err.log_id})"
-    if err.status == 429 or err.code == "rate_limit_exceeded":
-        quota = f"tiktok:{bucket}-per-minute" if bucket else None
-        return RateLimited(text, platform=PLATFORM, retry_after=WINDOW_S, quota=quota)
-    if err.code in _CAP_CODES:
-        return RateLimited(
-            text, platform=PLATFORM, retry_after=DAILY_CAP_RETRY_S, quota=DAILY_CAP_QUOTA
-        )
-    if err.code.startswith("spam_risk"):
-        return Challenge(text, platform=PLATFORM)
-    if err.status == 401 or err.code in _AUTH_CODES:
-        return AuthExpired(text, platform=PLATFORM)
-    if err.status >= 500 or err.code == "internal_error":
-        return Transient(text, platform=PLATFORM)
-    return Rejected(text, platform=PLATFORM)
-
-
-async def read_error(resp: aiohttp.ClientResponse) -> ApiError:
-    """The ``error`` object of a response (tolerating bodies that are not JSON)."""
-    try:
-        payload = await resp.json(content_type=None)
-    except (ValueError, aiohttp.ClientError):
-        payload = None
-    err = payload.get("error") if isinstance(payload, dict) else None
+def error_of(reply: Reply) -> tuple[str, str, str]:
+    """``(code, message, log_id)`` of TikTok's ``error`` object (or an OAuth error body)."""
+    payload = reply.json()
+    if not isinstance(payload, dict):
+        return ("unknown" if reply.status >= 400 else "ok"), "", ""
+    err = payload.get("error")
     if isinstance(err, dict):
-        return ApiError(
-            resp.status,
-            str(err.get("code") or "unknown"),
-            str(err.get("message") or ""),
-            str(err.get("log_id") or ""),
-        )
+        code = str(err.get("code") or "ok")
+        return code, str(err.get("message") or ""), str(err.get("log_id") or "")
     if isinstance(err, str):  # OAuth endpoints: {"error": "...", "error_description": "..."}
-        assert isinstance(payload, dict)
-        return ApiError(
-            resp.status,
-            err,
-            str(payload.get("error_description") or ""),
-            str(payload.get("log_id") or ""),
-        )
-    return ApiError(resp.status, "unknown", f"unexpected answer (HTTP {resp.status})")
+        return err, str(payload.get("error_description") or ""), str(payload.get("log_id") or "")
+    return ("unknown" if reply.status >= 400 else "ok"), "", ""
 
 
 class UploadUrlGone(Exception):
@@ -117,17 +77,50 @@ class ChunkOutOfOrder(Exception):
     """TikTok refused the chunk's range (416): re-read ``uploaded_bytes`` first."""
 
 
-@dataclass
-class TikTokClient:
-    """TikTok Open API calls for one account, with the one-refresh-then-retry rule."""
+class TikTokClient(ApiClient):
+    """TikTok Open API calls for one account (``refreshes`` counts forced refreshes)."""
 
-    ctx: PlatformContext
-    #: how many times a 401 led to a forced refresh (tests read it)
-    refreshes: int = field(default=0)
+    display_name = "TikTok"
+    base_url = API_BASE
+    default_retry_after = WINDOW_S
 
-    @property
-    def api_base(self) -> str:
-        return self.ctx.endpoint(API_BASE)
+    def is_error(self, reply: Reply) -> bool:
+        return reply.status >= 400 or error_of(reply)[0] != "ok"
+
+    def describe(self, reply: Reply) -> str:
+        code, message, _log_id = error_of(reply)
+        return redact_text(f"{code}: {message}".strip().rstrip(":"))[:300]
+
+    def error_for(self, reply: Reply, action: str) -> PlatformError:
+        code, _message, log_id = error_of(reply)
+        text = f"TikTok {action} failed: HTTP {reply.status} {self.describe(reply)}"
+        if log_id:
+            text += f" (log_id {log_id})"
+        if reply.status == 429 or code == "rate_limit_exceeded":
+            bucket = _BUCKETS.get(action)
+            return self.rate_limited(text, WINDOW_S, quota=bucket and f"tiktok:{bucket}-per-minute")
+        if code in _CAP_CODES:
+            return self.rate_limited(text, DAILY_CAP_RETRY_S, quota=DAILY_CAP_QUOTA)
+        if code == PENDING_CAP:
+            return self.rate_limited(
+                f"{text}: the creator has too many unfinished drafts in the TikTok inbox; "
+                "they must post or delete some first",
+                DAILY_CAP_RETRY_S,
+                quota=INBOX_PENDING_QUOTA,
+            )
+        if code.startswith("spam_risk"):
+            return Challenge(text, platform=PLATFORM)
+        if code == UNAUDITED:
+            return Rejected(
+                f"{text}: until the TikTok app passes its audit, the account must be set to "
+                "private and posts go out as SELF_ONLY (set unaudited_app = true)",
+                platform=PLATFORM,
+            )
+        if reply.status == 401 or code in _AUTH_CODES:
+            return AuthExpired(text, platform=PLATFORM)
+        if reply.status >= 500 or code == "internal_error":
+            return Transient(text, platform=PLATFORM)
+        return Rejected(text, platform=PLATFORM)
 
     async def call(
         self,
@@ -135,83 +128,21 @@ class TikTokClient:
         body: Mapping[str, Any],
         *,
         what: str,
-        bucket: str | None = None,
         idempotent: bool = True,
         query: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """POST JSON ``body`` to ``path``; the ``data`` object of a success.
-
-        A 401 forces one token refresh and one retry. ``idempotent=False``
-        turns a lost answer into ``OutcomeUnknown``.
-        """
-        token = (await self.ctx.tokens.current()).access_token
-        for attempt in (1, 2):
-            status, payload, err = await self._post(
-                path, body, token, what=what, idempotent=idempotent, query=query
-            )
-            if err is None:
-                data = payload.get("data") if isinstance(payload, dict) else None
-                return data if isinstance(data, dict) else {}
-            if status == 401 and attempt == 1:
-                self.refreshes += 1
-                token = (await self.ctx.tokens.refresh()).access_token
-                continue
-            raise map_error(err, what=what, bucket=bucket)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _post(
-        self,
-        path: str,
-        body: Mapping[str, Any],
-        token: str,
-        *,
-        what: str,
-        idempotent: bool,
-        query: Mapping[str, str] | None,
-    ) -> tuple[int, Any, ApiError | None]:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json; charset=UTF-8",
-        }
-        url = f"{self.api_base}{path}"
-        try:
-            async with self.ctx.http.post(
-                url, json=dict(body), headers=headers, params=query, allow_redirects=False
-            ) as resp:
-                if resp.status != 200:
-                    return resp.status, None, await read_error(resp)
-                payload = await resp.json(content_type=None)
-        except aiohttp.ClientConnectorError as exc:  # never reached TikTok: safe to retry
-            raise Transient(
-                f"TikTok {what}: cannot connect ({type(exc).__name__})",
-                platform=PLATFORM,
-                network=True,
-            ) from None
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            if not idempotent:
-                raise OutcomeUnknown(
-                    f"TikTok {what}: the request was sent but its answer was lost ({type(exc).__name__}); "
-                    "reconcile before repeating it",
-                    platform=PLATFORM,
-                ) from None
-            raise Transient(
-                f"TikTok {what}: connection lost ({type(exc).__name__})",
-                platform=PLATFORM,
-                network=True,
-            ) from None
-        err = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(err, dict) and err.get("code") not in (None, "ok"):
-            return (
-                200,
-                payload,
-                ApiError(
-                    200,
-                    str(err.get("code")),
-                    str(err.get("message") or ""),
-                    str(err.get("log_id") or ""),
-                ),
-            )
-        return 200, payload, None
+        """POST JSON ``body`` to ``path``; the ``data`` object of a success."""
+        payload = await self.json(
+            "POST",
+            path,
+            action=what,
+            json=dict(body),
+            params=query,
+            headers={"Content-Type": "application/json; charset=UTF-8"},
+            idempotent=idempotent,
+        )
+        data = payload.get("data")
+        return data if isinstance(data, dict) else {}
 
     # ----------------------------------------------------------- endpoints
 
@@ -221,15 +152,15 @@ class TikTokClient:
         )
 
     async def init(self, *, inbox: bool, body: Mapping[str, Any]) -> dict[str, Any]:
+        """One init; each call (a re-init after a lost answer or a restart too)
+        spends the account's 6-per-minute init budget first."""
         path = "/v2/post/publish/inbox/video/init/" if inbox else "/v2/post/publish/video/init/"
-        return await self.call(path, body, what="upload init", bucket="init", idempotent=False)
+        await self.ctx.spend(INIT_QUOTA)
+        return await self.call(path, body, what="upload init", idempotent=False)
 
     async def status(self, publish_id: str) -> dict[str, Any]:
         return await self.call(
-            "/v2/post/publish/status/fetch/",
-            {"publish_id": publish_id},
-            what="status fetch",
-            bucket="status",
+            "/v2/post/publish/status/fetch/", {"publish_id": publish_id}, what="status fetch"
         )
 
     async def video_list(
@@ -238,16 +169,13 @@ class TikTokClient:
         body: dict[str, Any] = {"max_count": max_count}
         if cursor is not None:
             body["cursor"] = cursor
-        return await self.call(
-            "/v2/video/list/", body, what="video list", bucket="display", query={"fields": fields}
-        )
+        return await self.call("/v2/video/list/", body, what="video list", query={"fields": fields})
 
     async def video_query(self, ids: list[str], *, fields: str) -> dict[str, Any]:
         return await self.call(
             "/v2/video/query/",
             {"filters": {"video_ids": ids}},
             what="video query",
-            bucket="display",
             query={"fields": fields},
         )
 
@@ -255,59 +183,34 @@ class TikTokClient:
         self,
         upload_url: str,
         *,
-        path: Any,
+        path: Path,
         first: int,
         length: int,
         total: int,
         content_type: str,
-        on_piece: Callable[[int], None] | None = None,
     ) -> int:
         """PUT bytes ``[first, first+length)`` of the file at ``path``, streamed from disk.
 
         Returns the HTTP status (206 more wanted, 201 complete). Raises
         ``ChunkOutOfOrder`` on 416 and ``UploadUrlGone`` when the URL is dead.
+        The upload URL carries its own token: no bearer token is sent.
         """
-        headers = {
-            "Content-Type": content_type,
-            "Content-Length": str(length),
-            "Content-Range": f"bytes {first}-{first + length - 1}/{total}",
-        }
-        try:
-            async with self.ctx.http.put(
-                upload_url,
-                data=_file_slice(path, first, length, on_piece),
-                headers=headers,
-                allow_redirects=False,
-            ) as resp:
-                if resp.status in (200, 201, 206):
-                    return resp.status
-                err = await read_error(resp)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            # the chunk is re-sent on resume (TikTok ignores nothing it did not acknowledge)
-            raise Transient(
-                f"TikTok chunk upload: connection lost ({type(exc).__name__})",
-                platform=PLATFORM,
-                network=True,
-            ) from None
-        if err.status == 416:
-            raise ChunkOutOfOrder(err.message)
-        if err.status in (403, 404, 410):
-            raise UploadUrlGone(err.code)
-        raise map_error(err, what="chunk upload")
+        chunk = Chunk(Path(path), first, length, total)
+        return await self.send_chunk(upload_url, chunk, content_type)
 
-
-async def _file_slice(
-    path: Any, first: int, length: int, on_piece: Callable[[int], None] | None
-) -> AsyncIterator[bytes]:
-    """Bytes ``[first, first+length)`` of a file, one bounded piece at a time."""
-    with open(path, "rb") as fh:  # noqa: ASYNC230 - reads go through a thread below
-        await asyncio.to_thread(fh.seek, first)
-        left = length
-        while left > 0:
-            piece = await asyncio.to_thread(fh.read, min(READ_PIECE, left))
-            if not piece:
-                raise OSError("the video file is shorter than planned")
-            left -= len(piece)
-            if on_piece is not None:
-                on_piece(len(piece))
-            yield piece
+    async def send_chunk(self, upload_url: str, chunk: Chunk, content_type: str) -> int:
+        """``put_chunk`` for a ``pellacia.sdk.Chunk`` (progress reported by the chunk)."""
+        reply = await self.request(
+            "PUT",
+            upload_url,
+            action="chunk upload",
+            headers=chunk.headers(content_type),
+            data=chunk.body(),
+            auth=False,
+            accept=(403, 404, 410, 416),
+        )
+        if reply.status == 416:
+            raise ChunkOutOfOrder(error_of(reply)[1])
+        if reply.status in (403, 404, 410):
+            raise UploadUrlGone(error_of(reply)[0])
+        return reply.status

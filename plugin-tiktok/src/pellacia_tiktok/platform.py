@@ -8,6 +8,8 @@ Settings (``ctx.settings``, the ``[plugins.tiktok]`` table):
 - ``publish_timeout`` (s, default 1800: moderation can take longer; then
   ``OutcomeUnknown`` and a later reconcile finds the post);
 - ``reconcile_lookback_hours`` (default 72);
+- ``unaudited_app`` (default false): the app has not passed TikTok's audit, so
+  posts go out ``SELF_ONLY`` and the account must be private;
 - ``daily_post_cap`` (default 15, read through ``configure``): TikTok enforces
   an unpublished per-creator daily cap; third parties report 15 to 25.
 
@@ -105,7 +107,14 @@ log = get_logger("pellacia_tiktok")
 def quotas_for(daily_post_cap: int = DEFAULT_DAILY_CAP) -> tuple[QuotaBudget, ...]:
     """TikTok's posting budgets: init 6/min per account, and the daily creator cap."""
     return (
-        QuotaBudget(name=INIT_QUOTA, limit=6, window=timedelta(minutes=1), per_account=True),
+        # spent by every init call itself (ctx.spend), not once per delivery
+        QuotaBudget(
+            name=INIT_QUOTA,
+            limit=6,
+            window=timedelta(minutes=1),
+            per_account=True,
+            per_call=True,
+        ),
         QuotaBudget(
             name=DAILY_CAP_QUOTA, limit=daily_post_cap, window=timedelta(hours=24), per_account=True
         ),
@@ -138,9 +147,14 @@ def check_media(rules: MediaRules, request: PublishRequest) -> None:
         raise Rejected("; ".join(v.message for v in violations), platform=PLATFORM)
 
 
-def choose_privacy(request: PublishRequest, creator: Mapping[str, Any]) -> str:
-    """The privacy level: the requested one (must be allowed), else public if allowed, else private."""
+def choose_privacy(
+    request: PublishRequest, creator: Mapping[str, Any], *, unaudited: bool = False
+) -> str:
+    """The privacy level: the requested one (must be allowed), else public if allowed,
+    else private. An unaudited app may only post SELF_ONLY (to a private account)."""
     options = [o for o in creator.get("privacy_level_options") or () if o in PRIVACY_LEVELS]
+    if unaudited:
+        options = [o for o in options if o == "SELF_ONLY"]
     wanted = request.options.get("privacy_level")
     if wanted is not None:
         if wanted not in options:
@@ -281,7 +295,9 @@ class TikTokPlatform:
                     f"TikTok: the video lasts {request.video.duration:.0f}s; this creator may post at most {limit:.0f}s",
                     platform=PLATFORM,
                 )
-            privacy = choose_privacy(request, creator)
+            privacy = choose_privacy(
+                request, creator, unaudited=bool(ctx.settings.get("unaudited_app"))
+            )
             post_info: dict[str, Any] = {"title": caption, "privacy_level": privacy}
             for key in POST_OPTIONS:
                 if key in request.options:
@@ -471,13 +487,3 @@ def _since(state: Mapping[str, Any], request: PublishRequest) -> datetime | None
     if request.scheduled_at is not None:
         return request.scheduled_at - timedelta(minutes=5)
     return None
-
-
-_SHARED: list[TikTokPlatform] = []
-
-
-def shared_platform() -> TikTokPlatform:
-    """The one platform object the hooks register and configure (in either order)."""
-    if not _SHARED:
-        _SHARED.append(TikTokPlatform())
-    return _SHARED[0]

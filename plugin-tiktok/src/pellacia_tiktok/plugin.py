@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pellacia.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from pellacia.contract import Platform
 
 PLUGIN_API_VERSION = 1
 
 
 @hookimpl
-def register_platforms(register: Callable[[Any], None]) -> None:
-    from pellacia_tiktok.platform import shared_platform
+def register_platforms(register: Callable[[Platform], None], settings: Mapping[str, Any]) -> None:
+    from pellacia_tiktok.platform import TikTokPlatform
 
-    register(shared_platform())
-
-
-@hookimpl
-def configure(settings: Mapping[str, Any]) -> None:
-    from pellacia_tiktok.platform import shared_platform
-
-    shared_platform().configure(settings)
+    platform = TikTokPlatform()
+    platform.configure(settings)  # daily_post_cap
+    register(platform)

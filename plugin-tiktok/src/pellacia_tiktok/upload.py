@@ -25,13 +25,16 @@ from typing import Any
 from pellacia.contract import PlatformContext, PublishRequest, UploadReceipt, UploadSession
 from pellacia.errors import Rejected, Transient
 from pellacia.log import get_logger
+from pellacia.sdk import Chunk, upload_chunks
 
 from pellacia_tiktok.client import PLATFORM, ChunkOutOfOrder, TikTokClient, UploadUrlGone
 
 MB = 1024 * 1024
+#: TikTok says "5 MB" to "64 MB" (last chunk "128 MB") without saying which MB:
+#: sizes valid under both readings are at least 5 MiB and at most 64,000,000 bytes
 MIN_CHUNK = 5 * MB
-MAX_CHUNK = 64 * MB
-MAX_LAST_CHUNK = 128 * MB
+MAX_CHUNK = 64_000_000
+MAX_LAST_CHUNK = 128_000_000
 MAX_CHUNKS = 1000
 DEFAULT_CHUNK = 10_000_000  # the documentation's own example size
 URL_TTL_S = 3600.0  # upload URLs live about an hour
@@ -56,6 +59,10 @@ class ChunkPlan:
         if index == self.total_chunk_count - 1:
             return first, self.video_size - first
         return first, self.chunk_size
+
+    def index_at(self, offset: int) -> int:
+        """The chunk starting at ``offset`` (``total_chunk_count`` at the end)."""
+        return min(offset // self.chunk_size, self.total_chunk_count)
 
     def source_info(self) -> dict[str, Any]:
         return {
@@ -124,50 +131,44 @@ async def transfer(
     plan = ChunkPlan(state["video_size"], state["chunk_size"], state["total_chunk_count"])
     ctype = content_type(request)
     resynced = False
-    index = int(state["next_chunk"])
-    while index < plan.total_chunk_count:
-        first, length = plan.chunk(index)
-        sent = first
 
-        def on_piece(n: int, _total: int = plan.video_size) -> None:
-            nonlocal sent
-            sent += n
-            session.progress(sent, _total)
-
+    async def send(chunk: Chunk) -> int:
+        nonlocal resynced
         try:
-            await client.put_chunk(
-                state["upload_url"],
-                path=request.video.path,
-                first=first,
-                length=length,
-                total=plan.video_size,
-                content_type=ctype,
-                on_piece=on_piece,
-            )
+            await client.send_chunk(state["upload_url"], chunk, ctype)
         except ChunkOutOfOrder:
             if resynced:
                 raise Transient(
                     "TikTok refused the chunk range twice in a row", platform=PLATFORM
                 ) from None
             resynced = True
-            index = await _acknowledged_chunks(client, state, plan)
-            continue
+            return await _acknowledged_offset(client, state, plan)
         resynced = False
-        index += 1
-        state["next_chunk"] = index
-        state["uploaded_bytes"] = first + length
-        await session.save_state(dict(state))
-        session.progress(first + length, plan.video_size)
+        return chunk.end
+
+    def saved(offset: int) -> dict[str, Any]:
+        state.update(next_chunk=plan.index_at(offset), uploaded_bytes=offset)
+        return dict(state)
+
+    await upload_chunks(
+        session,
+        request.video.path,
+        total=plan.video_size,
+        offset=plan.chunk(int(state["next_chunk"]))[0],
+        chunk_length=lambda offset: plan.chunk(plan.index_at(offset))[1],
+        send=send,
+        state=saved,
+    )
     return state
 
 
-async def _acknowledged_chunks(client: TikTokClient, state: dict[str, Any], plan: ChunkPlan) -> int:
-    """Ask TikTok how far the upload got; the index of the first chunk to send."""
+async def _acknowledged_offset(client: TikTokClient, state: dict[str, Any], plan: ChunkPlan) -> int:
+    """Ask TikTok how far the upload got; the offset of the first chunk to send."""
     status = await client.status(state["publish_id"])
     uploaded = int(status.get("uploaded_bytes") or 0)
     if uploaded >= plan.video_size:
-        return plan.total_chunk_count
-    return min(uploaded // plan.chunk_size, plan.total_chunk_count - 1)
+        return plan.video_size
+    return plan.chunk(min(uploaded // plan.chunk_size, plan.total_chunk_count - 1))[0]
 
 
 def url_alive(state: dict[str, Any], now: datetime) -> bool:

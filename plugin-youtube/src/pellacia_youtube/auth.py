@@ -14,15 +14,13 @@ are not rotated: the old one is kept when a refresh answer has none.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
-from pellacia.contract import OAuthClient, PlatformContext, TokenSet
-from pellacia.errors import AuthExpired, Rejected, Transient
+from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
+from pellacia.errors import AuthExpired
+from pellacia.sdk import TokenEndpoint
 
-from pellacia_youtube.client import ACCOUNTS_HOST, OAUTH_TOKEN_HOST, PLATFORM, Reply, error_reason
+from pellacia_youtube.client import ACCOUNTS_HOST, OAUTH_TOKEN_HOST, PLATFORM
 
 SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/youtube.upload",
@@ -31,16 +29,22 @@ SCOPES: tuple[str, ...] = (
 )
 
 TESTING_HINT = (
-    "Google refused the refresh token (invalid_grant). If the app's OAuth consent "
-    "screen is External and still in 'Testing', refresh tokens expire after 7 days: "
-    "publish the consent screen, then sign in again with `pellacia-dist auth login youtube`."
+    "If the app's OAuth consent screen is External and still in 'Testing', refresh "
+    "tokens expire after 7 days: publish the consent screen, then sign in again with "
+    "`pellacia-dist auth login youtube`."
 )
+
+TOKENS = TokenEndpoint(OAUTH_TOKEN_HOST, "/token", "Google", default_expires_in=3599)
 
 
 class YouTubeAuth:
     """The ``AuthFlow`` of YouTube (Google OAuth 2.0 with PKCE S256)."""
 
+    kind = AuthKind.AUTHORIZATION_CODE
     scopes: Sequence[str] = SCOPES
+
+    def __repr__(self) -> str:
+        return "YouTubeAuth()"
 
     def authorization_url(
         self,
@@ -83,10 +87,7 @@ class YouTubeAuth:
             "code_verifier": code_verifier,
             **_client_form(client),
         }
-        reply = await _post_token(ctx, form)
-        if reply.status >= 400:
-            _raise_token_error(reply, "the authorization code was refused; sign in again")
-        return _token_set(ctx, reply, previous=None)
+        return await TOKENS.post(ctx, form, what="code exchange", refused_hint="sign in again")
 
     async def refresh(
         self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
@@ -103,10 +104,9 @@ class YouTubeAuth:
             "refresh_token": tokens.refresh_token,
             **_client_form(client),
         }
-        reply = await _post_token(ctx, form)
-        if reply.status >= 400:
-            _raise_token_error(reply, TESTING_HINT)
-        return _token_set(ctx, reply, previous=tokens)
+        return await TOKENS.post(
+            ctx, form, what="token refresh", previous=tokens, refused_hint=TESTING_HINT
+        )
 
 
 def _client_form(client: OAuthClient) -> dict[str, str]:
@@ -114,50 +114,3 @@ def _client_form(client: OAuthClient) -> dict[str, str]:
     if client.client_secret:
         form["client_secret"] = client.client_secret
     return form
-
-
-async def _post_token(ctx: PlatformContext, form: dict[str, str]) -> Reply:
-    url = f"{ctx.endpoint(OAUTH_TOKEN_HOST)}/token"
-    try:
-        async with ctx.http.post(url, data=form, allow_redirects=False) as resp:
-            return Reply(resp.status, dict(resp.headers), await resp.read())
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise Transient(
-            f"Google token endpoint: network error ({type(exc).__name__})",
-            platform=PLATFORM,
-            network=True,
-        ) from None
-
-
-def _raise_token_error(reply: Reply, invalid_grant_hint: str) -> None:
-    error, _description = error_reason(reply)
-    # The description is Google's text; it never carries the token, but keep it out anyway.
-    if error == "invalid_grant":
-        raise AuthExpired(invalid_grant_hint, platform=PLATFORM)
-    if reply.status == 429 or reply.status >= 500:
-        raise Transient(f"Google token endpoint: HTTP {reply.status}", platform=PLATFORM)
-    if error in ("invalid_client", "unauthorized_client") or reply.status == 401:
-        raise AuthExpired(
-            f"Google token endpoint: {error or reply.status}: check the YouTube OAuth client id and secret",
-            platform=PLATFORM,
-        )
-    raise Rejected(
-        f"Google token endpoint: HTTP {reply.status} {error or 'error'}", platform=PLATFORM
-    )
-
-
-def _token_set(ctx: PlatformContext, reply: Reply, previous: TokenSet | None) -> TokenSet:
-    data: Any = reply.json()
-    if not isinstance(data, dict) or not data.get("access_token"):
-        raise Transient("Google token endpoint: answer without an access token", platform=PLATFORM)
-    expires_in = int(data.get("expires_in") or 3599)
-    scope = data.get("scope")
-    scopes = tuple(str(scope).split()) if scope else (previous.scopes if previous else ())
-    return TokenSet(
-        access_token=str(data["access_token"]),
-        refresh_token=data.get("refresh_token") or (previous.refresh_token if previous else None),
-        expires_at=ctx.clock.now() + timedelta(seconds=expires_in),
-        refresh_expires_at=previous.refresh_expires_at if previous else None,
-        scopes=scopes,
-        extra=dict(previous.extra) if previous else {},
-    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pellacia.contract import MetricsSnapshot, RemotePost
 
-from pellacia_youtube.client import YouTubeClient
+from pellacia_youtube.client import YouTubeApi
 
 BATCH = 50
 #: YouTube statistics field -> unified metric name (the API sends strings)
@@ -33,7 +33,7 @@ def unify(statistics: Mapping[str, Any]) -> dict[str, float]:
 
 
 async def fetch_statistics(
-    client: YouTubeClient, posts: Sequence[RemotePost]
+    client: YouTubeApi, posts: Sequence[RemotePost]
 ) -> list[MetricsSnapshot]:
     """Snapshots for ``posts``, ``BATCH`` ids per request; deleted videos are left out."""
     ids = list(dict.fromkeys(p.remote_id for p in posts))

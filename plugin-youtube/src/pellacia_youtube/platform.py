@@ -21,9 +21,9 @@ from pellacia.contract import (
 from pellacia.errors import OutcomeUnknown, Rejected, Transient
 
 from pellacia_youtube.auth import YouTubeAuth
-from pellacia_youtube.client import DAILY_UNITS_QUOTA, PLATFORM, YouTubeClient
+from pellacia_youtube.client import DAILY_UNITS_QUOTA, PLATFORM, YouTubeApi
 from pellacia_youtube.metrics import fetch_statistics
-from pellacia_youtube.upload import ResumableUpload, chunk_size_from, parse_progress
+from pellacia_youtube.upload import ResumableUpload, chunk_size_from, status_query
 
 MEDIA_RULES = MediaRules(
     containers=frozenset({"mp4", "mov", "webm", "matroska", "avi", "flv", "mpeg"}),
@@ -60,12 +60,18 @@ def _opt(request: PublishRequest, ctx: PlatformContext, key: str, setting: str) 
     return request.options.get(key, ctx.settings.get(setting))
 
 
+#: a project's default daily quota of the Data API
+DAILY_UNITS = 10_000
+
+
 class YouTubePlatform:
     """YouTube through the Data API v3.
 
     ``insert_cost`` is what one delivery takes from the daily unit budget:
     1600 per the videos.insert reference; projects on the newer quota model
     (separate 100 uploads/day bucket) can register with another value.
+    ``daily_units`` is the project's daily allowance: 10,000 unless Google
+    granted an extension (settings ``daily_units`` and ``insert_cost``).
     """
 
     name = PLATFORM
@@ -73,12 +79,12 @@ class YouTubePlatform:
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
 
-    def __init__(self, *, insert_cost: int = INSERT_COST) -> None:
+    def __init__(self, *, insert_cost: int = INSERT_COST, daily_units: int = DAILY_UNITS) -> None:
         self.auth = YouTubeAuth()
         self.quotas: Sequence[QuotaBudget] = (
             QuotaBudget(
                 DAILY_UNITS_QUOTA,
-                limit=10_000,
+                limit=daily_units,
                 cost_per_delivery=insert_cost,
                 reset_timezone="America/Los_Angeles",
                 per_account=False,
@@ -132,10 +138,8 @@ class YouTubePlatform:
         )
         if violations:  # refused before a single request (and a quota unit) is spent
             raise Rejected("; ".join(v.message for v in violations), platform=PLATFORM)
-        client = YouTubeClient(ctx)
         run = ResumableUpload(
-            client,
-            ctx,
+            YouTubeApi(ctx),
             session,
             request.video.path,
             self.metadata(request, ctx),
@@ -156,7 +160,7 @@ class YouTubePlatform:
         """Wait for processing (no publish call exists on YouTube) and return the post."""
         if not receipt.remote_id:
             raise Rejected("YouTube publish: no video id in the upload receipt", platform=PLATFORM)
-        client = YouTubeClient(ctx)
+        client = YouTubeApi(ctx)
         interval = float(ctx.settings.get("processing_poll_interval", 10.0))
         max_polls = int(ctx.settings.get("processing_max_polls", 360))
         for _ in range(max_polls):
@@ -196,7 +200,7 @@ class YouTubePlatform:
         )
 
     async def _get_video(
-        self, client: YouTubeClient, video_id: str, part: str
+        self, client: YouTubeApi, video_id: str, part: str
     ) -> dict[str, Any] | None:
         data = await client.get_json(
             "/youtube/v3/videos", {"part": part, "id": video_id}, f"videos.list {part}"
@@ -219,7 +223,7 @@ class YouTubePlatform:
            our ``delivery_tag`` → that video; same title and description but
            no tag → ``OutcomeUnknown`` (maybe posted by another layer).
         """
-        client = YouTubeClient(ctx)
+        client = YouTubeApi(ctx)
         state = dict(receipt.state) if receipt else {}
         video_id = (receipt.remote_id if receipt else None) or state.get("video_id")
         if video_id:
@@ -231,23 +235,19 @@ class YouTubePlatform:
                 "not posting again without a person deciding",
                 platform=PLATFORM,
             )
-        uri = state.get("session_uri")
-        if isinstance(uri, str) and isinstance(state.get("total"), int):
-            reply = await client.send(
-                "PUT",
-                uri,
-                action="upload status",
-                headers={"Content-Range": f"bytes */{state['total']}", "Content-Length": "0"},
-                data=b"",
-            )
-            if reply.status in (200, 201):
-                video = parse_progress(reply).resource
-                assert video is not None
+        uri, total = state.get("session_uri"), state.get("total")
+        if isinstance(uri, str):
+            try:
+                size = total if isinstance(total, int) else None
+                video = (await status_query(client, uri, size)).resource
+            except Transient:  # the session cannot tell: look in the channel instead
+                video = None
+            if video is not None:
                 return self._post(video, request)
         return await self._find_in_uploads(client, request)
 
     async def _find_in_uploads(
-        self, client: YouTubeClient, request: PublishRequest
+        self, client: YouTubeApi, request: PublishRequest
     ) -> RemotePost | None:
         channels = await client.get_json(
             "/youtube/v3/channels", {"part": "contentDetails", "mine": "true"}, "channels.list"
@@ -295,4 +295,4 @@ class YouTubePlatform:
         self, posts: Sequence[RemotePost], ctx: PlatformContext
     ) -> list[MetricsSnapshot]:
         """views/likes/comments from ``videos.list part=statistics`` (50 ids per call)."""
-        return await fetch_statistics(YouTubeClient(ctx), posts)
+        return await fetch_statistics(YouTubeApi(ctx), posts)

@@ -65,6 +65,10 @@ async def test_sandbox_up_prints_urls_serves_and_stops_on_sigterm() -> None:
         code, out, err = await _run("sandbox", "status", "--url", url)
         assert code == 0, err
         assert f"example    {url}/example" in out
+        # without --url: the command context's sandbox URL (here the root --sandbox)
+        code, out, err = await _run("--sandbox", url, "sandbox", "status")
+        assert code == 0, err
+        assert f"sandbox at {url}" in out
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)

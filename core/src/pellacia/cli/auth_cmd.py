@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +58,7 @@ def auth() -> None:
 
 def _parse_tokens(raw: str) -> Any:
     from pellacia.contract import TokenSet
+    from pellacia.sdk import parse_token_response
 
     raw = raw.strip()
     if not raw:
@@ -69,28 +71,7 @@ def _parse_tokens(raw: str) -> Any:
         fail(f"token JSON is invalid: {exc.msg} (line {exc.lineno})", code=2)
     if not isinstance(data, dict) or not data.get("access_token"):
         fail('token JSON needs at least {"access_token": "..."}', code=2)
-    now = datetime.now(UTC)
-    expires_at = data.get("expires_at")
-    if expires_at is None and data.get("expires_in") is not None:
-        expires_at = (now + timedelta(seconds=float(data["expires_in"]))).isoformat()
-    refresh_at = data.get("refresh_expires_at")
-    if refresh_at is None and data.get("refresh_expires_in") is not None:
-        refresh_at = (now + timedelta(seconds=float(data["refresh_expires_in"]))).isoformat()
-    scopes = data.get("scopes") or data.get("scope") or []
-    if isinstance(scopes, str):
-        scopes = scopes.replace(",", " ").split()
-    known = {"access_token", "refresh_token", "expires_at", "expires_in", "refresh_expires_at"}
-    known |= {"refresh_expires_in", "scopes", "scope", "token_type"}
-    return TokenSet.from_json(
-        {
-            "access_token": data["access_token"],
-            "refresh_token": data.get("refresh_token"),
-            "expires_at": expires_at,
-            "refresh_expires_at": refresh_at,
-            "scopes": scopes,
-            "extra": {k: v for k, v in data.items() if k not in known},
-        }
-    )
+    return parse_token_response(data, now=datetime.now(UTC))
 
 
 @auth.command("set")
@@ -155,12 +136,14 @@ def list_(app: AppContext, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="stored credentials")
-    for column in ("platform", "account", "access expires", "refresh expires", "scopes", "status"):
-        table.add_column(column)
+    columns = ("platform", "account", "bound to", "access expires", "refresh expires", "scopes")
+    for column in (*columns, "status"):
+        table.add_column(column, overflow="fold")
     for i in infos:
         table.add_row(
             i.platform,
             i.account,
+            i.bound_to or "-",
             i.expires_at.isoformat(timespec="minutes") if i.expires_at else "-",
             i.refresh_expires_at.isoformat(timespec="minutes") if i.refresh_expires_at else "-",
             " ".join(i.scopes) or "-",
@@ -187,45 +170,104 @@ def remove(app: AppContext, platform: str, account: str) -> None:
     click.echo(f"removed credentials for {platform}/{account}")
 
 
+SECRET_ENV = "PELLACIA_AUTH_SECRET"
+_PROMPTS = {"password": "password", "api_key": "API key", "token": "token to exchange"}
+
+
+def _credentials(
+    platform: Any, kind: Any, username: str | None, from_stdin: bool, account: str
+) -> Any:
+    """What the flow kind needs from the user: the secret from stdin, the
+    environment (scripts) or a hidden prompt; never from the command line."""
+    from pellacia.oauth_login import NEEDS, Credentials
+
+    needs = NEEDS[kind]
+    values: dict[str, str] = {}
+    if "username" in needs:
+        values["username"] = username or click.prompt(f"{platform.display_name} username")
+    secret_name = next((n for n in needs if n != "username"), None)
+    if secret_name is not None:
+        if from_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        elif os.environ.get(SECRET_ENV):
+            secret = os.environ[SECRET_ENV]
+        else:
+            label = _PROMPTS[secret_name]
+            secret = click.prompt(f"{platform.display_name} {label} for {account}", hide_input=True)
+        values[secret_name] = secret
+    return Credentials(**values)
+
+
+def _url_opener(
+    sandbox_url: str | None, display_name: str, no_browser: bool
+) -> Callable[[str], Awaitable[None]]:
+    """Shows the consent page: follows it against the sandbox (the fake approves and
+    redirects to our callback), else prints the URL and opens a browser."""
+
+    async def open_url(url: str) -> None:
+        if sandbox_url:
+            from pellacia.http import client_session
+
+            async with client_session() as http, http.get(url) as response:
+                await response.read()
+            return
+        click.echo(f"Open this URL to connect {display_name}:\n\n  {url}\n")
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    return open_url
+
+
 @auth.command()
 @click.argument("platform")
 @account_option
+@click.option("--username", help="User name, for platforms that sign in with a password.")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help=f"Read the password, API key or token from stdin (else ${SECRET_ENV}, else a prompt).",
+)
 @click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
 @click.option("--port", type=int, default=0, help="Loopback port for the redirect (0: any free).")
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
 @pass_app
 def login(
-    app: AppContext, platform: str, account: str, no_browser: bool, port: int, timeout: float
+    app: AppContext,
+    platform: str,
+    account: str,
+    username: str | None,
+    from_stdin: bool,
+    no_browser: bool,
+    port: int,
+    timeout: float,
 ) -> None:
-    """Connect an account with OAuth 2.0 (PKCE, loopback redirect on 127.0.0.1).
+    """Connect an account through the sign-in its platform declares.
 
-    Opens the platform's consent page; when you approve, tokens are stored
-    encrypted and refreshed automatically from then on. Against the sandbox
-    (--sandbox) the consent is given automatically.
+    OAuth authorization code: opens the consent page (PKCE, redirect to
+    127.0.0.1); against the sandbox (--sandbox) consent is given
+    automatically. Password, API key or token exchange: asks for them
+    (hidden), or reads them from stdin or $PELLACIA_AUTH_SECRET. Tokens are
+    stored encrypted and refreshed automatically from then on.
     """
+    from pellacia.contract import auth_kind
     from pellacia.errors import PellaciaError
     from pellacia.oauth_login import login as run_login
     from pellacia.tokens import oauth_client
 
     settings = app.settings
     try:
-        target = app.registry.platform(platform)
-        client = oauth_client(settings, platform, account)
+        targets = _login_targets(app.registry, platform)
+        target = targets[0]
+        client = oauth_client(settings, target, account)
     except (KeyError, PellaciaError) as exc:
         fail(str(exc.args[0]) if exc.args else str(exc), code=2)
+    platform = target.name
+    credentials = _credentials(target, auth_kind(target.auth), username, from_stdin, account)
 
-    async def open_url(url: str) -> None:
-        if settings.sandbox_url:
-            from pellacia.http import client_session
-
-            async with client_session() as http, http.get(url) as response:
-                await response.read()  # the fake approves and redirects to our callback
-            return
-        click.echo(f"Open this URL to connect {target.display_name}:\n\n  {url}\n")
-        if not no_browser:
-            import webbrowser
-
-            webbrowser.open(url)
+    open_url = _url_opener(settings.sandbox_url, target.display_name, no_browser)
 
     try:
         tokens = asyncio.run(
@@ -234,7 +276,10 @@ def login(
                 client,
                 account=account,
                 open_url=open_url,
+                credentials=credentials,
+                settings=settings.plugins.get(platform, {}),
                 sandbox_url=settings.sandbox_url,
+                base_url=settings.account(platform, account).base_url,
                 port=port,
                 wait_seconds=timeout,
             )
@@ -243,13 +288,40 @@ def login(
         fail(str(exc))
 
     async def store(conn: Any, vault: Any) -> None:
-        await vault.put(conn, platform, account, tokens)
+        for each in targets:  # one sign-in, stored for every platform it serves
+            await vault.put(conn, each.name, account, tokens)
 
     _with_vault(app, store)
     expiry = tokens.expires_at.isoformat(timespec="minutes") if tokens.expires_at else "never"
+    names = " and ".join(t.display_name for t in targets)
+    bound = tokens.extra.get("bound_to")
     click.echo(
-        f"connected {target.display_name} account {account!r} (access token valid until {expiry})"
+        f"connected {names} account {account!r}"
+        + (f" ({bound})" if bound else "")
+        + f" (access token valid until {expiry})"
     )
+
+
+def _login_targets(registry: Any, name: str) -> list[Any]:
+    """The platforms one ``auth login NAME`` connects: the platform NAME, or every
+    platform of the plugin NAME when they share one sign-in (Meta: a Facebook
+    login binds a Page and its Instagram account)."""
+    from pellacia.errors import ConfigError
+
+    if name in registry.platforms:
+        return [registry.platforms[name]]
+    plugin = next((p for p in registry.plugins if p.name == name and p.error is None), None)
+    provided = [
+        registry.platforms[item.partition(":")[2]]
+        for item in (plugin.provides if plugin else [])
+        if item.startswith("platform:") and item.partition(":")[2] in registry.platforms
+    ]
+    if not provided:
+        return [registry.platform(name)]  # KeyError naming what is installed
+    if len({type(p.auth) for p in provided}) > 1:
+        each = ", ".join(p.name for p in provided)
+        raise ConfigError(f"the platforms of {name} sign in separately: auth login one of {each}")
+    return provided
 
 
 @auth.command("rotate-key")

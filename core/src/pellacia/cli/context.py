@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    import aiohttp
     from rich.console import Console
 
     from pellacia.config import Settings
@@ -56,6 +58,54 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+@dataclass
+class CommandContext:
+    """What a plugin's CLI commands get from core (``register_commands(cli, context)``).
+
+    Everything is read when asked, inside a running command: by then the root
+    group has parsed ``--config`` and ``--sandbox``, so ``settings`` is the
+    table of the config the user chose. Outside a ``pellacia-dist`` command
+    (a test invoking the group alone) the default config is loaded.
+    """
+
+    #: the plugin's entry-point name: its table is ``[plugins.<plugin>]``
+    plugin: str
+    _fallback: AppContext | None = field(default=None, init=False, repr=False)
+
+    def _app(self) -> AppContext:
+        ctx = click.get_current_context(silent=True)
+        app = ctx.find_object(AppContext) if ctx is not None else None
+        if app is None:
+            if self._fallback is None:
+                self._fallback = AppContext()
+            app = self._fallback
+        return app
+
+    @property
+    def config(self) -> Settings:
+        """The loaded config (all of it; prefer ``settings`` for your own table)."""
+        return self._app().settings
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """This plugin's ``[plugins.<name>]`` table (empty when absent)."""
+        return self.config.plugins.get(self.plugin, {})
+
+    @property
+    def sandbox_url(self) -> str | None:
+        """The sandbox to talk to (``--sandbox``, ``PELLACIA_SANDBOX_URL`` or the
+        config), or None for the real platforms."""
+        app = self._app()
+        return app.sandbox_url or app.settings.sandbox_url
+
+    def client_session(self, **options: Any) -> aiohttp.ClientSession:
+        """A new HTTP session from core's one factory (``pellacia.http.client_session``:
+        same timeouts and user agent; ``proxy=`` for a route). Close it when done."""
+        from pellacia.http import client_session
+
+        return client_session(**options)
 
 
 def console(stderr: bool = False) -> Console:

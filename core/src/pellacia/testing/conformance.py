@@ -14,9 +14,23 @@ puts the chunk transfer and the publish call (regexes on the path after
         publish_method = "POST"
         settings = {"chunk_size": 16 * 1024}
 
-Every scenario runs the plugin over real HTTP against the platform's fake in
-the sandbox and asserts what the fake observed (posts, bytes, requests).
-Needs pytest-asyncio (the tests are ``async``) and pellacia-dist-sandbox.
+A platform whose upload itself creates the post (no publish call) says so
+instead of naming a publish path::
+
+    class TestPeerTubeConformance(PlatformConformance):
+        platform_name = "peertube"
+        chunk_path = r"^/api/v1/videos/upload-resumable$"
+        chunk_method = "PUT"
+        upload_creates_post = True  # the last chunk's answer (publish_status) is the post
+        publish_status = (200,)
+        publish_idempotent = True  # a repeated upload returns the video it made
+
+Every scenario signs in through the flow the platform declares, runs the
+plugin over real HTTP against the platform's fake in the sandbox (the
+sandbox's own, or one a plugin registers with ``register_fakes``) and asserts
+what the fake observed (posts, bytes, requests). No scenario needs
+overriding: the class attributes below are the knobs. Needs pytest-asyncio
+(the tests are ``async``) and pellacia-dist-sandbox.
 """
 
 from __future__ import annotations
@@ -32,7 +46,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from pellacia.contract import MediaInfo, MediaRules, Platform, PublishRequest, RemotePost
+from pellacia.contract import (
+    MediaInfo,
+    MediaRules,
+    Platform,
+    PublishRequest,
+    RemotePost,
+    UploadReceipt,
+)
 from pellacia.errors import (
     MediaError,
     OutcomeUnknown,
@@ -86,6 +107,23 @@ class PlatformConformance:
     invalid_video: ClassVar[Mapping[str, Any] | None] = None
     #: the announced Retry-After reaches RateLimited (False: the platform has no such header)
     rate_limit_exact: ClassVar[bool] = True
+    #: the upload itself creates the post (no separate publish call): the call whose
+    #: answer is lost is then the upload's last request, and ``publish_path`` and
+    #: ``publish_method`` default to the chunk's
+    upload_creates_post: ClassVar[bool] = False
+    #: when the upload creates the post, the statuses of the answer that does it (the
+    #: final chunk's; the chunks before it answer something else, e.g. 308)
+    publish_status: ClassVar[tuple[int, ...]] = (200, 201)
+    #: sending the publish call again (or the last chunk, when the upload creates the
+    #: post) returns the post it already made instead of a second one
+    publish_idempotent: ClassVar[bool] = False
+    #: what the kit signs in with, for auth kinds that take more than a consent page:
+    #: "username" (default: ``account``), "password", "api_key", "token"; the
+    #: defaults are in ``pellacia.testing.context.SANDBOX_CREDENTIALS``
+    credentials: ClassVar[Mapping[str, str]] = {}
+    #: the account's ``base_url`` in the context (a federated platform's instance;
+    #: against the sandbox ``ctx.endpoint()`` is the fake whatever it says)
+    base_url: ClassVar[str | None] = None
     account: ClassVar[str] = "sandbox-account"
 
     # ------------------------------------------------------------- hooks
@@ -130,11 +168,20 @@ class PlatformConformance:
 
     # ----------------------------------------------------------- helpers
 
+    def publish_call(self) -> tuple[str, str | None]:
+        """``(path regex, method)`` of the call whose answer can be lost."""
+        if self.publish_path:
+            return self.publish_path, self.publish_method
+        if self.upload_creates_post:
+            return self.chunk_path, self.chunk_method
+        raise AssertionError(f"{type(self).__name__} must set publish_path")
+
     @pytest.fixture
     def _checked(self, sandbox: SandboxHandle) -> SandboxHandle:
-        for attr in ("platform_name", "chunk_path", "publish_path"):
+        for attr in ("platform_name", "chunk_path"):
             if not getattr(self, attr):
                 raise AssertionError(f"{type(self).__name__} must set {attr}")
+        self.publish_call()
         sandbox.require(self.platform_name)
         return sandbox
 
@@ -145,7 +192,12 @@ class PlatformConformance:
         await sandbox.control.reset(self.platform_name)
         try:
             async with open_platform_context(
-                self.make_platform(), sandbox.base_url, account=self.account, settings=self.settings
+                self.make_platform(),
+                sandbox.base_url,
+                account=self.account,
+                settings=self.settings,
+                credentials=self.credentials,
+                base_url=self.base_url,
             ) as kit:
                 yield kit
         finally:
@@ -329,27 +381,29 @@ class PlatformConformance:
     async def test_lost_publish_response_reconciles(
         self, _checked: SandboxHandle, tmp_path: Path
     ) -> None:
-        """The post is made but its answer lost: OutcomeUnknown, reconcile finds it, no duplicate."""
+        """The post is made but its answer lost: the error says so, reconcile finds it,
+        no duplicate, and another delivery's reconcile finds nothing."""
         async with asyncio.timeout(SCENARIO_TIMEOUT_S), self.signed_in(_checked) as kit:
             video = await self.video(tmp_path)
             request = self.make_request(video)
-            receipt = await kit.platform.upload(request, MemoryUploadSession(), kit.ctx)
-            await _checked.control.add_fault(
-                self.platform_name,
-                "lose_response",
-                method=self.publish_method,
-                path=self.publish_path,
-            )
-            with pytest.raises(OutcomeUnknown):
-                await kit.platform.publish(request, receipt, kit.ctx)
+            session = MemoryUploadSession()
+            if self.upload_creates_post:
+                receipt = await self._lose_last_chunk_answer(_checked, kit, request, session)
+            else:
+                receipt = await self._lose_publish_answer(_checked, kit, request, session)
             state = await self.state(_checked)
             assert [r for r in state["requests"] if r.get("fault") == "lose_response"], (
-                "publish_path never matched: the fault was not applied"
+                "the publish call never matched publish_path/publish_method (or, when the "
+                "upload creates the post, never answered with publish_status): no answer was lost"
             )
-            assert len(state["posts"]) == 1, "the lost publish did not create the post"
+            assert len(state["posts"]) == 1, (
+                "the call whose answer was lost did not create the post"
+            )
+            ids = {str(v) for v in state["posts"][0].values()}
             found = await kit.platform.reconcile(request, receipt, kit.ctx)
-            assert found is not None, "reconcile did not find the post the lost publish made"
-            assert found.remote_id in {str(v) for v in state["posts"][0].values()}
+            assert found is not None, "reconcile did not find the post the lost answer made"
+            assert found.remote_id in ids
+            await self._repeat_makes_no_second_post(kit, request, session, receipt, found)
             other = self.make_request(video, n=1)
             try:
                 stranger = await kit.platform.reconcile(other, None, kit.ctx)
@@ -357,7 +411,84 @@ class PlatformConformance:
                 stranger = None
             assert stranger is None, "reconcile claimed a post another delivery made"
             state = await self.state(_checked)
-            assert len(state["posts"]) == 1, "reconcile created a second post"
+            assert len(state["posts"]) == 1, "reconcile or the repeat created a second post"
+
+    def _check_lost(self, error: PlatformError) -> None:
+        if isinstance(error, OutcomeUnknown):
+            return
+        assert self.publish_idempotent and error.retryable, (
+            f"{error!r}: an answer lost after the call went out is OutcomeUnknown "
+            "(or, when repeating the call is safe, publish_idempotent = True and a retryable error)"
+        )
+
+    async def _lose_publish_answer(
+        self,
+        sandbox: SandboxHandle,
+        kit: KitContext,
+        request: PublishRequest,
+        session: MemoryUploadSession,
+    ) -> UploadReceipt:
+        receipt = await kit.platform.upload(request, session, kit.ctx)
+        path, method = self.publish_call()
+        await sandbox.control.add_fault(
+            self.platform_name, "lose_response", method=method, path=path
+        )
+        try:  # a plugin may find out by itself (asking the platform): that is fine too
+            await kit.platform.publish(request, receipt, kit.ctx)
+        except PlatformError as lost:
+            self._check_lost(lost)
+        return receipt
+
+    async def _lose_last_chunk_answer(
+        self,
+        sandbox: SandboxHandle,
+        kit: KitContext,
+        request: PublishRequest,
+        session: MemoryUploadSession,
+    ) -> UploadReceipt:
+        """The upload creates the post: lose the answer of its last request.
+
+        Returns what core hands ``reconcile`` then: the last saved upload state.
+        """
+        path, method = self.publish_call()
+        await sandbox.control.add_fault(
+            self.platform_name,
+            "lose_response",
+            method=method,
+            path=path,
+            on_status=list(self.publish_status),
+        )
+        try:  # a plugin may find out by itself (asking the platform): that is fine too
+            return await kit.platform.upload(request, session, kit.ctx)
+        except PlatformError as lost:
+            self._check_lost(lost)
+        return UploadReceipt(remote_id=None, state=session.last_state or {})
+
+    async def _repeat_makes_no_second_post(
+        self,
+        kit: KitContext,
+        request: PublishRequest,
+        session: MemoryUploadSession,
+        receipt: UploadReceipt,
+        found: RemotePost,
+    ) -> None:
+        """What a retry does after the lost answer never posts twice.
+
+        When the upload creates the post, a crash can bring the upload back
+        with its saved state (core only reconciles when it saw the answer
+        lost): that upload must end in the same post, or say it cannot tell.
+        """
+        if self.upload_creates_post:
+            try:
+                again = await kit.platform.upload(request, session.resumed(), kit.ctx)
+            except OutcomeUnknown:
+                return
+            post = await kit.platform.publish(request, again, kit.ctx)
+        elif self.publish_idempotent:
+            post = await kit.platform.publish(request, receipt, kit.ctx)
+        else:
+            return  # core reconciles before any repeat: nothing more to try
+        assert post.remote_id == found.remote_id, "the repeat made another post"
 
     @_asyncio
     async def test_metrics_batch(self, _checked: SandboxHandle, tmp_path: Path) -> None:

@@ -1,31 +1,47 @@
-"""A ``PlatformContext`` against the sandbox, signed in through the platform's own OAuth.
+"""A ``PlatformContext`` against the sandbox, signed in through the platform's declared flow.
 
-``open_platform_context`` runs the plugin's ``auth.authorization_url``, follows
-the fake's auto-approving authorize endpoint to the redirect carrying ``code``
-and ``state``, and trades the code with ``auth.exchange_code``: the sign-in
-flow is exercised for real, then a ``ManagedTokenSource`` keeps the tokens.
+``open_platform_context`` signs in with ``pellacia.oauth_login.sign_in``, the
+code ``auth login`` runs, through whatever kind ``platform.auth`` declares
+(``pellacia.contract.AuthKind``): an authorization-code flow goes through the
+fake's auto-approving consent page to a redirect caught on 127.0.0.1; a
+password grant signs in as ``SANDBOX_CREDENTIALS``'s user; an API key or a
+token to exchange comes from there too. The flow gets the sandbox's OAuth
+client only when it needs one (``needs_client``), else ``NO_CLIENT``, as from
+core. Then a ``ManagedTokenSource`` keeps and refreshes the tokens.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
 
 from pellacia.clock import SYSTEM_CLOCK, Clock
-from pellacia.contract import OAuthClient, Platform, PlatformContext, TokenSet
+from pellacia.contract import (
+    NO_CLIENT,
+    OAuthClient,
+    Platform,
+    PlatformContext,
+    TokenSet,
+    needs_client,
+)
 from pellacia.http import client_session
+from pellacia.oauth_login import Credentials, sign_in
 from pellacia.tokens import ManagedTokenSource, StaticTokenSource, platform_context
 
 #: the OAuth application the sandbox fakes accept (any id/secret works there)
 SANDBOX_CLIENT = OAuthClient("sandbox-client", "sandbox-secret")
-#: never contacted: the fake's redirect is read, not followed
-REDIRECT_URI = "http://127.0.0.1:9/callback"
+#: what the kit signs in with when the flow asks for more than consent. A fake
+#: accepts these (its user is the account name, see ``FakePlatform``); a kit
+#: subclass overrides any of them with ``credentials``.
+SANDBOX_CREDENTIALS: Mapping[str, str] = {
+    "password": "sandbox-password",
+    "api_key": "sandbox-api-key",
+    "token": "sandbox-user-token",
+}
+#: how long the kit waits for the fake's consent page to come back
+CONSENT_TIMEOUT_S = 15.0
 
 
 @dataclass
@@ -38,44 +54,45 @@ class KitContext:
     client: OAuthClient
 
 
-def pkce_pair() -> tuple[str, str]:
-    """A PKCE ``(verifier, S256 challenge)``."""
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def kit_credentials(account: str, overrides: Mapping[str, str] | None = None) -> Credentials:
+    """The sandbox credentials for ``account`` (its username), with ``overrides``."""
+    values = {"username": account, **SANDBOX_CREDENTIALS, **(overrides or {})}
+    unknown = set(values) - {"username", "password", "api_key", "token"}
+    if unknown:
+        raise AssertionError(f"unknown credentials {sorted(unknown)}: username, password, ...")
+    return Credentials(**values)
 
 
-async def sign_in(
-    platform: Platform, ctx: PlatformContext, client: OAuthClient = SANDBOX_CLIENT
+def kit_client(platform: Platform) -> OAuthClient:
+    """The client core would hand this flow against the sandbox."""
+    return SANDBOX_CLIENT if needs_client(platform.auth) else NO_CLIENT
+
+
+async def sandbox_sign_in(
+    platform: Platform,
+    ctx: PlatformContext,
+    client: OAuthClient,
+    credentials: Credentials,
 ) -> TokenSet:
-    """Tokens from the fake through the platform's own authorization-code flow."""
-    verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(16)
-    url = platform.auth.authorization_url(
-        ctx, client=client, redirect_uri=REDIRECT_URI, state=state, code_challenge=challenge
-    )
-    async with ctx.http.get(url, allow_redirects=False) as resp:
-        location = resp.headers.get("Location")
-        if resp.status not in (301, 302, 303, 307) or not location:
+    """Tokens from the fake through the platform's own declared flow."""
+
+    async def consent(url: str) -> None:
+        # the fake approves at once and redirects to sign_in's loopback callback
+        async with ctx.http.get(url) as resp:
             body = await resp.text()
-            raise AssertionError(
-                f"the {platform.name} authorize endpoint answered {resp.status} instead of "
-                f"redirecting to the redirect URI: {body[:300]}"
-            )
-    target = urlsplit(urljoin(url, location))
-    if f"{target.scheme}://{target.netloc}{target.path}" != REDIRECT_URI:
-        raise AssertionError(f"authorize redirected to {location!r}, not the redirect URI")
-    query = parse_qs(target.query)
-    if query.get("state") != [state]:
-        raise AssertionError("authorize redirect lost or changed the OAuth state parameter")
-    if "code" not in query:
-        raise AssertionError(f"authorize redirect carries no code: {query}")
-    return await platform.auth.exchange_code(
+            if resp.status != 200:
+                raise AssertionError(
+                    f"the {platform.name} consent page did not come back to the redirect URI "
+                    f"with a code and the same state: HTTP {resp.status} {body[:300]}"
+                )
+
+    return await sign_in(
+        platform,
         ctx,
-        client=client,
-        code=query["code"][0],
-        redirect_uri=REDIRECT_URI,
-        code_verifier=verifier,
+        client,
+        credentials=credentials,
+        open_url=consent,
+        wait_seconds=CONSENT_TIMEOUT_S,
     )
 
 
@@ -86,30 +103,35 @@ async def open_platform_context(
     *,
     account: str = "sandbox-account",
     settings: Mapping[str, Any] | None = None,
-    client: OAuthClient = SANDBOX_CLIENT,
+    credentials: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    client: OAuthClient | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[KitContext]:
-    """A signed-in context for ``platform`` against the sandbox; closes its session."""
+    """A signed-in context for ``platform`` against the sandbox; closes its session.
+
+    ``credentials`` override ``SANDBOX_CREDENTIALS``; ``base_url`` is the
+    account's configured instance (federated platforms); ``client`` replaces
+    the one core would pass (``kit_client``).
+    """
+    chosen = client or kit_client(platform)
     async with client_session() as http:
-        anonymous = platform_context(
-            platform,
-            account=account,
-            http=http,
-            tokens=StaticTokenSource(TokenSet(access_token="")),
-            clock=clock,
-            settings=settings,
-            sandbox_url=sandbox_url,
+
+        def context(tokens: ManagedTokenSource | StaticTokenSource) -> PlatformContext:
+            return platform_context(
+                platform,
+                account=account,
+                http=http,
+                tokens=tokens,
+                clock=clock,
+                settings=settings,
+                sandbox_url=sandbox_url,
+                base_url=base_url,
+            )
+
+        anonymous = context(StaticTokenSource(TokenSet(access_token="")))
+        signed = await sandbox_sign_in(
+            platform, anonymous, chosen, kit_credentials(account, credentials)
         )
-        tokens = ManagedTokenSource(
-            platform, client, await sign_in(platform, anonymous, client), clock=clock
-        )
-        ctx = platform_context(
-            platform,
-            account=account,
-            http=http,
-            tokens=tokens,
-            clock=clock,
-            settings=settings,
-            sandbox_url=sandbox_url,
-        )
-        yield KitContext(platform=platform, ctx=ctx, tokens=tokens, client=client)
+        tokens = ManagedTokenSource(platform, chosen, signed, clock=clock)
+        yield KitContext(platform=platform, ctx=context(tokens), tokens=tokens, client=chosen)

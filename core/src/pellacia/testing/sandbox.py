@@ -35,7 +35,11 @@ class SandboxHandle:
     def require(self, platform: str) -> None:
         """Skip the test when the sandbox has no fake of ``platform``."""
         if platform not in self.host.fakes:
-            reason = self.host.skipped.get(platform, "unknown platform")
+            reason = self.host.skipped.get(
+                platform,
+                "none is installed (the sandbox has its own fakes; a plugin's comes from the "
+                "distribution that registers it with register_fakes: install that)",
+            )
             pytest.skip(f"the sandbox has no {platform} fake: {reason}")
 
 
@@ -56,7 +60,8 @@ def import_sandbox() -> tuple[Any, Any]:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxHandle]:
-    """A running sandbox with every available fake, for the whole test session."""
+    """A running sandbox with every available fake, for the whole test session:
+    the sandbox's own and those installed plugins register (``register_fakes``)."""
     threaded_sandbox, sandbox_control = import_sandbox()
     runner = threaded_sandbox(port=0)
     host = runner.start()
@@ -77,7 +82,10 @@ def memory_upload_session() -> type[MemoryUploadSession]:
 @pytest.fixture
 def sandbox_context(sandbox: SandboxHandle) -> Callable[..., Any]:
     """Factory: ``async with sandbox_context("tiktok", settings={...}) as kit:`` gives a
-    ``KitContext`` (platform, ctx, tokens, client) signed in to the platform's fake."""
+    ``KitContext`` (platform, ctx, tokens, client) signed in to the platform's fake,
+    through the flow the platform declares. Keyword arguments: ``account``,
+    ``settings``, ``credentials``, ``base_url``, ``client``, ``clock`` (see
+    ``pellacia.testing.context.open_platform_context``)."""
     from pellacia.testing.context import open_platform_context
 
     def factory(platform: str | Platform, **kwargs: Any) -> Any:

@@ -1,19 +1,21 @@
 """The Example Video platform: OAuth, chunked resumable upload, publish, reconcile, metrics.
 
-Everything that crosses the plugin boundary is a ``pellacia.errors`` class;
-aiohttp exceptions are translated in ``ExampleApi.call``.
+Built on ``pellacia.sdk``: ``ExampleApi`` (an ``ApiClient``) makes every call
+with the account's token, refreshes it once after a 401 and turns failures
+into ``pellacia.errors`` classes; ``upload_chunks`` runs the resumable loop.
+What is left here is Example Video's protocol.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from pellacia.contract import (
+    AuthFlow,
+    AuthKind,
     Capabilities,
     MediaRules,
     MetricsSnapshot,
@@ -30,17 +32,17 @@ from pellacia.errors import (
     AuthExpired,
     Challenge,
     OutcomeUnknown,
-    RateLimited,
+    PlatformError,
     Rejected,
     Transient,
 )
+from pellacia.sdk import ApiClient, Chunk, Reply, TokenEndpoint, upload_chunks
 
 NAME = "example"
 #: where the real API would live; ``ctx.endpoint`` swaps in the sandbox's fake
 REAL_BASE = "https://api.example-video.test"
-# 1 MiB: aiohttp warns on raw bytes bodies above that (send a file object beyond it)
-DEFAULT_CHUNK_SIZE = 1024 * 1024
-MIN_CHUNK_SIZE = 16 * 1024
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024  # streamed from disk: memory stays flat
+MIN_CHUNK_SIZE = 16 * 1024  # the platform's minimum for every chunk but the last
 
 MEDIA_RULES = MediaRules(
     containers=frozenset({"mp4", "mov"}),
@@ -66,115 +68,35 @@ METRIC_NAMES = {
 }
 
 
-def _token_set(data: Mapping[str, Any], now: datetime) -> TokenSet:
-    return TokenSet(
-        access_token=str(data["access_token"]),
-        refresh_token=data.get("refresh_token"),
-        expires_at=now + timedelta(seconds=int(data.get("expires_in", 3600))),
-        refresh_expires_at=(
-            now + timedelta(seconds=int(data["refresh_expires_in"]))
-            if data.get("refresh_expires_in")
-            else None
-        ),
-        scopes=tuple(str(data.get("scope", "")).split()),
-        extra={"account": data.get("account")},
-    )
+TOKENS = TokenEndpoint(REAL_BASE, "/oauth/token", "Example Video")
 
 
-class ExampleApi:
-    """One HTTP call to the API, its failures translated to typed errors."""
+class ExampleApi(ApiClient):
+    """Authorized calls to Example Video (``pellacia.sdk`` does the token, the
+    refresh after a 401 and the usual statuses); this reads its error body."""
 
-    async def call(
-        self,
-        ctx: PlatformContext,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        data: bytes | Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        auth: bool = True,
-        unknown_outcome: bool = False,
-    ) -> dict[str, Any]:
-        """Send the request; on a 401 refresh the token once and retry once.
+    display_name = "Example Video"
+    base_url = REAL_BASE
 
-        ``unknown_outcome``: the call is not idempotent (publish), so losing
-        the connection after sending it raises ``OutcomeUnknown``, not ``Transient``.
-        """
-        url = f"{ctx.endpoint(REAL_BASE)}{path}"
-        for attempt in (1, 2):
-            headers: dict[str, str] = {}
-            if auth:
-                tokens = await (ctx.tokens.current() if attempt == 1 else ctx.tokens.refresh())
-                headers["Authorization"] = f"Bearer {tokens.access_token}"
-            try:
-                async with ctx.http.request(
-                    method,
-                    url,
-                    json=json,
-                    data=data,
-                    params=params,
-                    headers=headers,
-                    allow_redirects=False,
-                ) as resp:
-                    body = await resp.json(content_type=None) if resp.content_length != 0 else {}
-                    status, resp_headers = resp.status, resp.headers
-            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-                what = f"{method} {path}: {type(exc).__name__}"
-                if unknown_outcome:
-                    raise OutcomeUnknown(f"{what}; the post may exist", platform=NAME) from None
-                raise Transient(what, platform=NAME, network=True) from None
-            if status == 401 and auth and attempt == 1:
-                continue  # token expired early or was revoked: refresh once
-            if status < 400:
-                return body if isinstance(body, dict) else {}
-            raise self._error(ctx, status, body, resp_headers, f"{method} {path}")
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def _error(
-        ctx: PlatformContext,
-        status: int,
-        body: Any,
-        headers: Mapping[str, str],
-        what: str,
-    ) -> Exception:
+    def error_for(self, reply: Reply, action: str) -> PlatformError:
+        body = reply.json()
         error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            code, message = str(error.get("code", "")), str(error.get("message", ""))
-        else:
-            code, message = str(error or ""), ""
-        text = f"{what}: {status} {code} {message}".rstrip()
-        if status == 429:
-            retry_after = float(headers.get("Retry-After", "60"))
-            return RateLimited(
-                text,
-                platform=NAME,
-                retry_after=retry_after,
-                reset_at=ctx.clock.now() + timedelta(seconds=retry_after),
-            )
-        if code == "quota_exceeded":
+        code = str(error.get("code", "")) if isinstance(error, dict) else ""
+        text = f"Example Video {action}: HTTP {reply.status} {code}".rstrip()
+        if code == "quota_exceeded" and isinstance(error, dict):
             reset_at = datetime.fromisoformat(error["reset_at"]) if error.get("reset_at") else None
-            retry = (reset_at - ctx.clock.now()).total_seconds() if reset_at else None
-            return RateLimited(
-                text, platform=NAME, retry_after=retry, reset_at=reset_at, quota="example:posts"
-            )
+            wait = (reset_at - self.ctx.clock.now()).total_seconds() if reset_at else None
+            return self.rate_limited(text, wait, quota="example:posts")
         if code == "account_review":
             return Challenge(text, platform=NAME)
-        if status == 401:
-            return AuthExpired(text, platform=NAME)
-        if status >= 500:
-            return Transient(text, platform=NAME)
-        return Rejected(text, platform=NAME)
+        return super().error_for(reply, action)
 
 
 class ExampleAuth:
     """OAuth 2.0 authorization code with PKCE; refresh tokens rotate."""
 
+    kind = AuthKind.AUTHORIZATION_CODE
     scopes: Sequence[str] = ("video.upload", "video.read")
-
-    def __init__(self, api: ExampleApi) -> None:
-        self._api = api
 
     def authorization_url(
         self,
@@ -209,13 +131,12 @@ class ExampleAuth:
     ) -> TokenSet:
         form = {
             "grant_type": "authorization_code",
-            "client_id": client.client_id,
-            "client_secret": client.client_secret or "",
             "code": code,
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
+            **_client_form(client),
         }
-        return await self._token(ctx, form)
+        return await TOKENS.post(ctx, form, what="code exchange")
 
     async def refresh(
         self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
@@ -224,18 +145,14 @@ class ExampleAuth:
             raise AuthExpired("no refresh token: sign in again", platform=NAME)
         form = {
             "grant_type": "refresh_token",
-            "client_id": client.client_id,
-            "client_secret": client.client_secret or "",
             "refresh_token": tokens.refresh_token,
+            **_client_form(client),
         }
-        return await self._token(ctx, form)
+        return await TOKENS.post(ctx, form, what="token refresh", previous=tokens)
 
-    async def _token(self, ctx: PlatformContext, form: dict[str, str]) -> TokenSet:
-        try:
-            data = await self._api.call(ctx, "POST", "/oauth/token", data=form, auth=False)
-        except Rejected as exc:  # invalid_grant & co: only a new sign-in helps
-            raise AuthExpired(f"token endpoint refused: {exc}", platform=NAME) from None
-        return _token_set(data, ctx.clock.now())
+
+def _client_form(client: OAuthClient) -> dict[str, str]:
+    return {"client_id": client.client_id, "client_secret": client.client_secret or ""}
 
 
 class ExamplePlatform:
@@ -246,10 +163,9 @@ class ExamplePlatform:
     capabilities = CAPABILITIES
     media_rules = MEDIA_RULES
     quotas: Sequence[QuotaBudget] = (QuotaBudget(name="example:posts", limit=50),)
-
-    def __init__(self) -> None:
-        self.api = ExampleApi()
-        self.auth = ExampleAuth(self.api)
+    # typed as the contract's AuthFlow: the Platform protocol's attributes are
+    # mutable, so mypy --strict wants exactly that type here
+    auth: AuthFlow = ExampleAuth()
 
     # -------------------------------------------------------------- upload
 
@@ -258,39 +174,50 @@ class ExamplePlatform:
     ) -> UploadReceipt:
         """Chunked upload with explicit offsets; resumes where the server says it stands."""
         self._refuse_bad_media(request)
+        api = ExampleApi(ctx)
         size = request.video.size
         chunk_size = max(MIN_CHUNK_SIZE, int(ctx.settings.get("chunk_size", DEFAULT_CHUNK_SIZE)))
         state = dict(session.resume_state or {})
         if state.get("upload_id") and state.get("size") == size:
             # The server's offset is the truth: a chunk may have landed after our last save.
-            status = await self.api.call(ctx, "GET", f"/v1/uploads/{state['upload_id']}")
-            state["offset"] = int(status["received"])
+            offset = await self._received(api, state["upload_id"])
         else:
-            created = await self.api.call(ctx, "POST", "/v1/uploads", json={"size": size})
-            state = {"upload_id": created["upload_id"], "size": size, "offset": 0}
-            await session.save_state(state)
-        upload_id, offset = state["upload_id"], int(state["offset"])
-        session.progress(offset, size)
-        while offset < size:
-            chunk = await asyncio.to_thread(_read_at, request.video.path, offset, chunk_size)
-            try:
-                answer = await self.api.call(
-                    ctx,
-                    "PUT",
-                    f"/v1/uploads/{upload_id}",
-                    data=chunk,
-                    params={"offset": str(offset)},
-                )
-            except Rejected as exc:
-                # 409: the server stands elsewhere (a lost acknowledgement): ask and go on.
-                if "offset_mismatch" not in str(exc):
-                    raise
-                answer = await self.api.call(ctx, "GET", f"/v1/uploads/{upload_id}")
-            offset = int(answer["received"])
-            state["offset"] = offset
-            await session.save_state(state)
-            session.progress(offset, size)
-        return UploadReceipt(remote_id=upload_id, state=state)
+            created = await api.json(
+                "POST", "/v1/uploads", action="upload start", json={"size": size}
+            )
+            state, offset = {"upload_id": created["upload_id"], "size": size}, 0
+            await session.save_state({**state, "offset": 0})
+        path = f"/v1/uploads/{state['upload_id']}"
+
+        async def send(chunk: Chunk) -> int:
+            reply = await api.request(
+                "PUT",
+                path,
+                action="upload chunk",
+                params={"offset": str(chunk.offset)},
+                headers={"Content-Type": "application/octet-stream"},
+                data=chunk.body(),
+                accept=(409,),  # the server stands elsewhere (a lost acknowledgement)
+            )
+            if reply.status == 409:
+                return await self._received(api, state["upload_id"])
+            return int(reply.json()["received"])
+
+        await upload_chunks(
+            session,
+            request.video.path,
+            total=size,
+            offset=offset,
+            chunk_length=lambda at: min(chunk_size, size - at),
+            send=send,
+            state=lambda at: {**state, "offset": at},
+        )
+        return UploadReceipt(remote_id=state["upload_id"], state={**state, "offset": size})
+
+    @staticmethod
+    async def _received(api: ExampleApi, upload_id: str) -> int:
+        status = await api.json("GET", f"/v1/uploads/{upload_id}", action="upload status")
+        return int(status["received"])
 
     def _refuse_bad_media(self, request: PublishRequest) -> None:
         # Checked before any network call: a file the platform would refuse
@@ -320,15 +247,21 @@ class ExamplePlatform:
             # our handle on the post, so reconcile can find it after a lost answer
             "client_ref": request.idempotency_key,
         }
-        post = await self.api.call(ctx, "POST", "/v1/posts", json=body, unknown_outcome=True)
+        post = await ExampleApi(ctx).json(
+            "POST", "/v1/posts", action="publish", json=body, idempotent=False
+        )
         return _remote_post(post)
 
     async def reconcile(
         self, request: PublishRequest, receipt: UploadReceipt | None, ctx: PlatformContext
     ) -> RemotePost | None:
+        # client_ref is the delivery's key: a receipt (or its absence) changes nothing
         try:
-            found = await self.api.call(
-                ctx, "GET", "/v1/posts", params={"client_ref": request.idempotency_key}
+            found = await ExampleApi(ctx).json(
+                "GET",
+                "/v1/posts",
+                action="reconcile",
+                params={"client_ref": request.idempotency_key},
             )
         except Transient as exc:
             raise OutcomeUnknown(f"cannot list posts to reconcile: {exc}", platform=NAME) from None
@@ -343,7 +276,9 @@ class ExamplePlatform:
         if not posts:
             return []
         ids = ",".join(p.remote_id for p in posts[: self.capabilities.metrics_batch_size])
-        data = await self.api.call(ctx, "GET", "/v1/metrics", params={"ids": ids})
+        data = await ExampleApi(ctx).json(
+            "GET", "/v1/metrics", action="metrics", params={"ids": ids}
+        )
         snapshots = []
         for raw in data.get("metrics") or []:
             metrics = {
@@ -351,12 +286,6 @@ class ExamplePlatform:
             }
             snapshots.append(MetricsSnapshot(remote_id=str(raw["id"]), metrics=metrics, raw=raw))
         return snapshots
-
-
-def _read_at(path: Any, offset: int, size: int) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(size)
 
 
 def _remote_post(data: Mapping[str, Any]) -> RemotePost:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from pellacia.cli.context import CommandContext
+
+    from pellacia_browser.launcher import BrowserSettings
 
 _PAGE = (
     "<!doctype html><title>pellacia-dist browser check</title>"
@@ -10,44 +17,43 @@ _PAGE = (
 )
 
 
-@click.group()
-def browser() -> None:
-    """The browser-automation fallback (Playwright with the system's Chromium)."""
+def browser_commands(context: CommandContext) -> click.Group:
+    """The ``browser`` group; its commands read ``[plugins.browser]`` from ``context``."""
+
+    @click.group()
+    def browser() -> None:
+        """The browser-automation fallback (Playwright with the system's Chromium)."""
+
+    @browser.command("check")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+    def check(as_json: bool) -> None:
+        """Launch Chromium, load a page served on 127.0.0.1 and print the version."""
+        import asyncio
+
+        from pellacia.cli.context import emit_json, fail
+        from pellacia.errors import PellaciaError
+
+        from pellacia_browser.launcher import BrowserSettings
+
+        try:
+            result = asyncio.run(_probe(BrowserSettings.from_section(context.settings)))
+        except PellaciaError as exc:
+            fail(str(exc))
+            return
+        if as_json:
+            emit_json(result)
+            return
+        click.echo(f"Chromium {result['version']} ({result['executable']})")
+        click.echo(f"page loaded from {result['url']}: {result['title']!r}")
+        click.echo(click.style("ok", fg="green") + ": the browser layers can run on this machine")
+
+    return browser
 
 
-@browser.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.pass_context
-def check(ctx: click.Context, as_json: bool) -> None:
-    """Launch Chromium, load a page served on 127.0.0.1 and print the version."""
-    import asyncio
-
-    from pellacia.cli.context import AppContext, emit_json, fail
-    from pellacia.errors import PellaciaError
-
-    from pellacia_browser.launcher import BrowserSettings
-
-    app = ctx.ensure_object(AppContext)
-    settings = BrowserSettings.from_section(app.settings.plugins.get("browser", {}))
-    try:
-        result = asyncio.run(_probe(settings))
-    except PellaciaError as exc:
-        fail(str(exc))
-        return
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(f"Chromium {result['version']} ({result['executable']})")
-    click.echo(f"page loaded from {result['url']}: {result['title']!r}")
-    click.echo(click.style("ok", fg="green") + ": the browser layers can run on this machine")
-
-
-async def _probe(settings: object) -> dict[str, str]:
+async def _probe(settings: BrowserSettings) -> dict[str, str]:
     from aiohttp import web
 
-    from pellacia_browser.launcher import BrowserSettings, launch_browser
-
-    assert isinstance(settings, BrowserSettings)
+    from pellacia_browser.launcher import launch_browser
 
     async def page(_: web.Request) -> web.Response:
         return web.Response(text=_PAGE, content_type="text/html")
@@ -58,7 +64,7 @@ async def _probe(settings: object) -> dict[str, str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}/"
     try:
         async with launch_browser(settings) as session:

@@ -14,12 +14,13 @@ from pellacia.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click
+    from pellacia.cli.context import CommandContext
 
 PLUGIN_API_VERSION = 1
 
 
 @hookimpl
-def register_commands(cli: click.Group) -> None:
-    from pellacia_browser.cli import browser
+def register_commands(cli: click.Group, context: CommandContext) -> None:
+    from pellacia_browser.cli import browser_commands
 
-    cli.add_command(browser)
+    cli.add_command(browser_commands(context))

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from pellacia.cli.context import CommandContext
 
 DEFAULT_PORT = 8790
 ENV_URL = "PELLACIA_SANDBOX_URL"
 
 
-@click.group()
-def sandbox() -> None:
-    """Local fakes of the platform APIs, with fault injection (for tests and demos)."""
+def sandbox_commands(context: CommandContext) -> click.Group:
+    """The ``sandbox`` group: ``up`` and ``status`` (which finds the sandbox
+    through ``context.sandbox_url`` when not given ``--url``)."""
+
+    @click.group()
+    def sandbox() -> None:
+        """Local fakes of the platform APIs, with fault injection (for tests and demos)."""
+
+    sandbox.add_command(up)
+    sandbox.add_command(status_command(context))
+    return sandbox
 
 
-@sandbox.command("up")
+@click.command("up")
 @click.option(
     "--host",
     "bind",
@@ -73,29 +83,39 @@ async def _serve(bind: str, port: int, only: tuple[str, ...] | None) -> None:
     click.echo("sandbox stopped")
 
 
-@sandbox.command("status")
-@click.option(
-    "--url",
-    envvar=ENV_URL,
-    default=None,
-    help=f"Sandbox base URL (default: ${ENV_URL}, else --sandbox).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.pass_context
-def status(ctx: click.Context, url: str | None, as_json: bool) -> None:
-    """Show which fakes a running sandbox serves, the clock and the fault count."""
-    url = url or getattr(ctx.find_root().obj, "sandbox_url", None) or os.environ.get(ENV_URL)
-    if not url:
-        click.echo(f"error: give --url, --sandbox or ${ENV_URL}", err=True)
-        sys.exit(2)
-    try:
-        data = asyncio.run(_status(url))
-    except Exception as exc:
-        click.echo(f"error: no sandbox answering at {url}: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
+def status_command(context: CommandContext) -> click.Command:
+    """``sandbox status``: ask a running sandbox what it serves."""
+
+    @click.command("status")
+    @click.option(
+        "--url",
+        envvar=ENV_URL,
+        default=None,
+        help=f"Sandbox base URL (default: ${ENV_URL}, else --sandbox).",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+    def status(url: str | None, as_json: bool) -> None:
+        """Show which fakes a running sandbox serves, the clock and the fault count."""
+        url = url or context.sandbox_url
+        if not url:
+            click.echo(f"error: give --url, --sandbox or ${ENV_URL}", err=True)
+            sys.exit(2)
+        try:
+            data = asyncio.run(_status(url))
+        except Exception as exc:
+            click.echo(
+                f"error: no sandbox answering at {url}: {type(exc).__name__}: {exc}", err=True
+            )
+            sys.exit(1)
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+            return
+        _print_status(data)
+
+    return status
+
+
+def _print_status(data: dict[str, Any]) -> None:
     click.echo(f"sandbox at {data['base_url']} (clock {data['clock']['now']})")
     for name, base in data["fakes"].items():
         click.echo(f"  {name:<10} {base}")

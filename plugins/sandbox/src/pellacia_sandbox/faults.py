@@ -3,6 +3,12 @@
 A rule matches a platform, optionally a method and a regex searched in the
 path after ``/<platform>``. ``skip`` lets the first N matching requests pass;
 ``times`` is how many it then hits (``None``: every one until cleared).
+
+A ``lose_response`` rule may name ``on_status`` (a list of HTTP statuses): it
+then loses only answers with one of them, and only those count for ``skip``
+and ``times``. That targets the one answer that matters in a protocol whose
+calls share a path: the final chunk of a resumable upload that creates the
+post answers 200, the chunks before it 308.
 """
 
 from __future__ import annotations
@@ -53,6 +59,26 @@ class Fault:
     params: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
     _regex: re.Pattern[str] | None = field(default=None, repr=False)
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    @property
+    def on_status(self) -> frozenset[int] | None:
+        """Statuses whose answers a ``lose_response`` rule loses (None: any)."""
+        statuses = self.params.get("on_status")
+        return frozenset(statuses) if statuses is not None else None
+
+    def consume(self) -> bool:
+        """Count one matching request: True when it gets the fault (a hit); False
+        while skipping, when exhausted, or when ``probability`` spares it."""
+        if self.exhausted:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.probability < 1 and self._rng.random() >= self.probability:
+            return False
+        self.hits += 1
+        return True
 
     def matches(self, platform: str, method: str, path: str) -> bool:
         if self.platform is not None and self.platform != platform:
@@ -117,6 +143,14 @@ class FaultTable:
             raise FaultSpecError("kind 'status' needs an integer 'status'")
         if kind == "reset" and not isinstance(params.get("after_bytes", 0), int):
             raise FaultSpecError("after_bytes must be an integer")
+        statuses = params.get("on_status")
+        if statuses is not None and (
+            kind != "lose_response"
+            or not isinstance(statuses, list)
+            or not statuses
+            or not all(isinstance(s, int) for s in statuses)
+        ):
+            raise FaultSpecError("on_status (lose_response only) must be a list of HTTP statuses")
         method = spec.get("method")
         fault = Fault(
             id=next(self._ids),
@@ -129,22 +163,22 @@ class FaultTable:
             probability=float(probability),
             params=params,
             _regex=regex,
+            _rng=self._rng,
         )
         self._faults.append(fault)
         return fault
 
     def take(self, platform: str, method: str, path: str) -> Fault | None:
-        """The rule that fires for this request, consuming one skip or hit."""
+        """The rule that fires for this request, consuming one skip or hit.
+
+        A rule with ``on_status`` is returned unconsumed: ``apply_fault``
+        counts it once the answer's status is known.
+        """
         for fault in self._faults:
             if fault.exhausted or not fault.matches(platform, method, path):
                 continue
-            if fault.skip > 0:
-                fault.skip -= 1
-                continue
-            if fault.probability < 1 and self._rng.random() >= fault.probability:
-                continue
-            fault.hits += 1
-            return fault
+            if fault.on_status is not None or fault.consume():
+                return fault
         return None
 
     def remove(self, fault_id: int) -> bool:
@@ -169,14 +203,30 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
+async def _drain(request: web.Request) -> None:
+    """Read and drop the request body (a native error answers without it)."""
+    async for _ in request.content.iter_any():
+        pass
+
+
 async def apply_fault(
-    fault: Fault, fake: FakePlatform, request: web.Request, handler: Handler
+    fault: Fault,
+    fake: FakePlatform,
+    request: web.Request,
+    handler: Handler,
+    entry: dict[str, Any],
 ) -> web.StreamResponse:
-    """Answer ``request`` as ``fault`` says (calling ``handler`` only where it must run)."""
+    """Answer ``request`` as ``fault`` says (calling ``handler`` only where it must run).
+
+    ``entry`` is the request's log line: it records the fault that fired.
+    """
+    entry["fault"] = fault.kind
     params = fault.params
     if fault.kind in NATIVE_ERROR_KINDS:
+        await _drain(request)  # answering before the body is read leaves its reader pending
         return fake.native_error(fault.kind, **params)
     if fault.kind == "status":
+        await _drain(request)
         body = params.get("body", {"error": "injected fault"})
         return web.json_response(
             body, status=int(params["status"]), headers=params.get("headers") or None
@@ -192,11 +242,15 @@ async def apply_fault(
             if not piece:
                 break
             received += len(piece)
-        fake.requests[-1]["bytes_before_reset"] = received
+        entry["bytes_before_reset"] = received
         _abort(request)
         return web.Response(status=499)  # never reaches the client
     if fault.kind == "lose_response":
         response = await handler(request)
+        statuses = fault.on_status
+        if statuses is not None and (response.status not in statuses or not fault.consume()):
+            entry["fault"] = None  # not the answer this rule waits for: it goes out
+            return response
         _abort(request)
         return response
     raise AssertionError(f"unhandled fault kind {fault.kind}")  # FaultTable validated it

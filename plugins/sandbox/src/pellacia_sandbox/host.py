@@ -2,8 +2,10 @@
 
 Each fake is a sub-application at ``/<name>/``; ``/_control/`` holds the
 control API (faults, token expiry, resets, state, clock). Fakes are imported
-lazily from ``KNOWN_FAKES``; one whose module does not exist (yet) is skipped
-and named in ``GET /_control/status``.
+lazily from ``KNOWN_FAKES`` (the sandbox's own) and from what installed
+plugins register through the ``register_fakes`` hook; one that cannot be
+imported or started is skipped and named, with the reason, in
+``GET /_control/status``.
 """
 
 from __future__ import annotations
@@ -73,11 +75,49 @@ def load_fake_class(spec: str) -> type[FakePlatform]:
     return cls
 
 
+def plugin_fakes() -> tuple[dict[str, str], dict[str, str]]:
+    """Fakes the installed plugins register: ``({platform: "module:Class"}, {what: why not})``.
+
+    Each plugin's ``register_fakes`` is called alone, so one that raises is
+    reported (keyed ``plugin:<name>``) without hiding the others' fakes.
+    """
+    from pellacia.plugins import call_plugin_hook, load_plugins
+
+    registry = load_plugins(include_defaults=False, register_objects=False)
+    manager = registry.manager
+    found: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    hook = getattr(manager.hook, "register_fakes", None)
+    if hook is None:  # a core without the hook
+        return found, failed
+    for impl in hook.get_hookimpls():
+        name = manager.get_name(impl.plugin) or "?"
+        staged: dict[str, str] = {}
+
+        def register(platform: str, spec: str, _staged: dict[str, str] = staged) -> None:
+            if not isinstance(platform, str) or not isinstance(spec, str) or ":" not in spec:
+                raise TypeError(f"register({platform!r}, {spec!r}): give a name and 'module:Class'")
+            _staged[platform] = spec
+
+        try:
+            call_plugin_hook(manager, "register_fakes", impl.plugin, register=register)
+        except Exception as exc:  # one broken plugin must not hide the other fakes
+            failed[f"plugin:{name}"] = f"register_fakes failed: {type(exc).__name__}: {exc}"
+            continue
+        for platform, spec in staged.items():
+            if platform in found:
+                failed[f"plugin:{name}"] = f"{platform!r} is already registered by another plugin"
+                continue
+            found[platform] = spec
+    return found, failed
+
+
 class SandboxHost:
     """The sandbox server. ``async with SandboxHost(port=0) as host: host.base_url``.
 
-    ``only`` restricts which known fakes load; ``extra`` adds fake classes by
-    name (tests of a third-party fake).
+    ``only`` restricts which fakes load; ``extra`` adds fake classes by name
+    (tests of a fake); ``plugins=False`` leaves out the fakes installed
+    plugins register (``register_fakes``).
     """
 
     def __init__(
@@ -88,6 +128,7 @@ class SandboxHost:
         only: Iterable[str] | None = None,
         extra: Mapping[str, str | type[FakePlatform]] | None = None,
         clock: SandboxClock | None = None,
+        plugins: bool = True,
     ) -> None:
         self.bind = check_loopback(host)
         self.port = port
@@ -98,6 +139,7 @@ class SandboxHost:
         self.skipped: dict[str, str] = {}
         self._only = set(only) if only is not None else None
         self._extra = dict(extra or {})
+        self._plugins = plugins
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 
@@ -119,10 +161,22 @@ class SandboxHost:
             loaded = ", ".join(sorted(self.fakes)) or "none"
             raise KeyError(f"no fake {name!r} loaded (loaded: {loaded})") from None
 
-    def _load_fakes(self) -> None:
+    def _fake_table(self) -> dict[str, str | type[FakePlatform]]:
+        """Every fake to try: ours, then the plugins' (never replacing ours), then ``extra``."""
         table: dict[str, str | type[FakePlatform]] = dict(KNOWN_FAKES)
+        if self._plugins:
+            found, failed = plugin_fakes()
+            self.skipped.update(failed)
+            for name, spec in found.items():
+                if name in table:
+                    self.skipped[f"{name} ({spec})"] = "the sandbox already has a fake of it"
+                    continue
+                table[name] = spec
         table.update(self._extra)
-        for name, spec in table.items():
+        return table
+
+    def _load_fakes(self) -> None:
+        for name, spec in self._fake_table().items():
             if self._only is not None and name not in self._only:
                 continue
             try:
@@ -135,6 +189,9 @@ class SandboxHost:
                 continue
             except Exception as exc:  # one broken fake must not stop the others
                 self.skipped[name] = f"failed to import: {type(exc).__name__}: {exc}"
+                continue
+            if cls.name != name:
+                self.skipped[name] = f"{spec} serves {cls.name!r}, not {name!r}"
                 continue
             try:
                 self.fakes[name] = cls(self)
@@ -272,8 +329,7 @@ async def _fault_middleware(request: web.Request, handler: Handler) -> web.Strea
         if fault is None:
             response = await handler(request)
         else:
-            entry["fault"] = fault.kind
-            response = await apply_fault(fault, fake, request, handler)
+            response = await apply_fault(fault, fake, request, handler, entry)
     except web.HTTPException as exc:
         entry["status"] = exc.status
         raise

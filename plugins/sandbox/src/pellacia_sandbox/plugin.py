@@ -8,12 +8,13 @@ from pellacia.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click
+    from pellacia.cli.context import CommandContext
 
 PLUGIN_API_VERSION = 1
 
 
 @hookimpl
-def register_commands(cli: click.Group) -> None:
-    from pellacia_sandbox.cli import sandbox
+def register_commands(cli: click.Group, context: CommandContext) -> None:
+    from pellacia_sandbox.cli import sandbox_commands
 
-    cli.add_command(sandbox)
+    cli.add_command(sandbox_commands(context))

@@ -2,8 +2,8 @@
 
 Registers the ``telegram`` alert sink when ``[plugins.telegram]`` has a
 ``bot_token`` and a ``chat_id``; registers nothing when the section is absent
-or empty. A half-filled section makes ``configure`` raise ``ConfigError``, so
-``plugins list`` shows the plugin as failed with the reason.
+or empty. A half-filled section makes ``register_alert_sinks`` raise
+``ConfigError``, so ``plugins list`` shows the plugin as failed with the reason.
 """
 
 from __future__ import annotations
@@ -18,25 +18,15 @@ if TYPE_CHECKING:
 
 PLUGIN_API_VERSION = 1
 
-_section: dict[str, Any] = {}
-
 
 @hookimpl
-def configure(settings: Mapping[str, Any]) -> None:
-    global _section
-    _section = dict(settings)
-    if _section:
-        from pellacia_telegram.sink import TelegramConfig
-
-        TelegramConfig.from_section(_section)  # raises ConfigError when half configured
-
-
-@hookimpl
-def register_alert_sinks(register: Callable[[AlertSink], None]) -> None:
-    if not _section:
+def register_alert_sinks(
+    register: Callable[[AlertSink], None], settings: Mapping[str, Any]
+) -> None:
+    if not settings:
         return
     from pellacia_telegram.sink import TelegramAlertSink, TelegramConfig
 
-    config = TelegramConfig.from_section(_section)
+    config = TelegramConfig.from_section(settings)  # ConfigError when half configured
     if config is not None:
         register(TelegramAlertSink(config))

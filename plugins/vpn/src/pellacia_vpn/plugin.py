@@ -1,8 +1,8 @@
 """pellacia-dist hooks of the vpn plugin (hookimpls only; imports stay light).
 
 One route ``vpn:<name>`` per ``[plugins.vpn.routes.<name>]`` table. A
-mistake in a route makes ``configure`` raise ``ConfigError`` (naming the
-route, never its password), so ``plugins list`` shows why none registered.
+mistake in a route makes ``register_routes`` raise ``ConfigError`` (naming
+the route, never its password), so ``plugins list`` shows why none registered.
 """
 
 from __future__ import annotations
@@ -14,35 +14,24 @@ from pellacia.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click
+    from pellacia.cli.context import CommandContext
     from pellacia.contract import Route
 
 PLUGIN_API_VERSION = 1
 
-_section: dict[str, Any] = {}
-
 
 @hookimpl
-def configure(settings: Mapping[str, Any]) -> None:
-    global _section
-    _section = dict(settings)
-    if _section:
-        from pellacia_vpn.routes import parse_routes
-
-        parse_routes(_section)
-
-
-@hookimpl
-def register_routes(register: Callable[[Route], None]) -> None:
-    if not _section:
+def register_routes(register: Callable[[Route], None], settings: Mapping[str, Any]) -> None:
+    if not settings:
         return
     from pellacia_vpn.routes import parse_routes
 
-    for route in parse_routes(_section):
+    for route in parse_routes(settings):
         register(route)
 
 
 @hookimpl
-def register_commands(cli: click.Group) -> None:
-    from pellacia_vpn.cli import vpn
+def register_commands(cli: click.Group, context: CommandContext) -> None:
+    from pellacia_vpn.cli import vpn_commands
 
-    cli.add_command(vpn)
+    cli.add_command(vpn_commands(context))

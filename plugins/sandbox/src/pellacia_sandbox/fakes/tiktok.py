@@ -6,8 +6,15 @@ Served under ``/tiktok``: ``/v2/auth/authorize/`` (auto-approves), ``/v2/oauth/t
 ``/v2/video/list/``, ``/v2/video/query/`` and the upload host's
 ``/upload/video/?upload_id=…&upload_token=…`` (sequential ``PUT`` chunks).
 
-Faithful to the documented rules: chunk sizes (5 MB to 64 MB, last ≤ 128 MB,
-``total_chunk_count = floor(size / chunk_size)``, ≤ 1000 chunks), per-account
+Faithful to the documented rules, and where a rule is ambiguous it accepts only
+what is valid under every reading: chunk sizes ("5 MB to 64 MB", last "≤ 128 MB",
+without saying which MB: at least 5 MiB, at most 64,000,000 bytes, last at most
+128,000,000), ``total_chunk_count = floor(size / chunk_size)``, ≤ 1000 chunks;
+unaudited apps (``audited=False``) post only SELF_ONLY to a private account
+(``unaudited_client_can_only_post_to_private_accounts``); at most
+``inbox_pending_cap`` inbox drafts waiting per creator
+(``spam_risk_too_many_pending_share``); ``status/fetch`` always carries
+``fail_reason`` and ``publicaly_available_post_id`` (sic). Per-account
 sliding-minute limits (init 6, status 30, Display API 600), upload URLs that
 expire after an hour, N status polls of processing, the ``error`` object on
 every response and rotated refresh tokens. Uploaded media is hashed and
@@ -60,8 +67,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     #: the account the authorize page approves when the URL names none
     "default_account": "sandbox-account",
     "min_chunk_size": 5 * MB,
-    "max_chunk_size": 64 * MB,
-    "max_last_chunk_size": 128 * MB,
+    "max_chunk_size": 64_000_000,
+    "max_last_chunk_size": 128_000_000,
     "max_chunks": 1000,
     "max_video_size": 4 * 1024**3,
     #: status fetches after the last byte before the post is final
@@ -76,6 +83,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "max_video_post_duration_sec": 600,
     #: when set, the next upload that completes ends FAILED with this reason
     "fail_reason": None,
+    #: False: the app has not passed TikTok's audit (SELF_ONLY, private accounts only)
+    "audited": True,
+    #: the creator's account is set to private
+    "account_private": False,
+    #: inbox drafts a creator may have waiting (TikTok: 5 in 24 hours)
+    "inbox_pending_cap": 5,
     "access_ttl": 7200.0,
     "refresh_ttl": 180 * 86400.0,
 }
@@ -516,6 +529,9 @@ class TikTokFake(FakePlatform):
                     "privacy_level_option_mismatch",
                     "privacy_level is not one of the creator's options",
                 )
+        refused = self._posting_refused(grant.account, mode, privacy)
+        if refused is not None:
+            return refused
         now = self.clock.time()
         inits = self._inits.setdefault(grant.account, deque())
         while inits and inits[0] <= now - 86400.0:
@@ -549,6 +565,34 @@ class TikTokFake(FakePlatform):
         return self._json(
             {"publish_id": publish.publish_id, "upload_url": self.url(f"/upload/video/?{query}")}
         )
+
+    def _posting_refused(self, account: str, mode: str, privacy: Any) -> web.Response | None:
+        """The audit rule for direct posts and the pending-drafts cap for inbox uploads."""
+        cfg = self.config
+        private_self_only = cfg["account_private"] and privacy == "SELF_ONLY"
+        if mode == "direct" and not cfg["audited"] and not private_self_only:
+            return self._error(
+                403,
+                "unaudited_client_can_only_post_to_private_accounts",
+                "Unaudited clients can only post SELF_ONLY to private accounts.",
+            )
+        if mode == "inbox":
+            since = self.clock.time() - 86400.0
+            pending = [
+                p
+                for p in self.publishes.values()
+                if p.account == account
+                and p.mode == "inbox"
+                and p.status != "FAILED"
+                and p.created_at > since
+            ]
+            if len(pending) >= int(cfg["inbox_pending_cap"]):
+                return self._error(
+                    403,
+                    "spam_risk_too_many_pending_share",
+                    "The user has too many pending shares in the inbox.",
+                )
+        return None
 
     async def _upload_chunk(self, request: web.Request) -> web.Response:
         publish = self._by_upload.get(request.query.get("upload_id", ""))
@@ -634,12 +678,16 @@ class TikTokFake(FakePlatform):
             publish.polls += 1
             if publish.polls >= int(self.config["processing_polls"]):
                 self._finish(publish)
-        data: dict[str, Any] = {"status": publish.status, "uploaded_bytes": publish.committed}
-        if publish.status == "FAILED":
-            data["fail_reason"] = publish.fail_reason
-        if publish.status == "PUBLISH_COMPLETE":
-            data["publicaly_available_post_id"] = [int(publish.video_id or 0)]
-        return self._json(data)
+        public = publish.status == "PUBLISH_COMPLETE"
+        return self._json(
+            {
+                "status": publish.status,
+                "fail_reason": publish.fail_reason or "",
+                # the real field name, misspelt; empty until the post is out
+                "publicaly_available_post_id": [int(publish.video_id or 0)] if public else [],
+                "uploaded_bytes": publish.committed,
+            }
+        )
 
     def _finish(self, publish: _Publish) -> None:
         reason = self.config["fail_reason"]

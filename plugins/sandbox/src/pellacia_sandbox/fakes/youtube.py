@@ -8,7 +8,7 @@ Modelled:
 - OAuth 2.0 authorization code flow with PKCE (auto-approving consent page),
   ``access_type=offline`` refresh tokens (not rotated), ``invalid_grant``;
 - the resumable upload protocol: session start, 256 KiB-aligned chunks, 308 +
-  ``Range``, the ``bytes */TOTAL`` status query, session expiry (404), an
+  ``Range``, the ``bytes */TOTAL`` (or ``bytes */*``) status query, session expiry (404), an
   optional ``Location`` on 308 (a trap for clients that follow it), and
   optional partial acceptance of a chunk (clients must trust ``Range``);
 - processing that needs N status polls; ``videos.list`` statistics;
@@ -383,11 +383,13 @@ class YouTubeFake(FakePlatform):
             else:
                 return google_error(400, "badRequest", "Invalid Content-Range header.")
         rng, _, total_s = spec.partition("/")
-        if total_s != str(upload.total):
-            return google_error(400, "badRequest", "Content-Range total does not match.")
-        if rng == "*":  # status query
+        if rng == "*" and total_s in ("*", str(upload.total)):
+            # status query: "bytes */TOTAL" (the guide) or "bytes */*" (a client that
+            # does not know the size); both are valid readings
             await request.read()
             return self._progress_response(upload)
+        if total_s != str(upload.total):
+            return google_error(400, "badRequest", "Content-Range total does not match.")
         if upload.video_id is not None:
             await self._drain(request, upload)
             return self._progress_response(upload)

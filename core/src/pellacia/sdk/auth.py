@@ -1,0 +1,133 @@
+"""Ready-made auth flows for the standard OAuth 2.0 grants and static API keys.
+
+Each declares its ``kind`` (``pellacia.contract.AuthKind``) and implements that
+kind's protocol, so core signs accounts in with it (``auth login``) and the
+kit can too. A platform with its own twist subclasses one and overrides a
+method: ``client_form`` (how the application identifies itself: a PeerTube-like
+instance hands out its client id at ``/oauth-clients/local``) or ``extra_form``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
+from pellacia.errors import AuthExpired
+from pellacia.sdk.tokens import TokenEndpoint
+
+
+class OAuthGrant:
+    """Shared part of the token-endpoint flows: client form and refresh."""
+
+    kind: ClassVar[AuthKind]
+    #: said after a refusal ("sign in again with ...")
+    refused_hint: ClassVar[str] = ""
+
+    def __init__(self, endpoint: TokenEndpoint, scopes: Sequence[str] = ()) -> None:
+        self.endpoint = endpoint
+        self.scopes: Sequence[str] = tuple(scopes)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint.display_name!r})"
+
+    async def client_form(self, ctx: PlatformContext, client: OAuthClient) -> dict[str, str]:
+        """How the application identifies itself in the form (empty without a client)."""
+        form: dict[str, str] = {}
+        if client.client_id:
+            form["client_id"] = client.client_id
+        if client.client_secret:
+            form["client_secret"] = client.client_secret
+        return form
+
+    def extra_form(self) -> dict[str, str]:
+        """Fields every token request carries (``scope`` when the flow names scopes)."""
+        return {"scope": " ".join(self.scopes)} if self.scopes else {}
+
+    async def token(
+        self,
+        ctx: PlatformContext,
+        client: OAuthClient,
+        form: dict[str, str],
+        *,
+        what: str,
+        previous: TokenSet | None = None,
+    ) -> TokenSet:
+        full = {**form, **await self.client_form(ctx, client)}
+        return await self.endpoint.post(
+            ctx, full, what=what, previous=previous, refused_hint=self.refused_hint
+        )
+
+    async def refresh(
+        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
+    ) -> TokenSet:
+        """``grant_type=refresh_token``; ``AuthExpired`` without a refresh token."""
+        if not tokens.refresh_token:
+            raise AuthExpired(
+                f"{self.endpoint.display_name}: no refresh token stored; sign in again",
+                platform=ctx.platform,
+            )
+        form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+        return await self.token(ctx, client, form, what="token refresh", previous=tokens)
+
+
+class PasswordGrant(OAuthGrant):
+    """``AuthKind.PASSWORD``: RFC 6749 §4.3, ``grant_type=password``."""
+
+    kind = AuthKind.PASSWORD
+
+    async def password_login(
+        self, ctx: PlatformContext, *, client: OAuthClient, username: str, password: str
+    ) -> TokenSet:
+        form = {
+            "grant_type": "password",
+            "username": username,
+            "password": password,
+            **self.extra_form(),
+        }
+        return await self.token(ctx, client, form, what="sign-in")
+
+
+class ClientCredentialsGrant(OAuthGrant):
+    """``AuthKind.CLIENT_CREDENTIALS``: RFC 6749 §4.4; a refresh signs in again."""
+
+    kind = AuthKind.CLIENT_CREDENTIALS
+
+    async def client_login(self, ctx: PlatformContext, *, client: OAuthClient) -> TokenSet:
+        form = {"grant_type": "client_credentials", **self.extra_form()}
+        return await self.token(ctx, client, form, what="sign-in")
+
+    async def refresh(
+        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
+    ) -> TokenSet:
+        if tokens.refresh_token:
+            return await super().refresh(ctx, client=client, tokens=tokens)
+        return await self.client_login(ctx, client=client)
+
+
+class StaticApiKey:
+    """``AuthKind.API_KEY``: the key is the token, never refreshed.
+
+    ``ApiClient.auth_headers`` sends it as a bearer token; override it there
+    for a platform that wants another header.
+    """
+
+    kind = AuthKind.API_KEY
+    scopes: Sequence[str] = ()
+
+    def __repr__(self) -> str:
+        return "StaticApiKey()"
+
+    async def api_key_login(self, ctx: PlatformContext, *, api_key: str) -> TokenSet:
+        if not api_key.strip():
+            raise AuthExpired("the API key is empty", platform=ctx.platform)
+        return TokenSet(access_token=api_key.strip())
+
+    async def refresh(
+        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
+    ) -> TokenSet:
+        raise AuthExpired(
+            f"the {ctx.platform} API key was refused: store a valid one with "
+            f"`pellacia-dist auth login {ctx.platform}`",
+            platform=ctx.platform,
+        )

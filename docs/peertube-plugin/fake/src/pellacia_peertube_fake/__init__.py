@@ -1,0 +1,1 @@
+"""A fake PeerTube instance for the pellacia-dist sandbox (the PeerTube plugin's tests use it)."""

@@ -1,0 +1,1 @@
+"""A pellacia-dist platform plugin for PeerTube: federated, password grant, resumable upload."""

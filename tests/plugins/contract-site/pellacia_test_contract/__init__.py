@@ -1,0 +1,1 @@
+"""Test plugins for the hook contract (see plugin.py)."""
