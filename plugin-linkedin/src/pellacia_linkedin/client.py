@@ -24,14 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from pellacia.contract import PlatformContext
 from pellacia.errors import PlatformError, RateLimited, Rejected
 from pellacia.log import get_logger, redact_text
 from pellacia.sdk import ApiClient, Body, Reply
-from yarl import URL
 
 PLATFORM = "linkedin"
 API_BASE = "https://api.linkedin.com"
@@ -118,6 +117,8 @@ class LinkedInApi(ApiClient):
 
     display_name = "LinkedIn"
     base_url = API_BASE
+    # Rest.li 2.0 reads a decoded ':' in a URN as syntax: send URLs as built
+    encoded_urls = True
 
     def __init__(self, ctx: PlatformContext) -> None:
         super().__init__(ctx)
@@ -192,26 +193,6 @@ class LinkedInApi(ApiClient):
             accept=accept,
             idempotent=idempotent,
             time_limit=time_limit,
-        )
-
-    async def _once(
-        self,
-        method: str,
-        url: str,
-        action: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        json: Any,
-        data: Body,
-        auth: bool,
-        idempotent: bool,
-        time_limit: float | None,
-    ) -> Reply:
-        # Send the URL as built: aiohttp requotes a str and turns %3A back into ':',
-        # which Rest.li 2.0 reads as syntax. (ApiClient has no option for this.)
-        encoded = cast(str, URL(url, encoded=True))
-        return await super()._once(
-            method, encoded, action, params, headers, json, data, auth, idempotent, time_limit
         )
 
     async def get(self, path: str, *, action: str, method_header: str = "") -> dict[str, Any]:

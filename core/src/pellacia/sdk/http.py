@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from pellacia.contract import PlatformContext, TokenSet
 from pellacia.errors import (
@@ -87,6 +88,9 @@ class ApiClient:
     status_errors: ClassVar[Mapping[int, type[PlatformError]]] = {}
     #: seconds to wait after a 429 that names no time
     default_retry_after: ClassVar[float] = 60.0
+    #: send URLs exactly as built (already percent-encoded): aiohttp would
+    #: otherwise requote them, turning e.g. ``%3A`` back into ``:``
+    encoded_urls: ClassVar[bool] = False
 
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
@@ -263,8 +267,9 @@ class ApiClient:
             options["data"] = data() if callable(data) else data
         if time_limit is not None:
             options["timeout"] = aiohttp.ClientTimeout(total=time_limit)
+        target: str | URL = URL(url, encoded=True) if self.encoded_urls else url
         try:
-            async with self.ctx.http.request(method, url, **options) as resp:
+            async with self.ctx.http.request(method, target, **options) as resp:
                 return Reply(
                     resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), await resp.read()
                 )
