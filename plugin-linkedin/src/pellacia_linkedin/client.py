@@ -30,7 +30,7 @@ from urllib.parse import quote
 from pellacia.contract import PlatformContext
 from pellacia.errors import PlatformError, RateLimited, Rejected
 from pellacia.log import get_logger, redact_text
-from pellacia.sdk import ApiClient, Body, Reply
+from pellacia.sdk import ApiClient, Reply
 
 PLATFORM = "linkedin"
 API_BASE = "https://api.linkedin.com"
@@ -160,40 +160,9 @@ class LinkedInApi(ApiClient):
             quota=DAILY_QUOTA,
         )
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        action: str,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        data: Body = None,
-        auth: bool = True,
-        accept: Container[int] = (),
-        idempotent: bool = True,
-        time_limit: float | None = None,
-    ) -> Reply:
-        """``ApiClient.request`` with LinkedIn's version headers on every call."""
-        sent = {
-            "LinkedIn-Version": self.version,
-            "X-Restli-Protocol-Version": "2.0.0",
-            **(headers or {}),
-        }
-        return await super().request(
-            method,
-            url,
-            action=action,
-            params=params,
-            headers=sent,
-            json=json,
-            data=data,
-            auth=auth,
-            accept=accept,
-            idempotent=idempotent,
-            time_limit=time_limit,
-        )
+    def common_headers(self) -> Mapping[str, str]:
+        """LinkedIn's version headers, on every call."""
+        return {"LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}
 
     async def get(self, path: str, *, action: str, method_header: str = "") -> dict[str, Any]:
         """GET ``path`` (already encoded) and return its JSON object."""

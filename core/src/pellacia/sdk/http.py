@@ -126,6 +126,16 @@ class ApiClient:
         """Headers that authorize a request; override for another scheme (an API-key header)."""
         return {"Authorization": f"Bearer {tokens.access_token}"}
 
+    def common_headers(self) -> Mapping[str, str]:
+        """Headers every call carries (an API version...); a call's own headers win."""
+        return {}
+
+    async def before_call(self, action: str) -> None:
+        """Called before each request: pace the calls (usage headers seen so far...)."""
+
+    def after_reply(self, reply: Reply) -> None:
+        """Called with every reply, the one refused before a refresh too (usage headers...)."""
+
     def is_error(self, reply: Reply) -> bool:
         """Whether ``reply`` failed; override for APIs that answer errors with 200."""
         return reply.status >= 400
@@ -221,15 +231,19 @@ class ApiClient:
         ``time_limit``: seconds for the whole call (default: the session's).
         """
         target = self.url(url)
+        sent = {**self.common_headers(), **(headers or {})}
+        await self.before_call(action)
         reply = await self._once(
-            method, target, action, params, headers, json, data, auth, idempotent, time_limit
+            method, target, action, params, sent, json, data, auth, idempotent, time_limit
         )
+        self.after_reply(reply)
         if auth and self.is_unauthorized(reply) and reply.status not in accept:
             self.refreshes += 1
             await self.ctx.tokens.refresh()
             reply = await self._once(
-                method, target, action, params, headers, json, data, auth, idempotent, time_limit
+                method, target, action, params, sent, json, data, auth, idempotent, time_limit
             )
+            self.after_reply(reply)
         if reply.status in accept or not self.is_error(reply):
             return reply
         raise self.error_for(reply, action)
