@@ -133,3 +133,26 @@ def test_captcha_sends_the_delivery_to_the_manual_queue(
     packages = list((tmp_path / "data").rglob("*.png"))
     assert packages, "the captcha screenshot is in the manual package"
     assert any("manual" in str(p) for p in packages)
+
+
+def test_unknown_outcome_is_reconciled_on_the_page_then_posted_once(
+    sandbox: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    """TikTok's init answer is lost and its video list fails, so the API layer
+    cannot tell whether a post went out: the browser layer looks on Studio's post
+    list first (instead of being skipped), finds none, and posts exactly once."""
+    env = _env(sandbox, pg_dsn, tmp_path / "data")
+    asyncio.run(sandbox.control.reset("tiktok"))
+    _signed_in(sandbox, env, tmp_path)
+    control = sandbox.control
+    asyncio.run(control.add_fault("tiktok", "lose_response", path="^/v2/post/publish/video/init/"))
+    asyncio.run(control.add_fault("tiktok", "server_error", path="^/v2/video/list/", times=None))
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0, width=360, height=640)
+    upload = _upload(env, clip, "Lost in init")
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    [delivery] = json.loads(upload.stdout)["deliveries"]
+    assert delivery["state"] == "published", upload.stdout
+    state = asyncio.run(control.state("tiktok"))
+    [post] = state["posts"]  # the lost init never became a post; the web page made one
+    assert post["publish_id"].startswith("v_web")
+    assert delivery["remote_url"].endswith(f"/video/{post['id']}")

@@ -152,3 +152,18 @@ async def test_rehearsal_stops_before_posting(
     assert steps[0] == "upload page loaded; the session is signed in"
     assert steps[-2:] == ["Post button enabled", "ready to publish (not clicked)"]
     assert web_posts(fake) == []
+
+
+async def test_reconcile_looks_on_the_content_page(
+    script: TikTokPageScript, host: SandboxHost, fake: TikTokFake, video: MediaInfo, tmp_path: Path
+) -> None:
+    """After an unknown outcome the executor asks the page script first: the
+    delivery's caption on Studio's post list is its post; absent, None."""
+    assert await script.reconcile(job(host, video, tmp_path, "Not yet posted")) is None
+    post = await script.upload(job(host, video, tmp_path, "Posted once"))
+    found = await script.reconcile(job(host, video, tmp_path, "Posted once"))
+    assert found is not None and (found.remote_id, found.url) == (post.remote_id, post.url)
+    assert len(web_posts(fake)) == 1  # looking never posts
+    fake.web.configure(login_wall=True)
+    with pytest.raises(SessionExpired):
+        await script.reconcile(job(host, video, tmp_path, "Posted once"))

@@ -117,6 +117,12 @@ class XPageScript(PageScriptUploader):
             )
         return found
 
+    async def find(self, page: Any, job: BrowserJob) -> RemotePost | None:
+        kit = PageKit(page, self.platform, timeout_s=self.settings.timeout_ms / 1000)
+        return await self.find_post(
+            kit, self.base_for(job), text_of(job.request), job.request.account
+        )
+
     async def find_post(
         self, kit: PageKit, base: str, text: str, account: str
     ) -> RemotePost | None:

@@ -254,9 +254,15 @@ class DeliveryExecutor:
         if why_not is None and layer.kind is LayerKind.BROWSER:
             if run.receipt is not None:
                 why_not = "the video is already uploaded; a browser would upload it again"
-            elif run.need_reconcile:
+            elif run.need_reconcile and not self._browser_reconciles(run):
                 why_not = "a publish may already have gone out; a browser cannot check that"
         return why_not
+
+    def _browser_reconciles(self, run: _Run) -> bool:
+        """Whether the platform's page script can look for a post on the account's
+        pages (``reconcile(job)``), so an unknown outcome need not skip the layer."""
+        uploader = self.registry.browser_uploaders[run.claimed.platform][0]
+        return callable(getattr(uploader, "reconcile", None))
 
     async def _layer(self, run: _Run, layer: Layer) -> None:
         if layer.kind is LayerKind.MANUAL:
@@ -273,6 +279,7 @@ class DeliveryExecutor:
                 await self._tries(run, layer, ctx.route, api_once)
             return
         uploader = self.registry.browser_uploaders[run.claimed.platform][0]
+        look = getattr(uploader, "reconcile", None)  # optional: reconcile(job) -> post | None
         artifacts = self.settings.data_dir / "artifacts" / str(run.claimed.id)
         async with route.open() as handle:
 
@@ -280,6 +287,15 @@ class DeliveryExecutor:
                 await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
                 await self._to_publishing(run)
                 job = self.contexts.browser_job(request, handle, artifacts)
+                if run.need_reconcile and look is not None:  # a page script looks first
+                    run.stage = Stage.RECONCILE
+                    found: RemotePost | None = await look(job)
+                    if found is not None:
+                        await self._published(run, found, via="reconcile")
+                        return
+                    run.need_reconcile = False
+                    await run.held.update(outcome_unknown=False)
+                    await run.held.event("delivery.reconciled", found=False)
                 run.stage = Stage.PUBLISH
                 await self._published(run, await uploader.upload(job))
 

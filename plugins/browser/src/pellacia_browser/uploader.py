@@ -109,8 +109,24 @@ class PageScriptUploader(ABC):
         cap = self.cap.configured(job.settings.get("browser_cap"))
         cap.check(profiles.read(self.platform, account), datetime.now(UTC))
         post = await self._drive(job, Attempt(), profiles)
+        assert post is not None  # run returns the post or raises
         profiles.note(self.platform, account, post_at=datetime.now(UTC))
         return post
+
+    async def find(self, page: Any, job: BrowserJob) -> RemotePost | None:
+        """The delivery's post on the account's content page, None when it is not
+        there; ``OutcomeUnknown`` when the page cannot tell (the default)."""
+        raise OutcomeUnknown(
+            f"{self.platform}: the web pages cannot tell whether this post went out",
+            platform=self.platform,
+        )
+
+    async def reconcile(self, job: BrowserJob) -> RemotePost | None:
+        """After an unknown outcome: look for the delivery's post before anything
+        is posted again (``find`` on the account's content page)."""
+        attempt = Attempt(rehearsal=True)  # looking never publishes
+        profiles = Profiles(self.settings.profile_root())
+        return await self._drive(job, attempt, profiles, look=True)
 
     async def rehearse(self, job: BrowserJob) -> list[str]:
         """Walk the form up to, not including, the publishing click; the steps taken."""
@@ -121,13 +137,15 @@ class PageScriptUploader(ABC):
             return attempt.steps
         raise Transient(f"{self.platform}: the page script published in a rehearsal")
 
-    async def _drive(self, job: BrowserJob, attempt: Attempt, profiles: Profiles) -> RemotePost:
+    async def _drive(
+        self, job: BrowserJob, attempt: Attempt, profiles: Profiles, *, look: bool = False
+    ) -> RemotePost | None:
         account = job.request.account
         profile = (self.platform, account)
         async with launch_browser(self.settings, proxy=job.route.proxy, profile=profile) as browser:
             page = await browser.new_page()
             try:
-                post = await self.run(page, job, attempt)
+                post = await (self.find(page, job) if look else self.run(page, job, attempt))
             except Rehearsed:
                 profiles.note(self.platform, account, logged_in=True, used=True)
                 raise
