@@ -6,7 +6,7 @@ One plugin, two platforms: Instagram and Facebook share the Graph API.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pellacia.hookspecs import hookimpl
 
@@ -23,3 +23,15 @@ def register_platforms(register: Callable[[Platform], None]) -> None:
 
     register(InstagramPlatform())
     register(FacebookPlatform())
+
+
+@hookimpl
+def register_browser_uploaders(register: Callable[[Any], None]) -> None:
+    """Instagram's page script, when the ``browser`` extra is installed."""
+    from importlib.util import find_spec
+
+    if find_spec("pellacia_browser") is None:
+        return  # without pellacia-dist-browser the browser layers say what to install
+    from pellacia_meta.browser import InstagramPageScript
+
+    register(InstagramPageScript())

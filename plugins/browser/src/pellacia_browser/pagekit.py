@@ -60,11 +60,22 @@ class Blockers:
 class PageKit:
     """A page (or an iframe's frame) plus the helpers page scripts use."""
 
-    def __init__(self, page: Any, platform: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        page: Any,
+        platform: str,
+        *,
+        timeout_s: float = 30.0,
+        blockers: Blockers | None = None,
+        account: str = "",
+    ) -> None:
         self.page = page
         self.root: Any = page  # a frame when the site nests the uploader in an iframe
         self.platform = platform
         self.timeout_s = timeout_s
+        #: when set, an element not found is first explained by a blocker (``Challenge``)
+        self.blockers = blockers
+        self.account = account
 
     # ---------------------------------------------------------- finding
 
@@ -86,6 +97,8 @@ class PageKit:
         """The first visible match of ``target`` (polling), else ``Transient``."""
         found = await self.find_optional(target, timeout_s=timeout_s)
         if found is None:
+            if self.blockers is not None:
+                await self.check_blockers(self.blockers, self.account)
             raise Transient(
                 f"{self.platform} page: {target.what} not found (the page may have changed)",
                 platform=self.platform,

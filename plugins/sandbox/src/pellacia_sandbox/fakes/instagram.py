@@ -74,6 +74,10 @@ class InstagramFake(MetaGraphFake):
         self.media: dict[str, dict[str, Any]] = {}
         #: posts per 24 h window (tests lower it to reach the limit)
         self.publish_limit = PUBLISH_LIMIT
+        from pellacia_sandbox.fakes.pages.instagram import InstagramWeb
+
+        #: the web Create flow (the browser layer's target)
+        self.web = InstagramWeb(self)
 
     def reset(self) -> None:
         super().reset()
@@ -81,6 +85,7 @@ class InstagramFake(MetaGraphFake):
         self.containers.clear()
         self.uploads.clear()
         self.media.clear()
+        self.web.reset()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -95,6 +100,7 @@ class InstagramFake(MetaGraphFake):
     def routes(self, app: web.Application) -> None:
         app.router.add_post(r"/ig-api-upload/{ver:v\d+\.\d+}/{id}", self._rupload)
         app.router.add_get(r"/ig-api-upload/{ver:v\d+\.\d+}/{id}", self._rupload_get)
+        self.web.setup(app)  # the web Create flow and profile pages (pages/instagram.py)
 
     def buc_object(self, person: Person) -> str:
         return person.ig_id
