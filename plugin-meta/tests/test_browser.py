@@ -109,3 +109,55 @@ async def test_blocked_or_broken(
         await script.upload(job(meta, tmp_path))
     assert any(p.suffix == ".png" for p in (tmp_path / "evidence").iterdir())
     assert await _posts(meta) == []
+
+
+# ------------------------------------------------------------------ Facebook
+
+
+@pytest.fixture
+async def fb_script(tmp_path: Path, meta: SandboxHandle) -> Any:
+    from pellacia_meta.browser import FacebookPageScript
+
+    settings = BrowserSettings(
+        chromium_path=CHROMIUM, profiles_dir=tmp_path / "profiles", timeout_ms=5000
+    )
+    value = meta.host.fake("facebook").web.sessions.issue("sandbox-account")
+    cookie = {"name": "sessionid", "value": value, "domain": "127.0.0.1", "path": "/"}
+    await import_cookies(settings, "facebook", "sandbox-account", [cookie])
+    return FacebookPageScript(settings)
+
+
+def fb_job(meta: SandboxHandle, tmp_path: Path) -> BrowserJob:
+    return BrowserJob(
+        request=request_for("facebook", _video(tmp_path)),
+        route=RouteHandle("direct"),
+        artifacts_dir=tmp_path / "evidence",
+        settings={"upload_timeout_s": 30},
+        sandbox_url=meta.base_url,
+    )
+
+
+@pytest.mark.parametrize("lose", [False, True])
+async def test_facebook_reel_as_the_page(
+    fb_script: Any, meta: SandboxHandle, tmp_path: Path, lose: bool
+) -> None:
+    meta.host.fake("facebook").web.configure(overlay=True, lose_confirmation=lose)
+    the_job = fb_job(meta, tmp_path)
+    post = await fb_script.upload(the_job)
+    [made] = (await meta.control.state("facebook"))["posts"]  # once, even when the answer is lost
+    assert post.remote_id == made["id"] and made["kind"] == "reel"
+    assert made["sha256"] == hashlib.sha256(b"\0" * 200_000).hexdigest()
+    assert post.url == f"https://www.facebook.com/reel/{made['id']}"
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [("login_wall", SessionExpired), ("captcha", Challenge), ("too_many", Challenge)],
+)
+async def test_facebook_blocked(
+    fb_script: Any, meta: SandboxHandle, tmp_path: Path, mode: str, error: type[Exception]
+) -> None:
+    meta.host.fake("facebook").web.configure(**{mode: True})
+    with pytest.raises(error):
+        await fb_script.upload(fb_job(meta, tmp_path))
+    assert (await meta.control.state("facebook"))["posts"] == []

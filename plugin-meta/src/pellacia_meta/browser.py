@@ -9,7 +9,7 @@ duplicate exists); the caption typed with real key events; Share once enabled;
 "Your reel has been shared." Instagram shows no link there, so the post is
 read from the profile grid (by its caption) and its media id from the reel
 page's ``al:ios:url`` meta tag; the same look settles a lost confirmation.
-Facebook Pages have no page script yet.
+``FacebookPageScript`` below drives a Page's reel composer.
 """
 
 from __future__ import annotations
@@ -159,4 +159,137 @@ class InstagramPageScript(PageScriptUploader):
                     raise OutcomeUnknown(f"Instagram: reel {code} shows no media id")
                 url = f"https://www.instagram.com/reel/{code}/"
                 return RemotePost(remote_id=media.group(1), url=url, raw={"via": "web"})
+        return None
+
+
+# ------------------------------------------------------------------ Facebook
+
+FB_PROFILE = Target("the profile switcher", css='div[aria-label="Your profile"][role="button"]')
+FB_ACTIVE = Target("the active profile", css='a[role="link"][href="/me/"]')
+FB_SWITCHING = Target("the switching notice", css="#switching-info-container")
+FB_FORM = Target("the Reels form", role="form", name="Reels")
+FB_INPUT = Target("the reel's video input", css='input[type="file"][accept*="video/mp4"]')
+FB_NEXT = Target("Next", role="button", name="Next", css='div[aria-label="Next"][role="button"]')
+FB_CAPTION = Target("the caption", role="textbox", name="Describe your reel")
+FB_POST = Target("Post", css='div[aria-label="Post"][role="button"]')
+FB_LIVE = Target("the live toast", text="Your reel is live")
+FB_OVERLAYS = (
+    Overlay(
+        "cookie dialog",
+        Target("cookie dialog", role="dialog", name="Allow the use of cookies"),
+        Target("decline", role="button", name="Decline optional cookies"),
+    ),
+)
+FB_BLOCKERS = Blockers(
+    login_url=("/login",),
+    login_css=('[data-testid="royal_login_form"]',),
+    captcha_text=("Confirm your identity", "Security check"),
+    too_many_text=("You're Temporarily Blocked",),
+)
+
+
+class FacebookPageScript(PageScriptUploader):
+    """Publishes one reel on a Page through Facebook's reel composer.
+
+    Follows browser-flows.md §4: switch the profile to the Page first (the
+    composer acts for the person until then; ``page_name`` in the platform's
+    table picks the Page, else the first one listed), upload, Next twice, the
+    caption with real key events, Post once processed, "Your reel is live". The
+    reel's id is read from the Page's Reels tab by its caption (the composer
+    shows no link), which also settles a lost confirmation.
+    """
+
+    platform = "facebook"
+    site = "https://www.facebook.com"
+    login_path = "/login/"
+    cap = BrowserCap(posts_per_day=3, min_spacing_s=1800)
+
+    async def run(self, page: Any, job: BrowserJob, attempt: Attempt) -> RemotePost:
+        base, account = self.base_for(job), job.request.account
+        kit = PageKit(
+            page,
+            self.platform,
+            timeout_s=self.settings.timeout_ms / 1000,
+            blockers=FB_BLOCKERS,
+            account=account,
+        )
+        await page.goto(base + "/reels/create/")
+        await kit.check_blockers(FB_BLOCKERS, account)
+        attempt.step("reel composer loaded; the session is signed in")
+        await kit.dismiss(FB_OVERLAYS)
+        page_name = await self._switch_to_page(kit, job)
+        attempt.step(f"acting as the Page {page_name}")
+        kit.root = await kit.find(FB_FORM)
+        await (await kit.attached(FB_INPUT)).set_input_files(str(job.request.video.path))
+        attempt.step("video chosen")
+        for _ in range(2):
+            await (await kit.find(FB_NEXT)).click()
+        caption = caption_of(job.request)
+        await kit.type_into(await kit.find(FB_CAPTION), caption)
+        attempt.step("caption typed")
+        limit = float(job.settings.get("upload_timeout_s", 1200))
+        post = await kit.wait_enabled(FB_POST, timeout_s=limit, while_="video processing")
+        attempt.submitted()
+        await post.click()
+        kit.root = page
+        return await self._confirmed(kit, base, caption, account)
+
+    async def _switch_to_page(self, kit: PageKit, job: BrowserJob) -> str:
+        await (await kit.find(FB_PROFILE)).click()
+        wanted = job.settings.get("page_name")
+        choices = kit.page.locator('[role="list"] div[role="button"][aria-label]')
+        choice = choices.filter(has_text=str(wanted)) if wanted else choices
+        name = await choice.first.get_attribute("aria-label") or ""
+        await choice.first.click()
+        active = await kit.find(FB_ACTIVE)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + kit.timeout_s
+        while (await active.text_content() or "").strip() != name:
+            if loop.time() >= deadline:
+                raise Transient(f"Facebook: could not switch to the Page {name}")
+            await asyncio.sleep(0.2)
+        return name
+
+    async def _confirmed(self, kit: PageKit, base: str, caption: str, account: str) -> RemotePost:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while loop.time() < deadline:
+            if await kit.find_optional(FB_LIVE, timeout_s=0) is not None:
+                break
+            if await kit.find_optional(ERROR, timeout_s=0) is not None:
+                break  # never Post again: look on the Page's reels instead
+            await asyncio.sleep(0.2)
+        found = await self.find_post(kit, base, caption, account)
+        if found is None:
+            raise OutcomeUnknown(
+                "Facebook: Post was clicked but the Page's reels do not show it (yet); "
+                "check before posting again",
+                platform=self.platform,
+            )
+        return found
+
+    async def find(self, page: Any, job: BrowserJob) -> RemotePost | None:
+        kit = PageKit(page, self.platform, timeout_s=self.settings.timeout_ms / 1000)
+        return await self.find_post(
+            kit, self.base_for(job), caption_of(job.request), job.request.account
+        )
+
+    async def find_post(
+        self, kit: PageKit, base: str, caption: str, account: str
+    ) -> RemotePost | None:
+        """The newest reel with ``caption`` on the Page's Reels tab, or None."""
+        page = kit.page
+        await page.goto(base + "/reels/create/")
+        await kit.check_blockers(FB_BLOCKERS, account)
+        links = page.locator('[role="list"] div[role="button"] a[href]')
+        href = await links.first.get_attribute("href") or ""  # the Page's own link
+        await page.goto(f"{base}/{href.strip('/')}/reels")
+        wanted = " ".join(caption.split())
+        for reel in await page.locator(".reel").all():
+            text = " ".join((await reel.locator(".caption").inner_text()).split())
+            match = re.search(r"/reel/(\d+)", await reel.locator("a").get_attribute("href") or "")
+            if match and text == wanted:
+                video_id = match.group(1)
+                url = f"https://www.facebook.com/reel/{video_id}"
+                return RemotePost(remote_id=video_id, url=url, raw={"via": "web"})
         return None

@@ -27,11 +27,12 @@ def register_platforms(register: Callable[[Platform], None]) -> None:
 
 @hookimpl
 def register_browser_uploaders(register: Callable[[Any], None]) -> None:
-    """Instagram's page script, when the ``browser`` extra is installed."""
+    """Instagram's and Facebook's page scripts, when the ``browser`` extra is installed."""
     from importlib.util import find_spec
 
     if find_spec("pellacia_browser") is None:
         return  # without pellacia-dist-browser the browser layers say what to install
-    from pellacia_meta.browser import InstagramPageScript
+    from pellacia_meta.browser import FacebookPageScript, InstagramPageScript
 
     register(InstagramPageScript())
+    register(FacebookPageScript())

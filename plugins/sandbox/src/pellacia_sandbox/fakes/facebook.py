@@ -74,6 +74,10 @@ class FacebookFake(MetaGraphFake):
         self.sessions: dict[str, dict[str, Any]] = {}  # regular-video upload sessions
         #: reels per Page per 24 h window (tests lower it to reach the limit)
         self.reels_limit = REELS_LIMIT
+        from pellacia_sandbox.fakes.pages.facebook import FacebookWeb
+
+        #: the Page reel composer (the browser layer's target)
+        self.web = FacebookWeb(self)
 
     def reset(self) -> None:
         super().reset()
@@ -81,6 +85,7 @@ class FacebookFake(MetaGraphFake):
         self.videos.clear()
         self.uploads.clear()
         self.sessions.clear()
+        self.web.reset()
 
     def snapshot(self) -> dict[str, Any]:
         for video in self.videos.values():
@@ -115,6 +120,7 @@ class FacebookFake(MetaGraphFake):
         r.add_get(r"/video-upload/{ver:v\d+\.\d+}/{id}", self._rupload_get)
         r.add_post(r"/{ver:v\d+\.\d+}/{session:upload:[^/]+}", self._session_post)
         r.add_get(r"/{ver:v\d+\.\d+}/{session:upload:[^/]+}", self._session_get)
+        self.web.setup(app)  # the Page reel composer (pages/facebook.py)
 
     def buc_object(self, person: Person) -> str:
         return person.page_id

@@ -32,17 +32,19 @@ class WebSessions:
 
 
 async def receive_upload(request: web.Request, *, drop: bool) -> dict[str, Any]:
-    """Read an uploaded file's bytes (hashed and counted, never kept); ``drop``:
-    the connection breaks after the first chunk, as a network drop would."""
-    hasher, size = hashlib.sha256(), 0
+    """Read an uploaded file's bytes (hashed and counted, never kept: ``size``,
+    ``sha256``, the ``hasher``, the first bytes as ``head``); ``drop``: the
+    connection breaks after the first chunk, as a network drop would."""
+    hasher, size, head = hashlib.sha256(), 0, b""
     async for chunk in request.content.iter_chunked(64 * 1024):
         if drop and size > 0:
             assert request.transport is not None
             request.transport.close()
             raise web.HTTPBadRequest
         hasher.update(chunk)
+        head = head or chunk[:64]
         size += len(chunk)
-    return {"size": size, "sha256": hasher.hexdigest()}
+    return {"size": size, "sha256": hasher.hexdigest(), "hasher": hasher, "head": head}
 
 
 def html(body: str, title: str) -> web.Response:
