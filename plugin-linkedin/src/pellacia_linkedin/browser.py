@@ -65,6 +65,7 @@ class LinkedInPageScript(PageScriptUploader):
     """Posts one video through LinkedIn's share box."""
 
     platform = PLATFORM
+    blockers = BLOCKERS
     site = "https://www.linkedin.com"
     cap = BrowserCap(posts_per_day=2, min_spacing_s=3600)
 

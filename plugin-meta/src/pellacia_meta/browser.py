@@ -62,6 +62,7 @@ class InstagramPageScript(PageScriptUploader):
     """Shares one reel through Instagram's web Create flow."""
 
     platform = PLATFORM
+    blockers = BLOCKERS
     site = "https://www.instagram.com"
     login_path = "/accounts/login/"
     #: the Graph API allows 50 a day; the browser stays far below
@@ -200,6 +201,7 @@ class FacebookPageScript(PageScriptUploader):
     """
 
     platform = "facebook"
+    blockers = FB_BLOCKERS
     site = "https://www.facebook.com"
     login_path = "/login/"
     cap = BrowserCap(posts_per_day=3, min_spacing_s=1800)

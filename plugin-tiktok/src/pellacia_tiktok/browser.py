@@ -94,6 +94,7 @@ class TikTokPageScript(PageScriptUploader):
     """Publishes one video through TikTok Studio's upload page."""
 
     platform = PLATFORM
+    blockers = BLOCKERS
     site = "https://www.tiktok.com"
     #: TikTok's API cap is ~15 a day; the browser stays far below it
     cap = BrowserCap(posts_per_day=3, min_spacing_s=1800)

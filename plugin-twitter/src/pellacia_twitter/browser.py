@@ -59,6 +59,7 @@ class XPageScript(PageScriptUploader):
     """Posts one video through X's web composer."""
 
     platform = PLATFORM
+    blockers = BLOCKERS
     site = "https://x.com"
     login_path = "/i/flow/login"
     cap = BrowserCap(posts_per_day=3, min_spacing_s=1800)

@@ -79,6 +79,7 @@ class YouTubePageScript(PageScriptUploader):
     """Publishes one video through YouTube Studio's upload dialog."""
 
     platform = PLATFORM
+    blockers = BLOCKERS
     site = "https://studio.youtube.com"
     login_path = "/ServiceLogin"
     cap = BrowserCap(posts_per_day=3, min_spacing_s=1800)

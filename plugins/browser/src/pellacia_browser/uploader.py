@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from pellacia.contract import BrowserJob, RemotePost
-from pellacia.errors import OutcomeUnknown, PellaciaError, Transient
+from pellacia.errors import Challenge, OutcomeUnknown, PellaciaError, Transient
 
 from pellacia_browser.launcher import BrowserSettings, launch_browser
-from pellacia_browser.pagekit import SessionExpired
+from pellacia_browser.pagekit import Blockers, PageKit, SessionExpired
 from pellacia_browser.safety import BrowserCap
 from pellacia_browser.sessions import Profiles
 
@@ -68,6 +68,8 @@ class PageScriptUploader(ABC):
     platform: str = ""
     #: the platform's default browser posting cap (stricter than its API's)
     cap: BrowserCap = BrowserCap()
+    #: how the site says "a person must act": explains a failure before it counts as Transient
+    blockers: Blockers = Blockers()
     #: the real site's origin, and where its login page is
     site: str = ""
     login_path: str = "/login"
@@ -150,12 +152,26 @@ class PageScriptUploader(ABC):
                 profiles.note(self.platform, account, logged_in=True, used=True)
                 raise
             except Exception as exc:  # cancellation passes through untouched
+                exc = await self._explained(page, exc, account)
                 attempt.artifacts = await save_evidence(page, job, reason=exc)
                 if isinstance(exc, SessionExpired):
                     profiles.note(self.platform, account, logged_in=False, used=True)
                 raise self._typed(exc, attempt) from None
         profiles.note(self.platform, account, logged_in=True, used=True)
         return post
+
+    async def _explained(self, page: Any, exc: Exception, account: str) -> Exception:
+        """``exc``, or the ``Challenge`` the page shows when a step failed untyped
+        (a click that timed out because an "action blocked" notice replaced the form)."""
+        if isinstance(exc, PellaciaError):
+            return exc
+        try:
+            await PageKit(page, self.platform).check_blockers(self.blockers, account)
+        except Challenge as shown:
+            return shown
+        except Exception:  # the page is gone: the original error says more
+            return exc
+        return exc
 
     def _typed(self, exc: Exception, attempt: Attempt) -> Exception:
         if isinstance(exc, PellaciaError):
