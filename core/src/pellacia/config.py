@@ -89,6 +89,24 @@ class AlertSettings(BaseModel):
     min_level: Literal["info", "warning", "critical"] = "warning"
 
 
+class ApiSettings(BaseModel):
+    """``[api]``: the REST API of ``pellacia-dist serve``."""
+
+    #: folders whose files a client may name as a post's video (a path outside is refused)
+    allowed_roots: list[Path] = Field(default_factory=list)
+    #: browser origins allowed to call the API (the editorial dashboard)
+    cors_origins: list[str] = Field(default_factory=list)
+    #: the largest request body; uploads are streamed to disk, never held in memory
+    max_upload_bytes: int = Field(default=8 * 1024**3, gt=0)
+    max_body_bytes: int = Field(default=1024**2, gt=0, description="any other request")
+    #: requests per minute for one API key (a burst of ``rate_burst`` at once)
+    rate_per_minute: float = Field(default=600.0, gt=0)
+    rate_burst: int = Field(default=60, ge=1)
+    #: /healthz and /readyz, /metrics without an API key
+    public_health: bool = True
+    public_metrics: bool = False
+
+
 class Settings(BaseSettings):
     """All of pellacia-dist's settings."""
 
@@ -120,6 +138,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     lease_seconds: float = Field(default=15.0, gt=1)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     # the TOML file in use; set by load_settings
     config_file: Path | None = None

@@ -1,0 +1,89 @@
+"""The FastAPI application of ``pellacia-dist serve``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from pellacia import __version__
+from pellacia.api import problems
+from pellacia.api.deps import Services
+from pellacia.api.health import Metrics, RequestMetrics
+from pellacia.api.limits import BodyLimit, RateLimiter
+from pellacia.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from pellacia.config import Settings
+    from pellacia.plugins import Registry
+
+DESCRIPTION = """\
+The REST API of pellacia-dist for the editorial dashboard: create posts (idempotent),
+watch their deliveries, the schedule, the queue and the manual queue.
+Send an API key (`pellacia-dist api-key create`) in the `X-API-Key` header.
+Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(
+    settings: Settings,
+    registry: Registry,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    pool: asyncpg.Pool | None = None,
+) -> FastAPI:
+    """The app; it opens (and closes) its own migrated pool unless given one."""
+    from fastapi_offline import FastAPIOffline
+
+    from pellacia.api.health import router as health_router
+    from pellacia.api.routes import deliveries, manual, posts, system
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = pool is None
+        if pool is None:
+            from pellacia.store.pool import connect
+
+            active = await connect(settings, registry.migrations, max_size=10)
+        else:
+            active = pool
+        limiter = RateLimiter(settings.api.rate_per_minute, settings.api.rate_burst)
+        app.state.services = Services(active, settings, registry, clock, limiter)
+        try:
+            yield
+        finally:
+            if own:
+                await active.close()
+
+    app = FastAPIOffline(
+        title="pellacia-dist",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url="/docs-assets",
+    )
+    problems.install(app)
+    for router in (posts.router, deliveries.router, manual.router, system.router):
+        app.include_router(router)
+    app.include_router(health_router)
+    app.state.metrics = Metrics()
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Idempotency-Key", "Content-Type", "Last-Event-ID"],
+        )
+    app.add_middleware(
+        BodyLimit,
+        body_bytes=settings.api.max_body_bytes,
+        upload_bytes=settings.api.max_upload_bytes,
+        upload_paths=(posts.UPLOAD_PATH,),
+    )
+    return app
