@@ -40,7 +40,7 @@ def create_app(
     """The app; it opens (and closes) its own migrated pool unless given one."""
     from fastapi_offline import FastAPIOffline
 
-    from pellacia.api.health import router as health_router
+    from pellacia.api.health import build_router
     from pellacia.api.routes import deliveries, manual, posts, system
 
     @asynccontextmanager
@@ -70,7 +70,7 @@ def create_app(
     problems.install(app)
     for router in (posts.router, deliveries.router, manual.router, system.router):
         app.include_router(router)
-    app.include_router(health_router)
+    app.include_router(build_router(settings.api))
     app.state.metrics = Metrics()
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     if settings.api.cors_origins:

@@ -73,16 +73,6 @@ def require(scope: str) -> Callable[..., Awaitable[keys.ApiKey]]:
     return dependency
 
 
-def require_unless(flag: str, scope: str) -> Callable[..., Awaitable[None]]:
-    """Like ``require``, unless ``[api] <flag>`` makes the route public."""
-
-    async def dependency(request: Request, presented: str | None = Depends(scheme)) -> None:
-        if not getattr(services(request).settings.api, flag):
-            await authorize(request, presented, scope)
-
-    return dependency
-
-
 ReadKey: Any = Depends(require("read"))
 WriteKey: Any = Depends(require("write"))
 AdminKey: Any = Depends(require("admin"))

@@ -18,11 +18,11 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pellacia.api import models
-from pellacia.api.deps import Services, require_unless, services
+from pellacia.api.deps import Services, require, services
 from pellacia.api.problems import COMMON_RESPONSES
+from pellacia.config import ApiSettings
 from pellacia.store import api_views
 
-router = APIRouter(tags=["health"], responses=COMMON_RESPONSES)
 Svc = Annotated[Services, Depends(services)]
 
 
@@ -117,42 +117,49 @@ class RequestMetrics:
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)
 
 
-_health_key = require_unless("public_health", "read")
-_metrics_key = require_unless("public_metrics", "admin")
+def build_router(api: ApiSettings) -> APIRouter:
+    """The health routes; public or keyed as ``[api]`` says (and the spec says so too)."""
+    router = APIRouter(tags=["health"], responses=COMMON_RESPONSES)
+    health_auth = [] if api.public_health else [Depends(require("read"))]
+    metrics_auth = [] if api.public_metrics else [Depends(require("admin"))]
 
+    @router.get("/healthz", response_model=models.Health, dependencies=health_auth)
+    async def healthz() -> dict[str, Any]:
+        """The process answers."""
+        return {"status": "ok", "checks": {}}
 
-@router.get("/healthz", response_model=models.Health, dependencies=[Depends(_health_key)])
-async def healthz() -> dict[str, Any]:
-    """The process answers."""
-    return {"status": "ok", "checks": {}}
+    @router.get(
+        "/readyz",
+        response_model=models.Health,
+        responses={503: {"model": models.Health, "description": "not ready"}},
+        dependencies=health_auth,
+    )
+    async def readyz(svc: Svc) -> Any:
+        """The database answers and its migrations are applied."""
+        try:
+            async with svc.pool.acquire() as conn:
+                facts = await api_views.ready(conn)
+        except Exception as exc:  # any database failure means "not ready"
+            body = {"status": "unavailable", "checks": {"database": type(exc).__name__}}
+            return JSONResponse(body, 503)
+        return {
+            "status": "ok",
+            "checks": {"database": "ok", "migrations": str(facts["migrations"])},
+        }
 
-
-@router.get(
-    "/readyz",
-    response_model=models.Health,
-    responses={503: {"model": models.Health, "description": "not ready"}},
-    dependencies=[Depends(_health_key)],
-)
-async def readyz(svc: Svc) -> Any:
-    """The database answers and its migrations are applied."""
-    try:
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+        dependencies=metrics_auth,
+    )
+    async def metrics(request: Request, svc: Svc) -> PlainTextResponse:
+        """Queue depth, attempts, upload bytes, webhook backlog and API requests."""
+        collected: Metrics = request.app.state.metrics
         async with svc.pool.acquire() as conn:
-            facts = await api_views.ready(conn)
-    except Exception as exc:  # any database failure means "not ready"
-        body = {"status": "unavailable", "checks": {"database": type(exc).__name__}}
-        return JSONResponse(body, 503)
-    return {"status": "ok", "checks": {"database": "ok", "migrations": str(facts["migrations"])}}
+            collected.refresh(await api_views.metrics(conn))
+        return PlainTextResponse(
+            generate_latest(collected.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
-
-@router.get(
-    "/metrics",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
-    dependencies=[Depends(_metrics_key)],
-)
-async def metrics(request: Request, svc: Svc) -> PlainTextResponse:
-    """Queue depth, attempts, upload bytes, webhook backlog and API requests."""
-    collected: Metrics = request.app.state.metrics
-    async with svc.pool.acquire() as conn:
-        collected.refresh(await api_views.metrics(conn))
-    return PlainTextResponse(generate_latest(collected.registry), media_type=CONTENT_TYPE_LATEST)
+    return router

@@ -31,7 +31,7 @@ class PostFields(BaseModel):
 
 
 class PostCreate(PostFields):
-    path: str = Field(description="the video, under one of the configured allowed roots")
+    path: str = Field(min_length=1, max_length=4096, description="the video, under an allowed root")
 
 
 class CreatedDeliveryOut(BaseModel):
