@@ -265,3 +265,33 @@ def test_api_key_cli_shows_the_key_once_and_revokes(
     settings = api_settings(testplatform, tmp_path, pg_dsn)
     with live_api(settings) as live, httpx.Client(base_url=live.url) as c:
         assert c.get("/v1/plugins", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_webhooks_through_the_api_and_the_cli(
+    api: LiveApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from pellacia.cli.main import cli
+
+    with _client(api, "admin") as c:
+        made = c.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": []})
+        refused = c.post("/v1/webhooks", json={"url": "http://example.org/hook"})
+        ping = c.post(f"/v1/webhooks/{made.json()['id']}/test").json()
+        listed = c.get("/v1/webhooks").json()
+        assert c.delete(f"/v1/webhooks/{made.json()['id']}").status_code == 204
+        assert c.get("/v1/webhooks").json() == []
+    assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+    assert refused.status_code == 400 and "allowed_hosts" in refused.json()["detail"]
+    assert ping["status"] is None and "Connect" in ping["error"]  # nothing listens on :9
+    assert listed[0]["url"] == "http://127.0.0.1:9/hook" and "secret" not in listed[0]
+    monkeypatch.setenv("PELLACIA_DATABASE_URL", api.settings.database_url.get_secret_value())
+    monkeypatch.setenv("PELLACIA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PELLACIA_WEBHOOKS__ALLOWED_HOSTS", '["127.0.0.1"]')
+    run = CliRunner().invoke
+    added = run(cli, ["webhook", "add", "http://127.0.0.1:9/h", "--json"])
+    assert added.exit_code == 0, added.output
+    hook_id = json.loads(added.output)["id"]
+    assert run(cli, ["webhook", "test", hook_id]).exit_code == 1
+    assert "http://127.0.0.1:9/h" in run(cli, ["webhook", "list"]).output
+    assert run(cli, ["webhook", "remove", hook_id]).exit_code == 0
+    assert run(cli, ["webhook", "remove", hook_id]).exit_code == 2

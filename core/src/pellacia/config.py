@@ -107,6 +107,22 @@ class ApiSettings(BaseModel):
     public_metrics: bool = False
 
 
+class WebhookSettings(BaseModel):
+    """``[webhooks]``: lifecycle events to dashboards, signed the Standard Webhooks way."""
+
+    #: targets on loopback, private or link-local addresses are refused unless allowed
+    allow_private: bool = False
+    #: when set, the only hosts a webhook may target (whatever they resolve to)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: a message is retried with backoff for this long, then given up
+    retry_hours: float = Field(default=24.0, gt=0)
+    #: an endpoint failing without a success for this long is disabled, with an alert
+    disable_after_hours: float = Field(default=24.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0, description="seconds per request")
+    #: how often pending messages are looked for (serve and worker both dispatch)
+    interval: float = Field(default=2.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All of pellacia-dist's settings."""
 
@@ -139,6 +155,7 @@ class Settings(BaseSettings):
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     lease_seconds: float = Field(default=15.0, gt=1)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     # the TOML file in use; set by load_settings
     config_file: Path | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -30,6 +32,28 @@ Errors are `application/problem+json` (RFC 9457).
 """
 
 
+async def _dispatch_webhooks(
+    pool: asyncpg.Pool, settings: Settings, registry: Registry, clock: Clock
+) -> None:
+    """Send the outbox to the webhooks every ``[webhooks] interval`` (workers do it too;
+    a database lock lets one process at a time)."""
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.api.webhooks import Dispatcher
+    from pellacia.log import get_logger
+
+    alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
+    dispatcher = Dispatcher(pool, settings.webhooks, clock, alerts=alerts)
+    try:
+        while True:
+            try:
+                await dispatcher.run_once()
+            except Exception as exc:  # keep serving; the next pass retries
+                get_logger("pellacia.webhooks").warning("webhook pass failed", error=repr(exc))
+            await asyncio.sleep(settings.webhooks.interval)
+    finally:
+        await dispatcher.close()
+
+
 def create_app(
     settings: Settings,
     registry: Registry,
@@ -41,7 +65,7 @@ def create_app(
     from fastapi_offline import FastAPIOffline
 
     from pellacia.api.health import build_router
-    from pellacia.api.routes import deliveries, manual, posts, system
+    from pellacia.api.routes import deliveries, hooks, manual, posts, system
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,9 +78,13 @@ def create_app(
             active = pool
         limiter = RateLimiter(settings.api.rate_per_minute, settings.api.rate_burst)
         app.state.services = Services(active, settings, registry, clock, limiter)
+        sender = asyncio.create_task(_dispatch_webhooks(active, settings, registry, clock))
         try:
             yield
         finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
             if own:
                 await active.close()
 
@@ -68,7 +96,7 @@ def create_app(
         static_url="/docs-assets",
     )
     problems.install(app)
-    for router in (posts.router, deliveries.router, manual.router, system.router):
+    for router in (posts.router, deliveries.router, manual.router, system.router, hooks.router):
         app.include_router(router)
     app.include_router(build_router(settings.api))
     app.state.metrics = Metrics()

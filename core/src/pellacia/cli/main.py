@@ -25,6 +25,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "worker": "pellacia.cli.worker_cmd:worker",
     "serve": "pellacia.cli.serve_cmd:serve",
     "api-key": "pellacia.cli.api_key_cmd:api_key",
+    "webhook": "pellacia.cli.webhook_cmd:webhook",
 }
 
 

@@ -79,4 +79,6 @@ def api_settings(fake: Any, tmp: Path, dsn: str, **api: Any) -> Any:
         tmp / "data",
         database_url=dsn,
         api={"allowed_roots": [str(tmp / "in")], **api},
+        # loopback receivers only: generated requests never reach another host
+        webhooks={"allowed_hosts": ["127.0.0.1"], "interval": 0.2},
     )
