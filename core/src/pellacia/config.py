@@ -123,6 +123,19 @@ class WebhookSettings(BaseModel):
     interval: float = Field(default=2.0, gt=0)
 
 
+class IntakeSettings(BaseModel):
+    """``[intake]``: folders the production stage drops ``name.mp4`` + ``name.json`` into."""
+
+    #: watched by ``serve`` and ``worker`` (``pellacia-dist watch DIR`` watches one more)
+    folders: list[Path] = Field(default_factory=list)
+    #: a video written after its JSON counts once unchanged for this long
+    settle_seconds: float = Field(default=5.0, ge=0)
+    #: a full look at each folder this often, in case a file event was missed
+    rescan_seconds: float = Field(default=30.0, gt=0)
+    #: move submitted items to ``accepted/`` (else they stay, and are never sent again)
+    move_accepted: bool = True
+
+
 class Settings(BaseSettings):
     """All of pellacia-dist's settings."""
 
@@ -156,6 +169,7 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=15.0, gt=1)
     api: ApiSettings = Field(default_factory=ApiSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
 
     # the TOML file in use; set by load_settings
     config_file: Path | None = None

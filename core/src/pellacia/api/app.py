@@ -54,6 +54,27 @@ async def _dispatch_webhooks(
         await dispatcher.close()
 
 
+async def _watch_folders(
+    pool: asyncpg.Pool, settings: Settings, registry: Registry, clock: Clock, stop: asyncio.Event
+) -> None:
+    """The ``[intake] folders``, when configured."""
+    folders = settings.intake.folders
+    if not folders:
+        return
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.intake.folder import FolderIntake
+    from pellacia.intake.watch import watch
+
+    alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
+    intakes = [FolderIntake(pool, registry, settings, f, clock, alerts=alerts) for f in folders]
+    await watch(
+        intakes,
+        rescan_seconds=settings.intake.rescan_seconds,
+        settle_seconds=settings.intake.settle_seconds,
+        stop=stop,
+    )
+
+
 def create_app(
     settings: Settings,
     registry: Registry,
@@ -78,13 +99,20 @@ def create_app(
             active = pool
         limiter = RateLimiter(settings.api.rate_per_minute, settings.api.rate_burst)
         app.state.services = Services(active, settings, registry, clock, limiter)
-        sender = asyncio.create_task(_dispatch_webhooks(active, settings, registry, clock))
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(_dispatch_webhooks(active, settings, registry, clock)),
+            asyncio.create_task(_watch_folders(active, settings, registry, clock, stop)),
+        ]
         try:
             yield
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if own:
                 await active.close()
 

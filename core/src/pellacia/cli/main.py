@@ -26,6 +26,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "serve": "pellacia.cli.serve_cmd:serve",
     "api-key": "pellacia.cli.api_key_cmd:api_key",
     "webhook": "pellacia.cli.webhook_cmd:webhook",
+    "watch": "pellacia.cli.watch_cmd:watch",
 }
 
 

@@ -62,6 +62,8 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
         )
         if webhooks is not None:
             worker.add_timer("webhooks", webhooks.run_once, seconds=settings.webhooks.interval)
+        for intake in _intakes(pool, settings, registry):
+            worker.add_timer(f"intake:{intake.folder}", intake.scan, seconds=_INTAKE_SECONDS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
@@ -86,3 +88,22 @@ def _webhook_dispatcher(pool: Any, settings: Any, registry: Any) -> Any:
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
     return Dispatcher(pool, settings.webhooks, SYSTEM_CLOCK, alerts=alerts)
+
+
+#: how often the worker looks at each [intake] folder (``watch``/``serve`` also react to events)
+_INTAKE_SECONDS = 5.0
+
+
+def _intakes(pool: Any, settings: Any, registry: Any) -> list[Any]:
+    """A scanner per ``[intake] folders`` entry (none without the folders or the extra)."""
+    if not settings.intake.folders:
+        return []
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.intake.folder import FolderIntake
+
+    alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
+    return [
+        FolderIntake(pool, registry, settings, folder, SYSTEM_CLOCK, alerts=alerts)
+        for folder in settings.intake.folders
+    ]
