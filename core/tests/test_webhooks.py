@@ -3,14 +3,12 @@ receiver failed twice, in order per delivery, disabled after sustained failure, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from pellacia.api import webhooks
 from pellacia.clock import FakeClock
 from pellacia.config import WebhookSettings
@@ -18,56 +16,16 @@ from pellacia.delivery.errors import BadInput
 from pellacia.delivery.service import cancel_post, create_post
 from pellacia.plugins import load_plugins
 from pellacia.store.pool import create_pool
+from pellacia.testing.api import WebhookReceiver, webhook_receiver
 from pellacia.testing.videos import make_video
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that verifies every signature."""
-
-    def __init__(self) -> None:
-        self.secret = ""
-        self.fail_next = 0
-        self.status = 500
-        self.requests = 0
-        self.received: dict[str, dict[str, Any]] = {}  # webhook-id -> body (deduped)
-        self.order: list[str] = []
-        self.bad_signatures = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        body = await request.text()
-        try:
-            Webhook(self.secret).verify(body, dict(request.headers))
-        except WebhookVerificationError:
-            self.bad_signatures += 1
-            return web.Response(status=400)
-        if self.fail_next:
-            self.fail_next -= 1
-            return web.Response(status=self.status)
-        message_id = request.headers["webhook-id"]
-        if message_id not in self.received:
-            self.order.append(message_id)
-        self.received[message_id] = json.loads(body)
-        return web.Response(status=204)
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield rec, f"http://127.0.0.1:{port}/hook"
-    finally:
-        await runner.cleanup()
+async def receiver() -> AsyncIterator[tuple[WebhookReceiver, str]]:
+    async with webhook_receiver() as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -113,7 +71,7 @@ async def _post_and_cancel(ctx: dict[str, Any]) -> Any:
 
 
 async def test_every_event_arrives_signed_once_per_id_after_two_failures(
-    ctx: dict[str, Any], receiver: tuple[Receiver, str]
+    ctx: dict[str, Any], receiver: tuple[WebhookReceiver, str]
 ) -> None:
     rec, url = receiver
     rec.secret = await _add(ctx, url)
@@ -137,7 +95,7 @@ async def test_every_event_arrives_signed_once_per_id_after_two_failures(
 
 
 async def test_filters_pick_event_types(
-    ctx: dict[str, Any], receiver: tuple[Receiver, str]
+    ctx: dict[str, Any], receiver: tuple[WebhookReceiver, str]
 ) -> None:
     rec, url = receiver
     rec.secret = await _add(ctx, url, "delivery.cancelled")
@@ -149,7 +107,7 @@ async def test_filters_pick_event_types(
 
 
 async def test_an_endpoint_failing_too_long_is_disabled_with_an_alert(
-    ctx: dict[str, Any], receiver: tuple[Receiver, str]
+    ctx: dict[str, Any], receiver: tuple[WebhookReceiver, str]
 ) -> None:
     rec, url = receiver
     rec.secret = await _add(ctx, url)
@@ -179,7 +137,7 @@ async def test_private_targets_are_refused_unless_allowed(ctx: dict[str, Any]) -
     )
 
 
-async def test_ping_is_signed(ctx: dict[str, Any], receiver: tuple[Receiver, str]) -> None:
+async def test_ping_is_signed(ctx: dict[str, Any], receiver: tuple[WebhookReceiver, str]) -> None:
     rec, url = receiver
     rec.secret = await _add(ctx, url)
     async with ctx["pool"].acquire() as conn:

@@ -38,9 +38,7 @@ async def download_package(
 
     scratch = Path(tempfile.mkdtemp(prefix="pellacia-package-"))
     try:
-        path = await manual.export(
-            svc.pool, svc.settings.data_dir, delivery_id, to=scratch, as_zip=True
-        )
+        path = await manual.export(svc.pool, svc.settings, delivery_id, to=scratch, as_zip=True)
     except BaseException:
         _remove(scratch)
         raise
