@@ -295,3 +295,29 @@ def test_webhooks_through_the_api_and_the_cli(
     assert "http://127.0.0.1:9/h" in run(cli, ["webhook", "list"]).output
     assert run(cli, ["webhook", "remove", hook_id]).exit_code == 0
     assert run(cli, ["webhook", "remove", hook_id]).exit_code == 2
+
+
+async def test_event_stream_resumes_after_last_event_id(
+    api: LiveApi, video: Path, tmp_path: Path
+) -> None:
+    async def read(headers: dict[str, str], params: dict[str, Any], n: int) -> list[str]:
+        ids: list[str] = []
+        async with (
+            httpx.AsyncClient(base_url=api.url, headers=api.headers("read"), timeout=30) as c,
+            c.stream("GET", "/v1/events/stream", headers=headers, params=params) as answer,
+        ):
+            assert answer.headers["content-type"].startswith("text/event-stream")
+            async for line in answer.aiter_lines():
+                if line.startswith("id: "):
+                    ids.append(line[4:])
+                if len(ids) == n:
+                    return ids
+        return ids
+
+    async with httpx.AsyncClient(base_url=api.url, headers=api.headers("write")) as c:
+        body = _body(tmp_path, video)
+        created = (await c.post("/v1/posts", json=body)).json()
+        await c.post(f"/v1/posts/{created['post_id']}/cancel")
+    both = await read({}, {"after": 0}, 2)  # created, cancelled
+    rest = await read({"Last-Event-ID": both[0]}, {}, 1)
+    assert rest == [both[1]] and int(both[1]) > int(both[0])

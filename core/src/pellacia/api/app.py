@@ -86,7 +86,7 @@ def create_app(
     from fastapi_offline import FastAPIOffline
 
     from pellacia.api.health import build_router
-    from pellacia.api.routes import deliveries, hooks, manual, posts, system
+    from pellacia.api.routes import deliveries, hooks, manual, posts, stream, system
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +124,14 @@ def create_app(
         static_url="/docs-assets",
     )
     problems.install(app)
-    for router in (posts.router, deliveries.router, manual.router, system.router, hooks.router):
+    for router in (
+        posts.router,
+        deliveries.router,
+        manual.router,
+        system.router,
+        hooks.router,
+        stream.router,
+    ):
         app.include_router(router)
     app.include_router(build_router(settings.api))
     app.state.metrics = Metrics()

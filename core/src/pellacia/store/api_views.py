@@ -71,3 +71,19 @@ async def metrics(conn: Any) -> dict[str, list[dict[str, Any]]]:
         "attempts": [dict(r) for r in outcomes],
         "events": [dict(r) for r in events],
     }
+
+
+async def events_after(conn: Any, after: int, limit: int) -> list[dict[str, Any]]:
+    """Outbox events with an id above ``after``, oldest first (the SSE stream)."""
+    rows = await conn.fetch(
+        "SELECT id, kind, post_id, delivery_id, payload, created_at FROM events"
+        " WHERE id > $1 ORDER BY id LIMIT $2",
+        after,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def last_event_id(conn: Any) -> int:
+    value: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM events")
+    return value
