@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pellacia import __version__
 from pellacia.api import problems
 from pellacia.api.deps import Services
+from pellacia.api.docs import DocsPolicy
 from pellacia.api.health import Metrics, RequestMetrics
 from pellacia.api.limits import BodyLimit, RateLimiter
 from pellacia.clock import SYSTEM_CLOCK, Clock
@@ -135,6 +136,7 @@ def create_app(
         app.include_router(router)
     app.include_router(build_router(settings.api))
     app.state.metrics = Metrics()
+    app.add_middleware(DocsPolicy)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     if settings.api.cors_origins:
         app.add_middleware(
