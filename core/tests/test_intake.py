@@ -177,3 +177,13 @@ def test_watch_once_from_the_cli(
     assert json.loads(first.stdout)["submitted"] == ["clip"]
     missing = run(cli, ["watch", str(tmp_path / "nope"), "--once"])
     assert missing.exit_code == 2 and "is not a folder" in missing.output
+
+
+def test_the_documented_json_schema_is_the_one_used() -> None:
+    import re
+
+    from pellacia.intake.item import ItemMetadata
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "intake.md").read_text()
+    documented = re.findall(r"```json\n(.*?)```", doc, flags=re.S)[-1]
+    assert json.loads(documented) == ItemMetadata.model_json_schema()
