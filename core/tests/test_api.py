@@ -183,11 +183,13 @@ def test_manual_list_and_resolve_errors(api: LiveApi) -> None:
     assert nope.status_code == 404 and package.status_code == 404
 
 
-def test_accounts_and_plugins(api: LiveApi) -> None:
+def test_accounts_plugins_and_routes(api: LiveApi) -> None:
     with _client(api, "read") as c:
         accounts = c.get("/v1/accounts")
         plugins = c.get("/v1/plugins").json()
+        routes = c.get("/v1/routes").json()
     assert accounts.status_code == 200 and accounts.json() == []
+    assert {"name": "direct", "kind": "direct", "installed": True, "last_24h": {}} in routes
     assert "testplatform" in {p["name"] for p in plugins}
 
 

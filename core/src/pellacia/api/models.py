@@ -232,6 +232,13 @@ class PluginOut(BaseModel):
     error: str | None
 
 
+class RouteOut(BaseModel):
+    name: str
+    kind: str | None = Field(description="direct | proxy (None: no longer installed)")
+    installed: bool
+    last_24h: dict[str, int] = Field(description="attempts per outcome over the last 24 h")
+
+
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)

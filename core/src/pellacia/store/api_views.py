@@ -87,3 +87,17 @@ async def events_after(conn: Any, after: int, limit: int) -> list[dict[str, Any]
 async def last_event_id(conn: Any) -> int:
     value: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM events")
     return value
+
+
+async def route_outcomes(conn: Any, since: Any) -> dict[str, dict[str, int]]:
+    """Attempts per route and outcome since ``since`` (how each route has been doing)."""
+    rows = await conn.fetch(
+        "SELECT route, coalesce(outcome, 'running') AS outcome, count(*) AS n"
+        " FROM delivery_attempts WHERE route IS NOT NULL AND started_at >= $1"
+        " GROUP BY 1, 2",
+        since,
+    )
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r["route"], {})[r["outcome"]] = r["n"]
+    return out

@@ -1,4 +1,4 @@
-"""``/v1/accounts`` (token health) and ``/v1/plugins``."""
+"""``/v1/accounts`` (token health), ``/v1/plugins`` and ``/v1/routes``."""
 
 from __future__ import annotations
 
@@ -32,3 +32,25 @@ async def accounts(svc: Svc, _: ApiKey = ReadKey) -> list[dict[str, Any]]:
 async def plugins(svc: Svc, _: ApiKey = ReadKey) -> list[dict[str, Any]]:
     """Installed plugins, what each provides, and any that failed to load."""
     return [info.to_json() for info in svc.registry.plugins]
+
+
+@router.get("/routes", response_model=list[models.RouteOut], tags=["routes"])
+async def routes(svc: Svc, _: ApiKey = ReadKey) -> list[dict[str, Any]]:
+    """The routes deliveries can take (direct, VPNs, proxies) and their attempts'
+    outcomes over the last 24 hours."""
+    from datetime import timedelta
+
+    from pellacia.store import api_views
+
+    async with svc.pool.acquire() as conn:
+        outcomes = await api_views.route_outcomes(conn, svc.clock.now() - timedelta(hours=24))
+    names = sorted(set(svc.registry.routes) | set(outcomes))
+    return [
+        {
+            "name": name,
+            "kind": getattr(svc.registry.routes.get(name), "kind", None),
+            "installed": name in svc.registry.routes,
+            "last_24h": outcomes.get(name, {}),
+        }
+        for name in names
+    ]
