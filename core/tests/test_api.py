@@ -242,6 +242,7 @@ def test_health_ready_metrics_and_offline_docs(api: LiveApi, video: Path, tmp_pa
     assert ready["status"] == "ok" and ready["checks"]["database"] == "ok"
     assert 'pellacia_deliveries{platform="testplatform",state=' in metrics.text
     assert "pellacia_api_requests_total" in metrics.text
+    assert 'pellacia_events{kind="delivery.state"} 1.0' in metrics.text
     assert "/docs-assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
     assert asset.status_code == 200 and len(asset.content) > 100_000
 

@@ -62,10 +62,16 @@ class Metrics:
             ["platform", "layer"],
             registry=r,
         )
-        self.outbox = Gauge(
-            "pellacia_events_pending",
-            "Events not dispatched yet (webhook backlog)",
+        self.events = Gauge(
+            "pellacia_events",
+            "Events written to the outbox by kind (alert: alerts sent)",
             ["kind"],
+            registry=r,
+        )
+        self.webhook_backlog = Gauge(
+            "pellacia_webhook_backlog",
+            "Messages not yet delivered per webhook",
+            ["url"],
             registry=r,
         )
 
@@ -75,7 +81,8 @@ class Metrics:
             self.attempts,
             self.attempt_seconds,
             self.upload_bytes,
-            self.outbox,
+            self.events,
+            self.webhook_backlog,
         ):
             gauge.clear()
         for row in facts["depth"]:
@@ -86,7 +93,9 @@ class Metrics:
             self.attempt_seconds.labels(*labels).set(float(row["seconds"]))
             self.upload_bytes.labels(row["platform"], row["layer"]).inc(float(row["bytes"]))
         for row in facts["events"]:
-            self.outbox.labels(row["kind"]).set(row["pending"])
+            self.events.labels(row["kind"]).set(row["total"])
+        for row in facts["webhooks"]:
+            self.webhook_backlog.labels(row["url"]).set(row["n"])
 
 
 class RequestMetrics:

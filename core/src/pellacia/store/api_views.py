@@ -62,14 +62,17 @@ async def metrics(conn: Any) -> dict[str, list[dict[str, Any]]]:
         " FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id"
         " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
-    events = await conn.fetch(
-        "SELECT kind, count(*) FILTER (WHERE dispatched_at IS NULL) AS pending"
-        " FROM events GROUP BY 1 ORDER BY 1"
+    events = await conn.fetch("SELECT kind, count(*) AS total FROM events GROUP BY 1 ORDER BY 1")
+    backlog = await conn.fetch(
+        "SELECT w.url, count(m.event_id) AS n FROM webhooks w LEFT JOIN webhook_messages m"
+        " ON m.webhook_id = w.id AND m.delivered_at IS NULL AND m.expired_at IS NULL"
+        " GROUP BY w.id, w.url ORDER BY w.url"
     )
     return {
         "depth": [dict(r) for r in depth],
         "attempts": [dict(r) for r in outcomes],
         "events": [dict(r) for r in events],
+        "webhooks": [dict(r) for r in backlog],
     }
 
 
