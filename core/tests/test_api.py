@@ -241,7 +241,9 @@ def test_health_ready_metrics_and_offline_docs(api: LiveApi, video: Path, tmp_pa
         asset = c.get("/docs-assets/swagger-ui-bundle.js")
     assert ready["status"] == "ok" and ready["checks"]["database"] == "ok"
     assert 'pellacia_deliveries{platform="testplatform",state=' in metrics.text
-    assert "pellacia_api_requests_total" in metrics.text
+    assert 'pellacia_api_requests_total{method="POST",route="/v1/posts",status="201"} 1.0' in (
+        metrics.text
+    )
     assert 'pellacia_events{kind="delivery.state"} 1.0' in metrics.text
     assert "/docs-assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
     assert asset.status_code == 200 and len(asset.content) > 100_000
@@ -324,3 +326,18 @@ async def test_event_stream_resumes_after_last_event_id(
     both = await read({}, {"after": 0}, 2)  # created, cancelled
     rest = await read({"Last-Event-ID": both[0]}, {}, 1)
     assert rest == [both[1]] and int(both[1]) > int(both[0])
+
+
+async def test_concurrent_creates_with_one_key_make_one_post(
+    api: LiveApi, video: Path, tmp_path: Path
+) -> None:
+    import asyncio
+
+    body = _body(tmp_path, video)
+    async with httpx.AsyncClient(base_url=api.url, headers=api.headers("write"), timeout=60) as c:
+        answers = await asyncio.gather(
+            *(c.post("/v1/posts", json=body, headers={"Idempotency-Key": "race"}) for _ in range(5))
+        )
+        listed = (await c.get("/v1/posts")).json()["items"]
+    assert [a.status_code for a in answers] == [201] * 5
+    assert len({a.json()["post_id"] for a in answers}) == 1 and len(listed) == 1
