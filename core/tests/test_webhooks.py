@@ -145,3 +145,28 @@ async def test_ping_is_signed(ctx: dict[str, Any], receiver: tuple[WebhookReceiv
         status, error = await webhooks.send_test(conn, hook["id"], ctx["hooks"], ctx["clock"].now())
     assert (status, error) == (204, None)
     assert [b["type"] for b in rec.received.values()] == ["ping"]
+
+
+async def test_a_message_is_given_up_after_the_retry_window(
+    ctx: dict[str, Any], receiver: tuple[WebhookReceiver, str]
+) -> None:
+    rec, url = receiver
+    rec.secret = await _add(ctx, url, "delivery.created")
+    rec.fail_next = 10_000
+    await _post_and_cancel(ctx)
+    short = webhooks.Dispatcher(
+        ctx["pool"], WebhookSettings(allowed_hosts=["127.0.0.1"], retry_hours=0.01), ctx["clock"]
+    )
+    try:
+        for delay in (0, 5, 30, 120):
+            ctx["clock"].advance(delay)
+            await short.run_once()
+        sent = rec.requests
+        ctx["clock"].advance(3600)
+        await short.run_once()
+    finally:
+        await short.close()
+    assert sent == 3 and rec.requests == 3  # 0 s, 5 s, 35 s; the next would pass 36 s
+    async with ctx["pool"].acquire() as conn:
+        [hook] = await webhooks.listing(conn)
+    assert hook["backlog"] == 0 and hook["disabled_at"] is None
