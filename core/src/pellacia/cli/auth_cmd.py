@@ -111,12 +111,7 @@ def set_(
 
 
 def _status(info: Any) -> str:
-    now = datetime.now(UTC)
-    if info.refresh_expires_at and info.refresh_expires_at <= now:
-        return "expired: log in again"
-    if info.expires_at and info.expires_at <= now:
-        return "access token expired: refreshed on next use"
-    return "ok"
+    return str(info.status(datetime.now(UTC)))
 
 
 @auth.command("list")
