@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: the collector's cadence and budgets (checked by ``pellacia.analytics.settings``)
+    analytics: dict[str, Any] = Field(default_factory=dict)
     lease_seconds: float = Field(default=15.0, gt=1)
 
     # the TOML file in use; set by load_settings
