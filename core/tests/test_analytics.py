@@ -309,3 +309,95 @@ async def test_two_workers_collect_once(
     assert sum(r.snapshots["youtube"] for r in reports) == 60
     assert sum(r.calls["youtube"] for r in reports) == 2
     assert len(list_calls(youtube)) == 2
+
+
+# -------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def cli_env(
+    pg_dsn: str, sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    monkeypatch.setenv("PELLACIA_DATABASE_URL", pg_dsn)
+    monkeypatch.setenv("PELLACIA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("PELLACIA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PELLACIA_SANDBOX_URL", sandbox.base_url)
+    return make_settings(sandbox, tmp_path)
+
+
+async def invoke(*args: str) -> Any:
+    """The CLI in a thread (it runs its own event loop)."""
+    from click.testing import CliRunner
+    from pellacia.cli.main import cli
+
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+
+async def test_cli_collect_summary_fetch_export(pool: Any, youtube: Any, cli_env: Settings) -> None:
+    import csv
+    import io
+    import json
+
+    now = datetime.now(UTC)
+    await sign_in(pool, youtube, cli_env)
+    ids = await publish(pool, youtube, 3, at=now - timedelta(hours=2))
+    del youtube.videos[ids[0]]["statistics"]["likeCount"]
+
+    done = await invoke("analytics", "collect-daily", "--json")
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output[done.output.index("{") :])
+    assert report["calls"] == {"youtube": 1} and report["snapshots"] == {"youtube": 3}
+    assert report["rate_limited"] == {}
+
+    shown = await invoke(
+        "analytics", "summary", "--platform", "youtube", "--start-date", f"{now:%Y-%m-%d}", "--json"
+    )
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads(shown.output)
+    assert summary["totals"]["views"] == 100 + 101 + 102
+    assert summary["totals"]["likes"] == 6  # the hidden one adds nothing
+    assert [p["remote_id"] for p in summary["posts"]] == ids[::-1]  # by views
+    assert summary["series"][-1]["views"] == 303
+    drawn = await invoke(
+        "analytics", "summary", "--platform", "youtube", "--start-date", f"{now:%Y-%m-%d}"
+    )
+    assert "█" in drawn.output and "Posts (by views)" in drawn.output
+
+    async with pool.acquire() as conn:
+        post_id = await conn.fetchval("SELECT post_id FROM deliveries WHERE remote_id = $1", ids[1])
+    one = await invoke(
+        "analytics", "fetch", "--post-id", str(post_id), "--platform", "youtube", "--json"
+    )
+    assert one.exit_code == 0, one.output
+    fetched = json.loads(one.output[one.output.index("{") :])
+    assert [s["remote_id"] for s in fetched["snapshots"]] == [ids[1]]
+    week = await invoke("analytics", "fetch", "--platform", "youtube", "--days", "7")
+    assert week.exit_code == 0, week.output
+    assert len(list_calls(youtube)) == 3
+
+    exported = await invoke("analytics", "export", "--csv")
+    table = list(csv.DictReader(io.StringIO(exported.output)))
+    likes = {r["remote_id"]: r["likes"] for r in table}
+    assert likes == {ids[0]: "", ids[1]: "3.0", ids[2]: "3.0"}
+    as_json = json.loads((await invoke("analytics", "export", "--json")).output)
+    assert {r["remote_id"] for r in as_json} == set(ids)
+
+
+async def test_cli_unknown_platform_or_post_exits_2_with_the_choices(
+    pool: Any, youtube: Any, cli_env: Settings
+) -> None:
+    await publish(pool, youtube, 1)
+    async with pool.acquire() as conn:
+        post_id = await conn.fetchval("SELECT post_id FROM deliveries")
+    wrong = await invoke("analytics", "fetch", "--platform", "myspace", "--days", "7")
+    assert wrong.exit_code == 2
+    assert "valid platforms:" in wrong.output and "youtube" in wrong.output
+    missing = await invoke(
+        "analytics", "fetch", "--post-id", str(uuid.uuid4()), "--platform", "youtube"
+    )
+    assert missing.exit_code == 2
+    assert f"valid post ids: {post_id}" in missing.output
+    bad = await invoke(
+        "analytics", "summary", "--platform", "myspace", "--start-date", "2026-01-01"
+    )
+    assert bad.exit_code == 2 and "youtube" in bad.output

@@ -23,6 +23,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "queue": "pellacia.cli.queue_cmd:queue",
     "manual": "pellacia.cli.manual_cmd:manual",
     "worker": "pellacia.cli.worker_cmd:worker",
+    "analytics": "pellacia.cli.analytics_cmd:analytics",
 }
 
 
