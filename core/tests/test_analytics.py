@@ -401,3 +401,55 @@ async def test_cli_unknown_platform_or_post_exits_2_with_the_choices(
         "analytics", "summary", "--platform", "myspace", "--start-date", "2026-01-01"
     )
     assert bad.exit_code == 2 and "youtube" in bad.output
+
+
+# ------------------------------------------------------ every platform's fake
+
+
+ALL = ("youtube", "tiktok", "twitter", "instagram", "facebook", "linkedin")
+
+
+async def test_every_platform_batched_within_budget_zero_429(
+    pool: Any, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    from pellacia.testing.analytics import plugin_settings, publish_on_fakes
+
+    for name in ALL:
+        sandbox.require(name)
+    await sandbox.control.reset()
+    settings = Settings(
+        data_dir=tmp_path,
+        sandbox_url=sandbox.base_url,
+        database_url=None,
+        plugins=plugin_settings(ALL),
+    )
+    registry = load_plugins(settings.plugins)
+    now = datetime.now(UTC)
+    posts = await publish_on_fakes(
+        pool, settings, registry, ALL, per_platform=3, published_at=now - timedelta(hours=1)
+    )
+    for name in ALL:
+        sandbox.host.fake(name).clear_requests()
+    report = await Collector(pool, settings, registry, FakeClock(now)).run_once()
+    assert report.errors == {}
+    assert dict(report.snapshots) == {name: 3 for name in ALL}
+    # the fewest calls: one batch each; Graph counts each operation, LinkedIn asks
+    # each post's video views
+    assert dict(report.calls) == {
+        "youtube": 1,
+        "tiktok": 1,
+        "twitter": 1,
+        "instagram": 3 + 1,  # + the account snapshot
+        "facebook": 3 + 1,
+        "linkedin": 1 + 3,
+    }
+    assert dict(report.accounts) == {"instagram": 1, "facebook": 1}
+    assert not report.rate_limited
+    for name in ALL:
+        statuses = {e["status"] for e in sandbox.host.fake(name).requests}
+        assert statuses <= {200, 201}, (name, statuses)
+    stored = await rows(pool, "SELECT metrics FROM post_analytics")
+    assert len(stored) == len(posts) and all("views" in r["metrics"] for r in stored)
+    accounts = await rows(pool, "SELECT platform, metrics FROM account_analytics ORDER BY 1")
+    assert [r["platform"] for r in accounts] == ["facebook", "instagram"]
+    assert all("followers" in r["metrics"] for r in accounts)

@@ -27,8 +27,8 @@ class AnalyticsBudget:
     limit: Limit
 
     def cost(self, posts: int) -> int:
-        """Calls (or units) one fetch of ``posts`` posts takes."""
-        return self.limit.per_request + self.limit.per_post * posts
+        """Calls (or units) one fetch of ``posts`` posts takes (an account read: 0 posts)."""
+        return max(1, self.limit.per_request + self.limit.per_post * posts)
 
     def for_posts(self, posts: int) -> QuotaBudget:
         """The budget with this fetch's cost as the reservation."""

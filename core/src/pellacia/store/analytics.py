@@ -240,3 +240,40 @@ async def account_snapshots(conn: Any, platform: str | None) -> list[dict[str, A
 
 async def post_exists(conn: Any, post_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1)", post_id))
+
+
+async def insert_published(
+    conn: Any,
+    *,
+    platform: str,
+    account: str,
+    remote_id: str,
+    remote_url: str | None,
+    published_at: datetime,
+    title: str,
+) -> uuid.UUID:
+    """A post and its delivery, published outside the engine (tests, benchmarks,
+    posts imported from elsewhere); the delivery's id."""
+    post_id, delivery_id = uuid.uuid4(), uuid.uuid4()
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO posts (id, video_path, video_sha256, video_size, media, title)"
+            " VALUES ($1, '', $2, 1, '{}'::jsonb, $3)",
+            post_id,
+            "0" * 64,
+            title,
+        )
+        await conn.execute(
+            "INSERT INTO deliveries (id, post_id, platform, account, state, due_at,"
+            " idempotency_key, remote_id, remote_url, published_at, state_reason)"
+            " VALUES ($1, $2, $3, $4, 'published', $5, $6, $7, $8, $5, 'imported')",
+            delivery_id,
+            post_id,
+            platform,
+            account,
+            published_at,
+            f"{post_id}:{platform}:{account}",
+            remote_id,
+            remote_url,
+        )
+    return delivery_id
