@@ -22,6 +22,10 @@ class Invalid(Exception):
     """A choice the user made that does not exist (exit 2, with the valid ones)."""
 
 
+class Refused(Exception):
+    """A question the data cannot answer yet (exit 1, saying why)."""
+
+
 def _run(app: AppContext, action: Callable[[Collector], Awaitable[T]]) -> T:
     """Run ``action`` with a collector on a fresh pool; bad input exits 2."""
     import asyncio
@@ -42,6 +46,8 @@ def _run(app: AppContext, action: Callable[[Collector], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except (Invalid, ConfigError) as exc:
         fail(str(exc), code=2)
+    except Refused as exc:
+        fail(str(exc), code=1)
     raise AssertionError("unreachable")
 
 
@@ -281,6 +287,87 @@ def _print_report(r: RunReport, budgets: dict[str, str] | None = None) -> None:
             note,
         )
     console().print(table)
+
+
+# -------------------------------------------------------------- best-times
+
+
+@analytics.command("best-times")
+@click.option("--platform", "-p", required=True)
+@click.option("--account", "-a", help="One account (default: all of the platform's).")
+@click.option(
+    "--metric",
+    default="engagement",
+    show_default=True,
+    help="engagement (likes+comments+shares+saves) or one unified metric (views, ...).",
+)
+@click.option("--min-posts", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--min-per-slot", type=click.IntRange(1), default=3, show_default=True)
+@click.option(
+    "--write",
+    "top",
+    type=click.IntRange(1, 24),
+    help="Store the N best hours as the account's daily posting slots.",
+)
+@json_option
+@pass_app
+def best_times(
+    app: AppContext,
+    platform: str,
+    account: str | None,
+    metric: str,
+    min_posts: int,
+    min_per_slot: int,
+    top: int | None,
+    as_json: bool,
+) -> None:
+    """Hours of the week ranked by engagement from the stored history, in each
+    account's zone, with the number of posts behind each; refuses to guess on
+    too little data. --write N makes the N best hours the account's slots for
+    `schedule --at next-slot`."""
+    from pellacia.analytics.best_times import TooLittleData, as_daily_slots, rank
+
+    if top is not None and account is None:
+        fail("--write needs --account: slots belong to one account", code=2)
+
+    async def action(c: Collector) -> tuple[list[Any], list[str]]:
+        from pellacia.store import analytics as store
+
+        _check_platform(c, platform)
+        async with c.pool.acquire() as conn:
+            history = await store.engagement_history(conn, platform, account)
+        zones = {
+            r["account"]: c.settings.account(platform, r["account"]).timezone or c.settings.timezone
+            for r in history
+        }
+        try:
+            ranked = rank(
+                history, zones, metric=metric, min_posts=min_posts, min_per_slot=min_per_slot
+            )
+        except TooLittleData as exc:
+            raise Refused(f"{exc}; not guessing") from None
+        slots: list[str] = []
+        if top is not None and account is not None:
+            slots = as_daily_slots(ranked, top)
+            source = f"best-times {metric} n={sum(s.posts for s in ranked)}"
+            async with c.pool.acquire() as conn:
+                await store.write_slots(conn, platform, account, slots, source)
+        return ranked, slots
+
+    ranked, slots = _run(app, action)
+    if as_json:
+        emit_json({"slots": [s.to_json() for s in ranked], "written": slots})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Best times on {platform} by {metric}", title_justify="left")
+    for col in ("rank", "slot (local)", f"mean {metric}", "posts"):
+        table.add_column(col, justify="left" if col == "slot (local)" else "right")
+    for i, s in enumerate(ranked[:24], 1):
+        table.add_row(str(i), s.label, _number(s.mean), str(s.posts))
+    console().print(table)
+    if slots:
+        click.echo(f"posting slots of {platform}/{account}: {', '.join(slots)}")
 
 
 # ------------------------------------------------------------------ export

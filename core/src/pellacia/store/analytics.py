@@ -277,3 +277,72 @@ async def insert_published(
             remote_url,
         )
     return delivery_id
+
+
+# ------------------------------------------------------------- posting slots
+
+
+async def stored_slots(
+    conn: Any, targets: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """Slots written by ``best-times --write`` for these (platform, account) pairs."""
+    rows = await conn.fetch(
+        "SELECT platform, account, slots FROM posting_slots"
+        " WHERE (platform, account) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [p for p, _ in targets],
+        [a for _, a in targets],
+    )
+    return {(r["platform"], r["account"]): list(r["slots"]) for r in rows}
+
+
+async def write_slots(
+    conn: Any, platform: str, account: str, slots: Sequence[str], source: str
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO posting_slots (platform, account, slots, source) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (platform, account) DO UPDATE SET
+            slots = EXCLUDED.slots, source = EXCLUDED.source, updated_at = now()
+        """,
+        platform,
+        account,
+        list(slots),
+        source,
+    )
+
+
+async def busy_times(
+    conn: Any, targets: Sequence[tuple[str, str]], start: datetime, end: datetime
+) -> list[tuple[str, str, datetime]]:
+    """When each target account already posts (queued, in flight or published) in [start, end)."""
+    rows = await conn.fetch(
+        """
+        SELECT d.platform, d.account, COALESCE(d.published_at, p.scheduled_at, d.due_at) AS at
+        FROM deliveries d JOIN posts p ON p.id = d.post_id
+        WHERE (d.platform, d.account) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          AND d.state NOT IN ('failed', 'cancelled', 'manual')
+          AND COALESCE(d.published_at, p.scheduled_at, d.due_at) >= $3
+          AND COALESCE(d.published_at, p.scheduled_at, d.due_at) < $4
+        """,
+        [p for p, _ in targets],
+        [a for _, a in targets],
+        start,
+        end,
+    )
+    return [(r["platform"], r["account"], r["at"]) for r in rows]
+
+
+async def engagement_history(conn: Any, platform: str, account: str | None) -> list[dict[str, Any]]:
+    """Each published delivery's latest metrics with its account and publish time."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (a.delivery_id) d.account, d.published_at, a.metrics
+        FROM post_analytics a JOIN deliveries d ON d.id = a.delivery_id
+        WHERE d.platform = $1 AND ($2::text IS NULL OR d.account = $2)
+          AND d.published_at IS NOT NULL
+        ORDER BY a.delivery_id, a.day DESC
+        """,
+        platform,
+        account,
+    )
+    return [dict(r) for r in rows]

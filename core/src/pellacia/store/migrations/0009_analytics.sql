@@ -24,3 +24,14 @@ CREATE TABLE account_analytics (
 );
 
 CREATE INDEX post_analytics_day_idx ON post_analytics (day);
+
+-- Posting slots an account's posts go out at (`schedule --at next-slot`), written
+-- by `analytics best-times --write`; they replace the config's `slots` for that account.
+CREATE TABLE posting_slots (
+    platform    text        NOT NULL,
+    account     text        NOT NULL,
+    slots       text[]      NOT NULL,               -- "HH:MM", local to the account's zone
+    source      text        NOT NULL,               -- what chose them ("best-times views n=42")
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (platform, account)
+);
