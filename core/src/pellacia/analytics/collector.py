@@ -58,6 +58,8 @@ class RunReport:
 
     leader: bool = True
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: posts handed to fetch_metrics
+    fetched: collections.Counter[str] = field(default_factory=collections.Counter)
     snapshots: collections.Counter[str] = field(default_factory=collections.Counter)
     accounts: collections.Counter[str] = field(default_factory=collections.Counter)
     removed: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -156,6 +158,7 @@ class Collector:
             if not await self._reserve(platform.name, account, budget, len(chunk), report):
                 return
             posts = [RemotePost(t.remote_id, t.remote_url, t.published_at) for t in chunk]
+            report.fetched[platform.name] += len(posts)
             try:
                 snapshots = await platform.fetch_metrics(posts, ctx)
             except RateLimited as exc:
@@ -177,7 +180,7 @@ class Collector:
             )
         if wait is not None:
             report.waiting[name] = min(wait.until, report.waiting.get(name, wait.until))
-            log.info("analytics budget spent", platform=name, until=wait.until.isoformat())
+            log.debug("analytics budget spent", platform=name, until=wait.until.isoformat())
             return False
         report.calls[name] += budget.cost(posts)
         return True
@@ -223,6 +226,7 @@ class Collector:
         now = self.clock.now()
         tiers = analytics_settings.cadence(self.conf.platform(name))
         by_id = {s.remote_id: s for s in snapshots}
+        found: list[store.Snapshot] = []
         async with self.pool.acquire() as conn, conn.transaction():
             for item in chunk:
                 next_at = next_due(item.published_at, now, tiers)
@@ -234,15 +238,11 @@ class Collector:
                     )
                     report.removed[name] += removed
                     continue
-                await store.store_snapshot(
-                    conn,
-                    item.delivery_id,
-                    at=now,
-                    metrics=_numbers(snap.metrics),
-                    raw=snap.raw,
-                    next_at=next_at,
+                found.append(
+                    store.Snapshot(item.delivery_id, _numbers(snap.metrics), snap.raw, next_at)
                 )
-                report.snapshots[name] += 1
+            await store.store_snapshots(conn, found, at=now)
+        report.snapshots[name] += len(found)
 
     # ---------------------------------------------------------------- accounts
 

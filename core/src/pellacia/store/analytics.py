@@ -110,6 +110,39 @@ async def published(
     return [_tracked(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One post's figures to store, and when it is next due (None: never)."""
+
+    delivery_id: uuid.UUID
+    metrics: Mapping[str, float]
+    raw: Mapping[str, Any]
+    next_at: datetime | None
+
+
+async def store_snapshots(conn: Any, snapshots: Sequence[Snapshot], *, at: datetime) -> None:
+    """Upsert each post's snapshot of the day and plan its next one (in the
+    caller's transaction: a batch is stored whole or not at all)."""
+    await conn.executemany(
+        """
+        INSERT INTO post_analytics (delivery_id, day, fetched_at, metrics, raw)
+        VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, $2, $3, $4)
+        ON CONFLICT (delivery_id, day) DO UPDATE SET
+            fetched_at = EXCLUDED.fetched_at, metrics = EXCLUDED.metrics, raw = EXCLUDED.raw
+        """,
+        [(s.delivery_id, at, dict(s.metrics), dict(s.raw)) for s in snapshots],
+    )
+    await conn.executemany(
+        """
+        INSERT INTO analytics_tracking (delivery_id, next_at, last_at, misses)
+        VALUES ($1, $2, $3, 0)
+        ON CONFLICT (delivery_id) DO UPDATE SET
+            next_at = EXCLUDED.next_at, last_at = EXCLUDED.last_at, misses = 0
+        """,
+        [(s.delivery_id, s.next_at, at) for s in snapshots],
+    )
+
+
 async def store_snapshot(
     conn: Any,
     delivery_id: uuid.UUID,
@@ -119,30 +152,8 @@ async def store_snapshot(
     raw: Mapping[str, Any],
     next_at: datetime | None,
 ) -> None:
-    """Upsert the day's snapshot and plan the next one (one transaction: the caller's)."""
-    await conn.execute(
-        """
-        INSERT INTO post_analytics (delivery_id, day, fetched_at, metrics, raw)
-        VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, $2, $3, $4)
-        ON CONFLICT (delivery_id, day) DO UPDATE SET
-            fetched_at = EXCLUDED.fetched_at, metrics = EXCLUDED.metrics, raw = EXCLUDED.raw
-        """,
-        delivery_id,
-        at,
-        dict(metrics),
-        dict(raw),
-    )
-    await conn.execute(
-        """
-        INSERT INTO analytics_tracking (delivery_id, next_at, last_at, misses)
-        VALUES ($1, $2, $3, 0)
-        ON CONFLICT (delivery_id) DO UPDATE SET
-            next_at = EXCLUDED.next_at, last_at = EXCLUDED.last_at, misses = 0
-        """,
-        delivery_id,
-        next_at,
-        at,
-    )
+    """One snapshot (see :func:`store_snapshots`)."""
+    await store_snapshots(conn, [Snapshot(delivery_id, metrics, raw, next_at)], at=at)
 
 
 async def record_miss(
