@@ -453,3 +453,44 @@ async def test_every_platform_batched_within_budget_zero_429(
     accounts = await rows(pool, "SELECT platform, metrics FROM account_analytics ORDER BY 1")
     assert [r["platform"] for r in accounts] == ["facebook", "instagram"]
     assert all("followers" in r["metrics"] for r in accounts)
+
+
+async def test_days_of_simulated_time_give_every_post_a_daily_series(
+    pool: Any, youtube: Any, cli_env: Settings
+) -> None:
+    import json
+
+    clock = FakeClock(T0)
+    await sign_in(pool, youtube, cli_env)
+    ids = await publish(pool, youtube, 3)
+    c = await collector(pool, cli_env, clock)
+    for hour in range(72):
+        for n, vid in enumerate(ids):  # the views grow every hour
+            youtube.set_statistics(vid, viewCount=100 * n + hour)
+        await c.run_once()
+        clock.advance(HOUR)
+    end = (T0 + timedelta(days=2)).date()
+    args = (
+        "analytics",
+        "summary",
+        "-p",
+        "youtube",
+        "--start-date",
+        f"{T0:%Y-%m-%d}",
+        "--end-date",
+        f"{end:%Y-%m-%d}",
+    )
+    shown = await invoke(*args, "--json")
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads(shown.output)
+    for post in summary["posts"]:
+        assert [d["day"] for d in post["daily"]] == [
+            (T0 + timedelta(days=d)).date().isoformat() for d in range(3)
+        ]
+    # the last snapshot of each day wins: 23:00 on days 0 and 1; on day 2 the post is
+    # 48 h old at 12:00, fetched then, and next a day later
+    first = next(p for p in summary["posts"] if p["remote_id"] == ids[0])
+    assert [d["views"] for d in first["daily"]] == [11.0, 35.0, 48.0]
+    assert [s["views"] for s in summary["series"]] == [333.0, 405.0, 444.0]
+    drawn = await invoke(*args)
+    assert "views by day" in drawn.output and "▁▆█" in drawn.output

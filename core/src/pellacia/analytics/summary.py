@@ -46,6 +46,8 @@ class Summary:
     totals: dict[str, float] = field(default_factory=dict)
     #: (day, totals as of that day)
     series: list[tuple[date, dict[str, float]]] = field(default_factory=list)
+    #: delivery id -> its snapshot of each day of the range (None: none that day)
+    daily: dict[str, list[Mapping[str, float] | None]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +56,15 @@ class Summary:
             "end": self.end.isoformat(),
             "totals": self.totals,
             "posts": [
-                {**{k: v for k, v in p.__dict__.items() if k != "day"}, "day": p.day.isoformat()}
+                {
+                    **{k: v for k, v in p.__dict__.items() if k != "day"},
+                    "day": p.day.isoformat(),
+                    "daily": [
+                        {"day": d.isoformat(), **m}
+                        for (d, _), m in zip(self.series, self.daily[p.delivery_id], strict=True)
+                        if m is not None
+                    ],
+                }
                 for p in self.posts
             ],
             "series": [{"day": d.isoformat(), **m} for d, m in self.series],
@@ -79,10 +89,13 @@ def summarize(rows: Sequence[Mapping[str, Any]], platform: str, start: date, end
     for post in posts:
         _add(summary.totals, post.metrics)
     known: dict[str, Mapping[str, float]] = {}
+    summary.daily = {p.delivery_id: [] for p in posts}
     day = start
     while day <= end:
-        for row in by_day.get(day, ()):
-            known[str(row["delivery_id"])] = row["metrics"]
+        today = {str(r["delivery_id"]): r["metrics"] for r in by_day.get(day, ())}
+        for delivery, snapshots in summary.daily.items():
+            snapshots.append(today.get(delivery))
+        known.update(today)
         totals: dict[str, float] = {}
         for metrics in known.values():
             _add(totals, metrics)
@@ -118,6 +131,19 @@ def bars(series: Sequence[tuple[date, Mapping[str, float]]], metric: str, width:
         filled = round(width * value / top) if top else 0
         lines.append(f"{day:%Y-%m-%d}  {'█' * filled:{width}}  {value:,.0f}")
     return "\n".join(lines)
+
+
+TICKS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: Sequence[float | None]) -> str:
+    """A one-line chart of ``values`` (a blank for a day without a snapshot)."""
+    present = [v for v in values if v is not None]
+    low, high = (min(present), max(present)) if present else (0.0, 0.0)
+    span = (high - low) or 1.0
+    return "".join(
+        " " if v is None else TICKS[round((v - low) / span * (len(TICKS) - 1))] for v in values
+    )
 
 
 EXPORT_FIELDS = ("day", "platform", "account", "post_id", "delivery_id", "remote_id", "title")

@@ -195,7 +195,7 @@ def summary(
 def _print_summary(s: Any, metric: str) -> None:
     from rich.table import Table
 
-    from pellacia.analytics.summary import bars
+    from pellacia.analytics.summary import bars, spark
     from pellacia.contract import UNIFIED_METRICS
 
     out = console()
@@ -207,11 +207,13 @@ def _print_summary(s: Any, metric: str) -> None:
     totals.add_row(*(_number(s.totals[m]) for m in shown))
     out.print(totals)
     posts = Table(title="Posts (by views)", title_justify="left")
-    for col in ("post", "account", "last day", *shown):
+    for col in ("post", "account", "last day", *shown, f"{metric} by day"):
         posts.add_column(col, justify="right" if col in shown else "left")
     for p in s.posts:
         title = p.title + (" (removed)" if p.removed else "")
-        posts.add_row(title, p.account, str(p.day), *(_number(p.metrics.get(m)) for m in shown))
+        days = [m.get(metric) if m else None for m in s.daily[p.delivery_id]]
+        figures = (_number(p.metrics.get(m)) for m in shown)
+        posts.add_row(title, p.account, str(p.day), *figures, spark(days))
     out.print(posts)
     out.print(f"Daily {metric} (all posts, as of each day)")
     click.echo(bars(s.series, metric))

@@ -42,6 +42,20 @@ PLATFORMS: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] = {
 }
 
 
+async def _publish(platform: Any, request: PublishRequest, ctx: Any) -> Any:
+    """Upload and publish, again after a transient failure (as the engine would)."""
+    from pellacia.errors import Transient
+
+    for attempt in range(3):
+        try:
+            receipt = await platform.upload(request, MemoryUploadSession(), ctx)
+            return await platform.publish(request, receipt, ctx)
+        except Transient:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class Published:
     platform: str
@@ -87,8 +101,7 @@ async def publish_on_fakes(
                         title=f"{name} analytics {n}",
                         description=f"analytics post {n}",
                     )
-                    receipt = await platform.upload(request, MemoryUploadSession(), kit.ctx)
-                    post = await platform.publish(request, receipt, kit.ctx)
+                    post = await _publish(platform, request, kit.ctx)
                     async with pool.acquire() as conn:
                         delivery = await store.insert_published(
                             conn,
