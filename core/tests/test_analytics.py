@@ -494,3 +494,43 @@ async def test_days_of_simulated_time_give_every_post_a_daily_series(
     assert [s["views"] for s in summary["series"]] == [333.0, 405.0, 444.0]
     drawn = await invoke(*args)
     assert "views by day" in drawn.output and "▁▆█" in drawn.output
+
+
+async def test_collect_daily_killed_midway_resumes_and_frees_the_leader_lock(
+    pool: Any, youtube: Any, sandbox: SandboxHandle, cli_env: Settings, pg_dsn: str
+) -> None:
+    """SIGKILL of `analytics collect-daily` between two batches: the stored batch
+    is not fetched again, and the next run leads (the lock died with the session)."""
+    import os
+    import signal
+    import sys
+
+    await sign_in(pool, youtube, cli_env)
+    await publish(pool, youtube, 100, at=datetime.now(UTC) - timedelta(hours=1))
+    await sandbox.control.add_fault(
+        "youtube", "delay", path="/youtube/v3/videos", skip=1, seconds=3
+    )
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "pellacia-dist"),
+        "analytics",
+        "collect-daily",
+        env=dict(os.environ),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await until(lambda: count(pool, "SELECT count(*) FROM post_analytics", 50))
+        await until(lambda: _true(len(list_calls(youtube)) >= 2))
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    await sandbox.control.clear_faults()
+    # the killed session's end frees the leader lock (PostgreSQL notices at once)
+    free = "SELECT (count(*) = 0)::int FROM pg_locks WHERE locktype = 'advisory'"
+    await until(lambda: count(pool, free, 1))
+    first = set(list_calls(youtube)[0])
+    report = await (await collector(pool, cli_env, FakeClock(datetime.now(UTC)))).run_once()
+    assert report.leader and report.snapshots["youtube"] == 50
+    resumed = {i for ids in list_calls(youtube)[2:] for i in ids}
+    assert len(resumed) == 50 and not resumed & first
+    await until(lambda: _true(all(e["status"] is not None for e in youtube.requests)))
