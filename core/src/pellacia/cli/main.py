@@ -24,6 +24,10 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "manual": "pellacia.cli.manual_cmd:manual",
     "worker": "pellacia.cli.worker_cmd:worker",
     "analytics": "pellacia.cli.analytics_cmd:analytics",
+    "serve": "pellacia.cli.serve_cmd:serve",
+    "api-key": "pellacia.cli.api_key_cmd:api_key",
+    "webhook": "pellacia.cli.webhook_cmd:webhook",
+    "watch": "pellacia.cli.watch_cmd:watch",
 }
 
 
