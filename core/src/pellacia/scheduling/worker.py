@@ -241,10 +241,6 @@ class Worker:
         """Seconds until the next delivery can go (None: wait for a wake-up)."""
         now = self.clock.now()
         async with self.pool.acquire() as conn:
-            # Wait reasons are for people (queue status): refresh them now and then.
-            if self.clock.monotonic() >= self._next_refresh:
-                self._next_refresh = self.clock.monotonic() + REFRESH_WAITS_SECONDS
-                await queue.refresh_waits(conn, now)
             due = await queue.next_due(conn, now)
         return None if due is None else max(0.0, (due - now).total_seconds())
 
