@@ -23,6 +23,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "queue": "pellacia.cli.queue_cmd:queue",
     "manual": "pellacia.cli.manual_cmd:manual",
     "worker": "pellacia.cli.worker_cmd:worker",
+    "account": "pellacia.cli.account_cmd:account",
 }
 
 
