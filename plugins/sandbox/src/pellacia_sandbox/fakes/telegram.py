@@ -74,6 +74,7 @@ class TelegramFake(FakePlatform):
         self.updates: list[dict[str, Any]] = []
         self.answered: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
+        self._new_message = asyncio.Event()
         self.reset()
 
     # ------------------------------------------------------------ contract
@@ -122,6 +123,13 @@ class TelegramFake(FakePlatform):
         key = str(chat_id)
         ident = int(key) if key.lstrip("-").isdigit() else -1001000000000 - len(self.chats)
         self.chats[key] = {"id": ident, "type": chat_type, **fields}
+
+    async def wait_for_messages(self, count: int = 1) -> list[dict[str, Any]]:
+        """Until the bot has sent ``count`` messages (bound it with a timeout)."""
+        while len(self.messages) < count:
+            self._new_message.clear()
+            await self._new_message.wait()
+        return [dict(m) for m in self.messages]
 
     def _user(self, user_id: int, name: str) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": name, "username": name.lower()}
@@ -329,8 +337,10 @@ class TelegramFake(FakePlatform):
                 "content_type": params.get("_content_type"),
                 "reply_markup": _markup(params),
                 "edits": 0,
+                "sent_at": self.clock.time(),  # sub-second, for latency checks
             }
         )
+        self._new_message.set()
         result = {
             "message_id": message_id,
             "from": self._bot_user(bot_id),
