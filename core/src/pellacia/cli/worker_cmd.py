@@ -57,6 +57,11 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
             # a dead worker's deliveries come back within about one lease
             sweep_seconds=min(SWEEP_SECONDS, settings.lease_seconds / 2),
         )
+        from pellacia.alerts.token_health import CHECK_MINUTES, TokenHealth
+
+        # refresh tokens ahead of expiry, warn before a sign-in dies
+        tokens = TokenHealth(pool, settings, registry)
+        worker.add_timer("token-health", tokens.run_once, minutes=CHECK_MINUTES)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
