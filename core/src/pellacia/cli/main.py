@@ -25,6 +25,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "worker": "pellacia.cli.worker_cmd:worker",
     "account": "pellacia.cli.account_cmd:account",
     "test": "pellacia.cli.test_cmd:test",
+    "dashboard": "pellacia.cli.dashboard_cmd:dashboard",
 }
 #: built-in groups plugins add sub-commands to (in ``cli.commands`` before plugins load)
 PLUGIN_EXTENDED_GROUPS = ("test",)
