@@ -515,9 +515,8 @@ async def test_rate_limit_reason_is_prefixed_once(env: Env) -> None:
     assert row["wait_reason"].startswith("rate-limit: testplatform:calls until ")
     later = (await env.submit()).deliveries[0].id  # due now, held by the account's block
     async with env.pool.acquire() as conn:
-        await queue.refresh_waits(conn, env.clock.now())
-    waiting = await env.row(later)
-    assert waiting["wait_reason"] == row["wait_reason"]
+        waits = await queue.waits(conn, env.clock.now(), [later])
+    assert waits[later].reason == row["wait_reason"]
 
 
 async def test_browser_plugin_without_a_page_script_says_so(env: Env) -> None:

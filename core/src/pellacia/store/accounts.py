@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pellacia.store import events
+from pellacia.store import events, queue
 
 _PAUSE = """
 INSERT INTO account_slots (platform, account, paused_until, pause_reason, paused_by, paused_at)
@@ -95,8 +95,7 @@ async def resume(conn: Any, platform: str, account: str, *, now: datetime, by: s
             "account.resumed",
             payload={"platform": platform, "account": account, "by": by},
         )
-        # wake idle workers: the account's due deliveries may go now
-        await conn.execute("SELECT pg_notify('pellacia_queue', '')")
+        await queue.notify(conn)  # the account's due deliveries may go now
     return True
 
 

@@ -279,6 +279,7 @@ class TelegramAlertSink:
             if group.flush is None:
                 group.flush = asyncio.create_task(self._flush_later(group))
             return
+        self._forget_old(now)
         group = self._groups[key] = _Group(first=alert, started=now, latest=alert)
         try:
             group.message_id = await self._deliver(
@@ -286,6 +287,12 @@ class TelegramAlertSink:
             )
         finally:
             group.sent.set()
+
+    def _forget_old(self, now: float) -> None:
+        """Drop bursts whose window is over and whose count is shown."""
+        for key, group in list(self._groups.items()):
+            if now - group.started >= self.config.group_window and group.flush is None:
+                del self._groups[key]
 
     async def drain(self) -> None:
         """Wait until every burst's count is shown (shutdown, tests)."""
