@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import click
@@ -123,7 +123,7 @@ def alerts(app: AppContext) -> None:
 @click.option("--account", default="default", show_default=True)
 @pass_app
 def platform(app: AppContext, platform: str, account: str) -> None:
-    """Check PLATFORM's ACCOUNT: credentials, token, scopes, a read call."""
+    """Check PLATFORM's ACCOUNT: credentials, token, scopes, a read call, quota left."""
     from pellacia.store.pool import connect
 
     found = app.registry.platforms.get(platform)
@@ -167,7 +167,34 @@ async def _platform_steps(app: AppContext, pool: Any, platform: Any, account: st
         steps.append(_token_step(current, SYSTEM_CLOCK.now()))
         steps.append(_scope_step(current, platform))
         steps.append(await _read_step(platform, ctx))
+    async with pool.acquire() as conn:
+        steps.append(await _quota_step(conn, platform, account, SYSTEM_CLOCK.now()))
     return steps
+
+
+async def _quota_step(conn: Any, platform: Any, account: str, now: datetime) -> Step:
+    """An announced block, and what is left of each daily (fixed-window) budget."""
+    from pellacia.store import quotas
+    from pellacia.store import status as store_status
+
+    block = await quotas.active_block(conn, platform.name, account, now)
+    if block is not None:
+        until, reason = block
+        return Step("quota", False, f"rate-limited until {until:%Y-%m-%d %H:%M} UTC ({reason})")
+    used = {
+        r["bucket"]: r["used"]
+        for r in await store_status.budgets(conn, now)
+        if r["window_end"] is not None and r["window_end"] > now
+    }
+    notes = []
+    for budget in platform.quotas:
+        if budget.window is not None or budget.per_call:
+            continue  # rolling and per-call budgets are checked as they are spent
+        left = budget.limit - used.get(quotas.bucket_for(platform.name, account, budget), 0)
+        if left < budget.cost_per_delivery:
+            return Step("quota", False, f"{budget.name} used up ({left} of {budget.limit} left)")
+        notes.append(f"{budget.name} {left} of {budget.limit} left")
+    return Step("quota", True, "; ".join(notes) or "no daily budget")
 
 
 def _token_step(tokens: Any, now: Any) -> Step:
