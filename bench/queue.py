@@ -251,6 +251,7 @@ async def ours_latency(dsn: str, samples: int, ahead: float) -> list[float]:
                 owner=claimed.lease_owner,
                 reason="published",
                 release=True,
+                fields={"remote_id": f"r-{claimed.id}", "published_at": datetime.now(UTC)},
             )
         if len(lat) >= samples:
             done.set()

@@ -457,11 +457,14 @@ async def test_slot_owner_returns_inside_its_window(pool: Any, selection: str) -
         [c] = await claim(conn, T0, **kw)
         assert c.id == first
         # The executor parks it for a retry in a minute, inside its window.
-        await conn.execute(
-            "UPDATE deliveries SET state = 'retry_wait', state_reason = 'test',"
-            " due_at = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        await deliveries.transition(
+            conn,
             first,
-            T0 + timedelta(seconds=60),
+            DeliveryState.RETRY_WAIT,
+            owner="w1",
+            reason="transient error",
+            release=True,
+            fields={"due_at": T0 + timedelta(seconds=60)},
         )
         assert await queue.next_due(conn, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=60)
         assert await queue.waits(conn, T0 + timedelta(seconds=1), backlog[:1]) == {
@@ -471,10 +474,8 @@ async def test_slot_owner_returns_inside_its_window(pool: Any, selection: str) -
         [again] = await claim(conn, T0 + timedelta(seconds=60), **kw)
         assert (again.id, again.attempts) == (first, 2)
         # It fails; a person retries it: still the owner of the window.
-        await conn.execute(
-            "UPDATE deliveries SET state = 'failed', state_reason = 'test', lease_owner = NULL,"
-            " lease_until = NULL WHERE id = $1",
-            first,
+        await deliveries.transition(
+            conn, first, DeliveryState.FAILED, owner="w1", reason="boom", release=True
         )
         await service.retry(conn, first, T0 + timedelta(seconds=120))
         [third] = await claim(conn, T0 + timedelta(seconds=120), **kw)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pellacia.delivery.errors import BadInput, NotFound
 from pellacia.store import accounts as store_accounts
-from pellacia.store import queue, states
+from pellacia.store import deliveries, queue, states
 from pellacia.store import status as store_status
 from pellacia.store.models import DISPATCHABLE, IN_FLIGHT
 
@@ -71,6 +71,8 @@ class QueueStatus:
     accounts: list[AccountWindow] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
     budgets: list[Budget] = field(default_factory=list)
+    #: remote upload sessions given up for a new one (they expire on the platform)
+    orphaned_uploads: int = 0
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -80,6 +82,7 @@ class QueueStatus:
             "now": iso(self.now),
             "counts": self.counts,
             "next_due": iso(self.next_due),
+            "orphaned_uploads": self.orphaned_uploads,
             "accounts": [
                 {
                     "platform": a.platform,
@@ -173,6 +176,7 @@ async def queue_status(conn: Any, now: datetime) -> QueueStatus:
         per_account.setdefault((r["platform"], r["account"]), {})[r["state"]] = r["n"]
     status.counts = {p: dict(sorted(c.items())) for p, c in sorted(status.counts.items())}
     status.next_due = await queue.next_due(conn, now)
+    status.orphaned_uploads = await deliveries.orphaned_uploads(conn)
     status.accounts = _accounts(
         now,
         await store_status.slots(conn),
