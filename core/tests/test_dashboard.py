@@ -39,9 +39,23 @@ async def seed(conn: Any) -> dict[str, Any]:
     await deliveries.transition(
         conn, manual, DeliveryState.MANUAL, owner="w", release=True, reason="needs a person"
     )
+    [flying] = await enqueue(conn, platforms=[("yt", "sport")], due_at=now - timedelta(minutes=1))
+    await queue.claim(
+        conn,
+        worker_id="w",
+        now=now,
+        lease_seconds=60,
+        limit=5,
+        spacing=lambda _p: SpacingSettings(min_interval=0, jitter=0),
+    )
+    await conn.execute(
+        "UPDATE deliveries SET bytes_sent = 250, bytes_total = 1000, layer = 'api',"
+        " route = 'direct' WHERE id = $1",
+        flying,
+    )
     [held] = await enqueue(conn, platforms=[("tt", "main")], due_at=now - timedelta(minutes=1))
     await accounts.pause(conn, "tt", "main", now=now, until=None, reason="strike", by="test")
-    return {"manual": manual, "held": held}
+    return {"manual": manual, "held": held, "flying": flying}
 
 
 def rows(app: Dashboard, name: str) -> list[list[str]]:
@@ -61,6 +75,9 @@ async def test_dashboard_shows_and_acts(pool: Any, tmp_path: Path) -> None:
         [manual] = rows(app, "manual")
         assert manual[:2] == [str(ids["manual"])[:8], "yt/news"]
         assert ["yt", "manual", "1"] in rows(app, "counts")
+        assert rows(app, "in-flight") == [
+            [str(ids["flying"])[:8], "yt/sport", "claimed", "25%", "api", "direct"]
+        ]
         assert "manual 1" in str(app.query_one("#headline", Static).render())
         # r on the manual queue: the delivery goes back to the queue
         app.query_one("#manual", DataTable).focus()

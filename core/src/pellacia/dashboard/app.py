@@ -1,7 +1,7 @@
 """The dashboard's Textual app: live tables and the operator's keys.
 
 Panels: deliveries per platform and state (with today's publishes and the
-next due time), accounts (spacing window, in flight, queued, paused or
+next due time), uploads in flight (progress, layer, route), accounts (spacing window, in flight, queued, paused or
 rate-limited), what waits and why, the manual queue, token health, recent
 events. Keys act on the row under the cursor of the focused table: ``r``
 retry (manual), ``c`` cancel (waiting), ``p`` pause/resume (accounts), ``o``
@@ -26,6 +26,7 @@ REFRESH_S = 2.0
 
 _TABLES: dict[str, tuple[str, ...]] = {
     "counts": ("platform", "state", "n"),
+    "in-flight": ("delivery", "account", "state", "progress", "layer", "route"),
     "accounts": ("account", "next post", "in flight", "queued", "status"),
     "waiting": ("delivery", "account", "reason", "until"),
     "manual": ("delivery", "account", "title", "note"),
@@ -52,7 +53,7 @@ class Dashboard(App[None]):
 
     TITLE = "pellacia-dist"
     CSS = """
-    Grid { grid-size: 2 3; }
+    Grid { grid-size: 2 4; }
     DataTable { height: 1fr; border: round $primary; }
     DataTable:focus { border: round $accent; }
     #headline { dock: top; height: 1; padding: 0 1; }
@@ -128,6 +129,7 @@ class Dashboard(App[None]):
                 for m in snap.manual
             ],
         )
+        self._fill("in-flight", [(self._flight_row(d), str(d["id"])) for d in snap.in_flight])
         self._fill(
             "tokens",
             [
@@ -141,6 +143,19 @@ class Dashboard(App[None]):
                 ((_at(e["created_at"]), e["kind"], _event_text(e)), str(e["id"]))
                 for e in snap.events
             ],
+        )
+
+    @staticmethod
+    def _flight_row(d: dict[str, Any]) -> tuple[str, ...]:
+        sent, total = d.get("bytes_sent"), d.get("bytes_total")
+        progress = f"{100 * sent // total}%" if sent is not None and total else "-"
+        return (
+            str(d["id"])[:8],
+            f"{d['platform']}/{d['account']}",
+            d["state"],
+            progress,
+            d.get("layer") or "-",
+            d.get("route") or "-",
         )
 
     @staticmethod

@@ -39,6 +39,8 @@ class Snapshot:
     manual: list[ManualItem] = field(default_factory=list)
     tokens: list[TokenRow] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: deliveries claimed, uploading or publishing (state, bytes, layer, route)
+    in_flight: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def published_today(self) -> int:
@@ -56,17 +58,23 @@ class DatabaseSource:
     async def snapshot(self) -> Snapshot:
         from pellacia.delivery.manual import list_manual
         from pellacia.scheduling.service import queue_status
-        from pellacia.store import events
+        from pellacia.store import deliveries, events
 
         now = self.clock.now()
         async with self.pool.acquire() as conn:
             status = await queue_status(conn, now)
             recent = await events.recent(conn, EVENTS_SHOWN)
+            flying = [
+                row
+                for state in ("claimed", "uploading", "publishing")
+                for row in await deliveries.in_state(conn, state)
+            ]
         return Snapshot(
             status=status,
             manual=await list_manual(self.pool),
             tokens=await self._tokens(now),
             events=recent,
+            in_flight=flying,
         )
 
     async def _tokens(self, now: datetime) -> list[TokenRow]:
