@@ -9,6 +9,7 @@ instance hands out its client id at ``/oauth-clients/local``) or ``extra_form``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 from urllib.parse import quote, urlencode
@@ -24,6 +25,9 @@ class OAuthGrant:
     kind: ClassVar[AuthKind]
     #: said after a refusal ("sign in again with ...")
     refused_hint: ClassVar[str] = ""
+    #: a client with a secret authenticates with HTTP Basic (RFC 6749 §2.3.1)
+    #: instead of sending the secret in the form (X's confidential clients)
+    client_basic_auth: ClassVar[bool] = False
 
     def __init__(self, endpoint: TokenEndpoint, scopes: Sequence[str] = ()) -> None:
         self.endpoint = endpoint
@@ -34,12 +38,21 @@ class OAuthGrant:
 
     async def client_form(self, ctx: PlatformContext, client: OAuthClient) -> dict[str, str]:
         """How the application identifies itself in the form (empty without a client)."""
+        if self.client_basic_auth and client.client_secret:
+            return {}  # in the Authorization header instead
         form: dict[str, str] = {}
         if client.client_id:
             form["client_id"] = client.client_id
         if client.client_secret:
             form["client_secret"] = client.client_secret
         return form
+
+    def client_headers(self, client: OAuthClient) -> dict[str, str]:
+        """HTTP Basic client authentication, where the flow uses it."""
+        if not (self.client_basic_auth and client.client_secret):
+            return {}
+        pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+        return {"Authorization": f"Basic {base64.b64encode(pair.encode()).decode()}"}
 
     def extra_form(self) -> dict[str, str]:
         """Fields every token request carries (``scope`` when the flow names scopes)."""
@@ -56,7 +69,12 @@ class OAuthGrant:
     ) -> TokenSet:
         full = {**form, **await self.client_form(ctx, client)}
         return await self.endpoint.post(
-            ctx, full, what=what, previous=previous, refused_hint=self.refused_hint
+            ctx,
+            full,
+            what=what,
+            previous=previous,
+            refused_hint=self.refused_hint,
+            headers=self.client_headers(client),
         )
 
     async def refresh(
