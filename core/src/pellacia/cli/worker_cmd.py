@@ -68,6 +68,11 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
             worker.add_timer("webhooks", webhooks.run_once, seconds=settings.webhooks.interval)
         for intake in _intakes(pool, settings, registry):
             worker.add_timer(f"intake:{intake.folder}", intake.scan, seconds=_INTAKE_SECONDS)
+        from pellacia.alerts.token_health import CHECK_MINUTES, TokenHealth
+
+        # refresh tokens ahead of expiry, warn before a sign-in dies
+        tokens = TokenHealth(pool, settings, registry)
+        worker.add_timer("token-health", tokens.run_once, minutes=CHECK_MINUTES)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
