@@ -156,6 +156,13 @@ class CredentialInfo:
     #: what the account is bound to (e.g. a Facebook Page and its Instagram account)
     bound_to: str | None = None
 
+    def status(self, now: datetime) -> str:
+        """Token health in words: ``ok``, or what expired and what to do
+        (``alerts.token_health.health``: also what dies soon)."""
+        from pellacia.alerts.token_health import health
+
+        return health(self, now).text
+
     def to_json(self) -> dict[str, Any]:
         return {
             "platform": self.platform,

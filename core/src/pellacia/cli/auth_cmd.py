@@ -110,20 +110,22 @@ def set_(
     click.echo(f"stored credentials for {platform}/{account} (encrypted)")
 
 
+def _health(info: Any) -> Any:
+    """The account's token health (``alerts.token_health.health``)."""
+    from pellacia.alerts.token_health import health
+
+    return health(info, datetime.now(UTC))
+
+
 def _status(info: Any) -> str:
-    now = datetime.now(UTC)
-    if info.refresh_expires_at and info.refresh_expires_at <= now:
-        return "expired: log in again"
-    if info.expires_at and info.expires_at <= now:
-        return "access token expired: refreshed on next use"
-    return "ok"
+    return str(info.status(datetime.now(UTC)))
 
 
 @auth.command("list")
 @json_option
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
-    """List stored credentials (never the tokens)."""
+    """List stored credentials (never the tokens); --json adds their scopes."""
 
     async def read(conn: Any, vault: Any) -> list[Any]:
         result: list[Any] = await vault.list(conn)
@@ -131,22 +133,24 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     infos = _with_vault(app, read)
     if as_json:
-        emit_json([{**i.to_json(), "status": _status(i)} for i in infos])
+        emit_json(
+            [{**i.to_json(), "status": _status(i), "health": _health(i).level} for i in infos]
+        )
         return
     from rich.table import Table
 
+    def when(at: datetime | None) -> str:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at else "never"
+
     table = Table(title="stored credentials")
-    columns = ("platform", "account", "bound to", "access expires", "refresh expires", "scopes")
-    for column in (*columns, "status"):
+    for column in ("account", "bound to", "access expires", "refresh expires", "status"):
         table.add_column(column, overflow="fold")
     for i in infos:
         table.add_row(
-            i.platform,
-            i.account,
+            f"{i.platform}/{i.account}",
             i.bound_to or "-",
-            i.expires_at.isoformat(timespec="minutes") if i.expires_at else "-",
-            i.refresh_expires_at.isoformat(timespec="minutes") if i.refresh_expires_at else "-",
-            " ".join(i.scopes) or "-",
+            when(i.expires_at),
+            when(i.refresh_expires_at),
             _status(i),
         )
     console().print(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 DUPLICATE_WINDOW = timedelta(hours=6)
 #: a scheduled time this far in the past is still "now" (clock skew, typing time)
 PAST_GRACE = timedelta(minutes=1)
+#: ``--at next-slot``: the next free posting slot of the target accounts
+NEXT_SLOT = "next-slot"
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ async def create_post(
     allow_duplicate: bool = False,
     force_vpn_fallback: bool = False,
     clock: Clock = SYSTEM_CLOCK,
+    in_transaction: Callable[[Any, uuid.UUID], Awaitable[None]] | None = None,
 ) -> CreatedPost:
     """Validate a post for every platform, then write it and its deliveries at once.
 
@@ -117,7 +120,9 @@ async def create_post(
     file that is not a video, an unknown platform, a bad time zone or time, a
     time in the past (unless ``allow_past``), any platform's rule violation,
     or a recent duplicate (unless ``allow_duplicate``). ``force_vpn_fallback``
-    starts each delivery at its chain's ``api+vpn`` layer.
+    starts each delivery at its chain's ``api+vpn`` layer. ``in_transaction(conn,
+    post_id)`` runs in the transaction that writes the post (a caller's own record
+    of it commits, or not, with the post).
     """
     from pellacia.media import media_json, probe, sha256_file_async
 
@@ -127,6 +132,8 @@ async def create_post(
     tz_name = timezone or settings.timezone
     zone(tz_name)  # refuse a bad zone even without a time
     now = clock.now()
+    if isinstance(scheduled_at, str) and scheduled_at.strip().lower() == NEXT_SLOT:
+        scheduled_at = await _next_slot(pool, settings, names, now)
     when = _when(scheduled_at, tz_name, fold=fold, now=now, allow_past=allow_past)
     start_layer = _start_layers(settings, names) if force_vpn_fallback else {}
     if test and not settings.sandbox_url:
@@ -161,7 +168,7 @@ async def create_post(
         is_test=test,
     )
     since = None if allow_duplicate else now - DUPLICATE_WINDOW
-    await _write(pool, post, rows, names, duplicates_since=since)
+    await _write(pool, post, rows, names, duplicates_since=since, in_transaction=in_transaction)
     return CreatedPost(
         id=post.id,
         sha256=sha256,
@@ -170,6 +177,20 @@ async def create_post(
         timezone=tz_name,
         deliveries=[CreatedDelivery(r.id, r.platform, r.account, r.idempotency_key) for r in rows],
     )
+
+
+async def _next_slot(
+    pool: asyncpg.Pool, settings: Settings, names: Sequence[str], now: datetime
+) -> datetime:
+    """``--at next-slot``: the next free posting slot of every target account."""
+    from pellacia.analytics.slots import NoSlot, next_slot
+
+    targets = [(n, a.name) for n in names for a in settings.accounts_for(n)]
+    try:
+        async with pool.acquire() as conn:
+            return await next_slot(conn, settings, targets, now)
+    except NoSlot as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _when(
@@ -277,6 +298,7 @@ async def _write(
     names: Sequence[str],
     *,
     duplicates_since: datetime | None,
+    in_transaction: Callable[[Any, uuid.UUID], Awaitable[None]] | None = None,
 ) -> None:
     """Insert the post and its deliveries in one transaction (refusing a recent
     duplicate unless ``duplicates_since`` is None) and wake the workers."""
@@ -298,6 +320,8 @@ async def _write(
                     "pass --allow-duplicate to post it again"
                 )
         await post_store.insert(conn, post, rows)
+        if in_transaction is not None:
+            await in_transaction(conn, post.id)
         await queue.notify(conn)
 
 
