@@ -117,8 +117,13 @@ def test_test_browser_walks_the_form_without_posting(
     url = sandbox.base_url
     result = _cli(env, "test", "browser", "--platform", "tiktok", "--sandbox", url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok  upload page loaded; the session is signed in" in result.stdout
-    assert "ok  ready to publish (not clicked)" in result.stdout
+    assert "PASS tiktok browser: upload page loaded; the session is signed in" in result.stdout
+    assert "PASS tiktok browser: ready to publish (not clicked)" in result.stdout
+    sandbox.host.fake("tiktok").web.configure(login_wall=True)
+    signed_out = _cli(env, "test", "browser", "--platform", "tiktok", "--sandbox", url)
+    assert signed_out.returncode == 1
+    assert "FAIL tiktok browser" in signed_out.stdout
+    assert "pellacia-dist browser login tiktok --account default" in signed_out.stdout
     assert asyncio.run(sandbox.control.state("tiktok"))["posts"] == []
 
 

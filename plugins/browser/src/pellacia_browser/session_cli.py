@@ -80,19 +80,21 @@ def test_browser_command(context: CommandContext) -> click.Command:
     @click.option("--sandbox", "sandbox", default=None, help="Run against this sandbox's page.")
     def test_browser(platform: str, account: str, sandbox: str | None) -> None:
         """Launch Chromium, load PLATFORM's upload page, check the session, fill the
-        form and stop before the publishing click; prints each step."""
-        from pellacia.cli.context import fail
+        form and stop before the publishing click; prints each step (PASS/FAIL)."""
+        from pellacia.cli.test_cmd import Step, report
         from pellacia.errors import PellaciaError
 
         uploader = _uploader(context, platform)
+        attempt_steps: list[str] = []
         try:
-            steps = asyncio.run(_rehearse(context, uploader, account, sandbox))
+            attempt_steps = asyncio.run(_rehearse(context, uploader, account, sandbox))
         except PellaciaError as exc:
-            fail(f"{platform} browser test failed: {exc}")
-            return
-        for done in steps:
-            click.echo(click.style("ok", fg="green") + f"  {done}")
-        click.echo(f"{platform}: the browser layer can publish as {account} (nothing was posted)")
+            report([Step(f"{platform} browser", False, str(exc))])
+        steps = [Step(f"{platform} browser", True, done) for done in attempt_steps]
+        steps.append(
+            Step(f"{platform} browser", True, f"can publish as {account} (nothing posted)")
+        )
+        report(steps)
 
     return test_browser
 
