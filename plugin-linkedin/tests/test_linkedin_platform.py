@@ -30,7 +30,8 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Platform:
     monkeypatch.setenv("PELLACIA_STRICT_PLUGINS", "1")
     registry = load_plugins(include_defaults=False)
     assert list(registry.platforms) == ["linkedin"]
-    assert registry.plugins[0].provides == ["platform:linkedin"]
+    # the page script registers too: pellacia-dist-browser is installed here
+    assert registry.plugins[0].provides == ["platform:linkedin", "browser:linkedin"]
     return registry.platforms["linkedin"]
 
 

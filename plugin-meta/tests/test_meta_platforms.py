@@ -27,7 +27,13 @@ def test_one_plugin_registers_two_platforms(registry) -> None:
     assert set(registry.platforms) == {"instagram", "facebook"}
     (info,) = registry.plugins
     assert info.name == "meta" and info.error is None
-    assert info.provides == ["platform:instagram", "platform:facebook"]
+    # with pellacia-dist-browser installed the page scripts register too
+    assert info.provides == [
+        "platform:instagram",
+        "platform:facebook",
+        "browser:instagram",
+        "browser:facebook",
+    ]
     for platform in registry.platforms.values():
         assert isinstance(platform, Platform)
     assert registry.platforms["instagram"].display_name == "Instagram"
