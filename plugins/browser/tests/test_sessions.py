@@ -214,6 +214,7 @@ def test_login_import_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PELLACIA_LOAD_PLUGINS", "browser")
     monkeypatch.setenv("PELLACIA_STRICT_PLUGINS", "1")
     root = click.Group()
+    root.add_command(click.Group("test"))  # core's self-checks group
     install_commands(load_plugins(include_defaults=False), root)
     assert "browser" in root.commands["test"].commands  # type: ignore[attr-defined]
     config = tmp_path / "config.toml"

@@ -30,12 +30,10 @@ def register_commands(cli: click.Group, context: CommandContext) -> None:
     browser = browser_commands(context)
     add_session_commands(browser, context)
     cli.add_command(browser)
-    # ``test`` may come from core or another plugin: join it, or start it
+    # core's ``test`` group (the self-checks): ``test browser`` joins it
     group = cli.commands.get("test")
-    if not isinstance(group, click.Group):
-        group = click.Group("test", help="Check that a part of pellacia-dist works here.")
-        cli.add_command(group)
-    group.add_command(test_browser_command(context))
+    if isinstance(group, click.Group):
+        group.add_command(test_browser_command(context))
 
 
 @hookimpl
