@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -79,16 +79,6 @@ def assert_local(address: str, device_prefix: str) -> None:
 async def fetch_ip(proxy: str | None) -> str:
     async with client_session(proxy=proxy, total_timeout=5) as http, http.get(w.CHECK_URL) as resp:
         return str((await resp.json())["client_ip"])
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[w.World]:
-    found = w.World(tmp_path_factory.mktemp("world"))
-    found.build()
-    try:
-        yield found
-    finally:
-        found.close()
 
 
 @pytest.fixture(scope="session")

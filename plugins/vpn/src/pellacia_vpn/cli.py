@@ -52,7 +52,7 @@ def vpn_commands(context: CommandContext) -> click.Group:
         """Each route: held or not, state, egress IP, latency, last failure."""
         from pellacia_vpn.routes import parse_routes
 
-        _report([_status(route) for route in parse_routes(context.settings)], as_json)
+        _report([_status(route) for route in parse_routes(_section(context))], as_json)
 
     vpn.add_command(import_command(context))
     return vpn
@@ -132,8 +132,15 @@ def test_vpn_command(context: CommandContext) -> click.Command:
 
 
 # ---------------------------------------------------------------------- helpers
+def _section(context: CommandContext) -> dict[str, Any]:
+    """``[plugins.vpn]``, its routes directory defaulting to the config's data dir."""
+    section = dict(context.settings)
+    section.setdefault("dir", str(context.config.data_dir / "vpn"))
+    return section
+
+
 def _plugin_table(context: CommandContext) -> dict[str, Any]:
-    return {k: v for k, v in context.settings.items() if k != "routes"}
+    return {k: v for k, v in _section(context).items() if k != "routes"}
 
 
 def _run(context: CommandContext, work: Any) -> Any:
@@ -146,7 +153,7 @@ def _run(context: CommandContext, work: Any) -> Any:
     from pellacia_vpn.routes import TunnelRoute, parse_routes
 
     try:
-        routes = parse_routes(context.settings)
+        routes = parse_routes(_section(context))
     except ConfigError as exc:
         fail(str(exc))
         raise

@@ -242,7 +242,8 @@ def clean_stale(prefix: str) -> list[str]:
             continue  # a live process owns it
         try:
             destroy(names)
-            removed.append(ns)
+            if ns in namespaces:
+                removed.append(ns)
             shutil.rmtree(names.run_dir, ignore_errors=True)
         finally:
             lock.release()

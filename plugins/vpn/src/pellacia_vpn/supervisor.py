@@ -18,11 +18,12 @@ import asyncio
 import atexit
 import contextlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pellacia.contract import Alert
 from pellacia.errors import Unsupported
@@ -110,6 +111,7 @@ class Supervisor:
                 self.options.up_timeout,
             )
         except BaseException:
+            shutil.rmtree(names.run_dir, ignore_errors=True)
             lock.release()
             del self._locks[route.route]
             raise
@@ -132,6 +134,8 @@ class Supervisor:
             await tunnel.stop()
         lock = self._locks.pop(route, None)
         if lock is not None:
+            if tunnel is not None:  # still ours: nobody else can be using the directory
+                shutil.rmtree(tunnel.names.run_dir, ignore_errors=True)
             lock.release()
 
     async def close(self) -> None:
@@ -188,14 +192,16 @@ class Supervisor:
             await self.check(route, tunnel.names.proxy_url)
 
     def _alert(self, route: str, before: str, after: str) -> None:
+        """Alerts for a route going down, coming back, and for every route down."""
         health = self.health_of(route)
-        level: Literal["info", "warning", "critical"] = "info" if after == "up" else "warning"
-        title = f"VPN route vpn:{route} is {after}"
-        body = f"was {before}" + (f"; last failure: {health.last_failure}" if after != "up" else "")
-        self._emit(Alert(level=level, title=title, body=body))
-        states = [h.state for h in self.health.values()]
-        if after == "down" and states and all(s == "down" for s in states):
-            self._emit(Alert(level="critical", title="every VPN route is down", body=title))
+        log.info("route state", route=f"vpn:{route}", before=before, after=after)
+        if after == "down":
+            body = f"was {before}; last failure: {health.last_failure}"
+            self._emit(Alert(level="warning", title=f"VPN route vpn:{route} is down", body=body))
+            if all(h.state == "down" for h in self.health.values()):
+                self._emit(Alert(level="critical", title="every VPN route is down", body=body))
+        elif after == "up" and before == "down":
+            self._emit(Alert(level="info", title=f"VPN route vpn:{route} is up again"))
 
     def _emit(self, alert: Alert) -> None:
         self.alerts.append(alert)
