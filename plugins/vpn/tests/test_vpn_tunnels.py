@@ -76,8 +76,8 @@ def assert_local(address: str, device_prefix: str) -> None:
     assert f"dev {device_prefix}" in netns.run_sync("ip", "route", "get", address)
 
 
-async def fetch_ip(proxy: str | None) -> str:
-    async with client_session(proxy=proxy, total_timeout=5) as http, http.get(w.CHECK_URL) as resp:
+async def fetch_ip(proxy: str | None, url: str = w.CHECK_URL) -> str:
+    async with client_session(proxy=proxy, total_timeout=5) as http, http.get(url) as resp:
         return str((await resp.json())["client_ip"])
 
 
@@ -122,6 +122,20 @@ async def test_each_route_egresses_from_its_own_tunnel_address(routes, world) ->
     assert world.seen_clients()[before:] == [seen[r.route] for r in routes]
     assert_local(w.WEB_IP, w.HOST_LINK)
     assert await fetch_ip(None) == w.HOST_IP  # the direct path is not a tunnel's
+
+
+async def test_names_are_resolved_inside_the_tunnel(routes, world) -> None:
+    """Remote DNS: the host never resolves the name; the route's namespace asks the
+    resolver the VPN pushed (OpenVPN) or the file names (WireGuard), through the tunnel."""
+    url = f"http://{w.WEB_NAME}:{w.HTTP_PORT}/ip"
+    for name in ("o2", "w2"):
+        route = by_name(routes, name)
+        before = len(world.dns_queries())
+        async with route.open() as handle:
+            assert await fetch_ip(handle.proxy, url) == tunnel_address(route)
+        asked = world.dns_queries()[before:]
+        assert (tunnel_address(route), w.WEB_NAME) in asked
+        assert {client for client, _ in asked} <= {tunnel_address(r) for r in routes}
 
 
 async def test_namespace_has_no_way_out_but_the_tunnel(routes) -> None:

@@ -235,10 +235,10 @@ async def _wireguard(tunnel: Tunnel, config: WgConfig, limit: float) -> None:
     await netns.run("ip", "-n", ns, "route", "replace", "default", "dev", names.wg)
     if any(":" in a for a in config.addresses):
         await netns.run("ip", "-n", ns, "-6", "route", "replace", "default", "dev", names.wg)
-    if config.dns:
-        etc = netns.NETNS_ETC / ns
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "resolv.conf").write_text("".join(f"nameserver {d}\n" for d in config.dns))
+    # always written: `ip netns exec` uses the host's resolver when the file is absent
+    etc = netns.NETNS_ETC / ns
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "resolv.conf").write_text("".join(f"nameserver {d}\n" for d in config.dns))
 
 
 async def _socks(tunnel: Tunnel, limit: float) -> None:

@@ -1,13 +1,19 @@
 """The test world's "internet" endpoint: answers with the address it was reached from.
 
-Run inside the server namespace: ``python -m pellacia_vpn.testing.echo HOST PORT``. Every
-request is logged on stdout as ``<client address> <path>`` so a test can
-prove that nothing arrived from an address it should not.
+Run inside the server namespace: ``python -m pellacia_vpn.testing.echo HOST PORT
+[DNS_ADDRESS WEB_ADDRESS]``. Every request is logged on stdout as ``<client
+address> <path>`` so a test can prove that nothing arrived from an address it
+should not. With a DNS address, a tiny DNS server there answers every
+``*.test`` A query with WEB_ADDRESS (logged as ``<client> dns:<name>``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import struct
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -37,8 +43,43 @@ async def sink(request: web.Request) -> web.Response:
     return web.json_response({"bytes": size})
 
 
+class Dns(asyncio.DatagramProtocol):
+    """A queries for ``*.test`` -> one address; anything else: no answer (NOERROR)."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = socket.inet_aton(answer)
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        labels, at = [], 12
+        while data[at]:
+            labels.append(data[at + 1 : at + 1 + data[at]].decode())
+            at += 1 + data[at]
+        qtype = struct.unpack("!H", data[at + 1 : at + 3])[0]
+        question = data[12 : at + 5]
+        name = ".".join(labels)
+        print(addr[0], f"dns:{name}", flush=True)
+        found = qtype == 1 and name.endswith(".test")
+        header = data[:2] + struct.pack("!HHHHH", 0x8180, 1, int(found), 0, 0)
+        answer = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + self.answer if found else b""
+        assert self.transport is not None
+        self.transport.sendto(header + question + answer, addr)
+
+
 def main() -> None:
     app = web.Application(client_max_size=1 << 30)
+    if len(sys.argv) > 4:
+
+        async def dns(app: web.Application) -> None:
+            loop = asyncio.get_running_loop()
+            await loop.create_datagram_endpoint(
+                lambda: Dns(sys.argv[4]), local_addr=(sys.argv[3], 53)
+            )
+
+        app.on_startup.append(dns)
     app.router.add_get("/ip", ip)
     app.router.add_get("/blob", blob)
     app.router.add_post("/sink", sink)

@@ -25,6 +25,8 @@ SRV = f"{PREFIX}-srv"
 HOST_IP, SRV_IP = "10.200.0.2", "10.200.0.1"
 # the HTTP endpoint's own address (OpenVPN drops tunnel packets to its server's address)
 WEB_IP = "10.99.0.10"
+DNS_IP = "10.99.0.53"  # pushed by the OpenVPN server, named by the WireGuard files
+WEB_NAME = "platform.test"  # resolved by the world's DNS only
 HOST_LINK, SRV_LINK = f"{PREFIX}sh", f"{PREFIX}ss"
 OVPN_SERVER_DEV, WG_SERVER_DEV = f"{PREFIX}ovs", f"{PREFIX}wgs"
 HTTP_PORT, OVPN_PORT, WG_PORT = 8080, 1194, 51820
@@ -66,7 +68,13 @@ class World:
         """Every client address the HTTP endpoint has answered, in order."""
         if not self.echo_log.exists():
             return []
-        return [line.split()[0] for line in self.echo_log.read_text().splitlines()[1:] if line]
+        lines = [line.split() for line in self.echo_log.read_text().splitlines()]
+        return [line[0] for line in lines if len(line) == 2 and line[1].startswith("/")]
+
+    def dns_queries(self) -> list[tuple[str, str]]:
+        """(client address, name) of every DNS query the world's resolver got."""
+        lines = [line.split() for line in self.echo_log.read_text().splitlines()]
+        return [(ln[0], ln[1][4:]) for ln in lines if len(ln) == 2 and ln[1].startswith("dns:")]
 
     # --------------------------------------------------------------- building
     def build(self) -> None:
@@ -81,6 +89,7 @@ class World:
         sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/30", "dev", SRV_LINK)
         sh("ip", "-n", SRV, "link", "set", SRV_LINK, "up")
         sh("ip", "-n", SRV, "addr", "add", f"{WEB_IP}/32", "dev", "lo")
+        sh("ip", "-n", SRV, "addr", "add", f"{DNS_IP}/32", "dev", "lo")
         # the "direct" path of the host to the endpoint: through the world's veth only
         sh("ip", "route", "add", f"{WEB_IP}/32", "via", SRV_IP, "dev", HOST_LINK)
         for address in (SRV_IP, WEB_IP):  # never the real gateway
@@ -119,6 +128,8 @@ class World:
                     ECHO_MODULE,
                     "0.0.0.0",
                     str(HTTP_PORT),
+                    DNS_IP,
+                    WEB_IP,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
