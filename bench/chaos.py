@@ -420,6 +420,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pellacia-chaos-"))
+    # reachable by the database's service user, so the cluster lives (and dies) in here
+    tmp.chmod(0o755)
     run = Run(args=args, tmp=tmp)
     try:
         ok = asyncio.run(main_async(run))

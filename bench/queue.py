@@ -48,9 +48,9 @@ from typing import Any
 
 from pellacia.clock import SystemClock
 from pellacia.config import Settings
-from pellacia.scheduling.testing import complete
 from pellacia.scheduling.worker import Worker
-from pellacia.store.models import ClaimedDelivery, RunControl
+from pellacia.store import deliveries
+from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
 from pellacia.store.pool import connect_one, create_pool
 
 ACCOUNTS = 2000
@@ -220,7 +220,14 @@ async def ours_latency(dsn: str, samples: int, ahead: float) -> list[float]:
     async def run(claimed: ClaimedDelivery, control: RunControl) -> None:
         lat.append((datetime.now(UTC) - claimed.scheduled_at).total_seconds())  # type: ignore[operator]
         async with pool.acquire() as conn:
-            await complete(conn, claimed.id, claimed.lease_owner)
+            await deliveries.transition(
+                conn,
+                claimed.id,
+                DeliveryState.PUBLISHED,
+                owner=claimed.lease_owner,
+                reason="published",
+                release=True,
+            )
         if len(lat) >= samples:
             done.set()
 

@@ -295,14 +295,6 @@ async def test_peertube_auth_login_signs_in_on_the_accounts_own_instance(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="delivery/executor.py does not pass the account to the context yet: "
-    "platform_context(..., base_url=settings.account(platform, account).base_url), and "
-    "oauth_client(settings, platform, account) with the Platform (not its name) so a "
-    "flow that needs no client id is not refused for lacking one",
-)
 async def test_peertube_upload_reaches_the_accounts_own_instance(
     installed: Callable[[str], dict[str, str]], pg_dsn: str, tmp_path: Path
 ) -> None:

@@ -93,8 +93,15 @@ async def test_killed_worker_upload_resumes_in_a_new_worker(
     conn = await connect_one(pg_dsn)
     try:
         row = await conn.fetchrow("SELECT * FROM deliveries WHERE id = $1", delivery)
+        tries = await conn.fetch(
+            "SELECT outcome, finished_at FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+            delivery,
+        )
     finally:
         await conn.close()
+    # the attempt the kill cut off is closed by the recovery, not left open
+    assert [t["outcome"] for t in tries] == ["worker lost", "published"]
+    assert all(t["finished_at"] is not None for t in tries)
     assert row["attempts"] == 2  # claimed by the dead worker, then by the new one
     assert len(testplatform.posts_for(row["idempotency_key"])) == 1
     assert testplatform.posts_created == 1

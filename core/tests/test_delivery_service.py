@@ -239,3 +239,46 @@ def test_manual_package_json_is_complete(tmp_path: Path, video: Path) -> None:
     assert "tiktok.com/tiktokstudio/upload" in text and "SELF_ONLY" in text
     assert "Rivers rise\n\n#news" in text and "OUTCOME UNKNOWN" not in text
     assert (folder / "video.mp4").stat().st_size == video.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("platform", "options", "plugin_settings", "privacy"),
+    [
+        ("youtube", {}, {}, "private"),  # what the YouTube plugin uploads without an option
+        ("youtube", {}, {"privacy_status": "unlisted"}, "unlisted"),
+        ("youtube", {"privacy": "public"}, {"privacy_status": "unlisted"}, "public"),
+        ("tiktok", {}, {}, "PUBLIC_TO_EVERYONE if the account allows it, else SELF_ONLY"),
+        ("tiktok", {"privacy_level": "SELF_ONLY"}, {}, "SELF_ONLY"),
+    ],
+)
+def test_manual_package_states_the_privacy_the_platform_would_get(
+    tmp_path: Path,
+    video: Path,
+    platform: str,
+    options: dict[str, Any],
+    plugin_settings: dict[str, Any],
+    privacy: str,
+) -> None:
+    """Issue 17, defect 6: not `public (default)` where the plugin uploads private."""
+    from pellacia.delivery.manual import write_package
+
+    folder = write_package(
+        tmp_path / "pkg",
+        delivery={"id": "d1", "platform": platform, "account": "main", "idempotency_key": "k"},
+        post={
+            "id": "p1",
+            "video_path": str(video),
+            "title": "Flood",
+            "description": "",
+            "hashtags": [],
+            "overrides": {platform: options},
+            "priority": "normal",
+            "video_sha256": "ab",
+            "video_size": 10,
+        },
+        attempts=[],
+        reason="every automatic layer failed",
+        outcome_unknown=False,
+        plugin_settings=plugin_settings,
+    )
+    assert f"- Privacy: {privacy}\n" in (folder / "INSTRUCTIONS.md").read_text()

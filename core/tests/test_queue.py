@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pellacia.config import SpacingSettings
 from pellacia.contract import QuotaBudget
-from pellacia.scheduling.testing import complete, enqueue
-from pellacia.store import queue, quotas
+from pellacia.scheduling.testing import enqueue
+from pellacia.store import deliveries, queue, quotas
 from pellacia.store.models import DeliveryState
 from pellacia.store.pool import connect_one, create_pool
 
@@ -35,6 +35,19 @@ async def pool(pg_dsn: str) -> AsyncIterator[Any]:
 async def claim(conn: Any, now: datetime, limit: int = 10, worker: str = "w1", **kw: Any) -> Any:
     kw.setdefault("spacing", fixed(NO_SPACING))
     return await queue.claim(conn, worker_id=worker, now=now, lease_seconds=15, limit=limit, **kw)
+
+
+async def publish(conn: Any, delivery_id: Any, worker: str) -> None:
+    """Finish a claimed delivery as the executor does: a fenced, declared transition."""
+    await deliveries.transition(
+        conn,
+        delivery_id,
+        DeliveryState.PUBLISHED,
+        owner=worker,
+        reason="published",
+        release=True,
+        fields={"remote_id": f"remote-{delivery_id}", "published_at": T0},
+    )
 
 
 async def state_of(conn: Any, delivery_id: Any) -> Any:
@@ -69,7 +82,7 @@ async def test_one_normal_in_flight_per_account(pool: Any) -> None:
         assert await claim(conn, T0) == []
         await queue.refresh_waits(conn, T0)
         assert (await state_of(conn, second[0]))["wait_reason"] == "account-busy"
-        assert await complete(conn, first[0], "w1")
+        await publish(conn, first[0], "w1")
         assert [c.id for c in await claim(conn, T0)] == second
 
 
@@ -82,7 +95,7 @@ async def test_spacing_interval_and_jitter_with_fake_time(pool: Any) -> None:
         b = await enqueue(conn, platforms=[("yt", "main")], due_at=T0)
         got = await claim(conn, T0, spacing=fixed(rules), rng=rng)
         assert [c.id for c in got] == a
-        assert await complete(conn, a[0], "w1")
+        await publish(conn, a[0], "w1")
         go_at = T0 + timedelta(seconds=1800 + expected_jitter)
         assert await claim(conn, T0 + timedelta(seconds=1800), spacing=fixed(rules)) == []
         assert await queue.next_due(conn, T0) == go_at
@@ -110,7 +123,7 @@ async def test_two_concurrent_claimers_never_dispatch_inside_the_interval(pool: 
             for c in await claim(conn, now, limit=3, worker=name, spacing=fixed(rules)):
                 dispatches[c.account].append(now)
                 claimed_ids.append(c.id)
-                assert await complete(conn, c.id, name)
+                await publish(conn, c.id, name)
 
     now = T0
     for _ in range(80):  # 80 steps of 25 s: enough time for 10 posts per account
@@ -165,7 +178,7 @@ async def test_breaking_preempts_pauses_and_respaces(pool: Any, pg_dsn: str) -> 
             await queue.refresh_waits(conn, t2)
             assert (await state_of(conn, later[0]))["wait_reason"] == "breaking"
             for d in news:
-                assert await complete(conn, d, "w1")
+                await publish(conn, d, "w1")
             # Out: normal posts are re-spaced after the breaking dispatch.
             assert await queue.next_due(conn, t2) == t1 + timedelta(seconds=600)
             assert await claim(conn, t1 + timedelta(seconds=599), spacing=fixed(rules)) == []
@@ -286,7 +299,7 @@ async def test_quota_reset_at_dst_edge_in_the_database(pool: Any) -> None:
         second = await enqueue(conn, platforms=[("yt", "a")], due_at=now)
         kw: dict[str, Any] = {"quotas_for": lambda _p: [budget]}
         [first] = await claim(conn, now, **kw)
-        assert await complete(conn, first.id, "w1")
+        await publish(conn, first.id, "w1")
         assert await claim(conn, now, **kw) == []
         reset = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # midnight PDT, 23 h later
         assert (await state_of(conn, second[0]))["due_at"] == reset
@@ -342,7 +355,7 @@ async def test_insert_and_finish_wake_listeners(pool: Any, pg_dsn: str) -> None:
             await claim(conn, T0)
             await conn.execute("SELECT 1")
             assert not woke.is_set()  # claiming wakes nobody
-            await complete(conn, ids[0], "w1")  # account free again
+            await publish(conn, ids[0], "w1")  # account free again
             await asyncio.wait_for(woke.wait(), 5)
             woke.clear()
             await queue.notify(conn)
@@ -376,7 +389,7 @@ async def test_concurrent_claimers_take_each_delivery_exactly_once(pool: Any, pg
                     await asyncio.sleep(0)
                 for c in got:
                     seen.append(c.id)
-                    assert await complete(conn, c.id, name)
+                    await publish(conn, c.id, name)
         finally:
             await conn.close()
 

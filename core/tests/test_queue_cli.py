@@ -41,7 +41,7 @@ async def _seed(dsn: str) -> dict[str, Any]:
         await conn.execute(
             "UPDATE deliveries SET upload_state = '{\"offset\": 42}' WHERE id = $1", c.id
         )
-        await transition(conn, c, DeliveryState.FAILED, owner="w", release=True, reason="boom")
+        await transition(conn, c.id, DeliveryState.FAILED, owner="w", release=True, reason="boom")
         [blocked] = await enqueue(conn, platforms=[("tt", "main")], due_at=now)
         await quotas.block(
             conn, platform="tt", account="main", until=now + timedelta(hours=1), reason="429"
@@ -107,6 +107,8 @@ async def _claim_and_fail(dsn: str, delivery_id: Any, other: Any) -> None:
             conn, worker_id="w2", now=now, lease_seconds=15, limit=10, spacing=lambda _p: free
         )
         claimed = next(c for c in taken if c.id == delivery_id)
-        await transition(conn, claimed, DeliveryState.FAILED, owner="w2", release=True)
+        await transition(
+            conn, claimed.id, DeliveryState.FAILED, owner="w2", release=True, reason="boom"
+        )
     finally:
         await conn.close()

@@ -101,9 +101,9 @@ async def test_store_operations_write_their_events(conn: Any) -> None:
     held = {d.id: d for d in claimed}
     assert set(held) == {a, b, c}
 
-    await deliveries.transition(conn, held[a], DeliveryState.UPLOADING, owner="w", reason="go")
+    await deliveries.transition(conn, a, DeliveryState.UPLOADING, owner="w", reason="go")
     await deliveries.transition(
-        conn, held[a], DeliveryState.MANUAL, owner="w", release=True, reason="needs a person"
+        conn, a, DeliveryState.MANUAL, owner="w", release=True, reason="needs a person"
     )
     assert await deliveries.resolve_manual(
         conn, a, remote_id="x1", url="https://example.invalid/x1", at=now

@@ -162,6 +162,12 @@ async def test_lost_answer_of_init_reconciles_to_none_and_posts_once(
     control: SandboxControl,
 ) -> None:
     await control.add_fault("tiktok", "lose_response", path=INIT)
+    spent: list[str] = []
+
+    async def spend(budget: str) -> None:
+        spent.append(budget)
+
+    ctx.spender = spend
     request = make_request(video)
     session = MemorySession()
     with pytest.raises(OutcomeUnknown):
@@ -180,6 +186,10 @@ async def test_lost_answer_of_init_reconciles_to_none_and_posts_once(
     state = fake.snapshot()
     assert len(state["posts"]) == 1 and len(state["videos"]) == 1
     assert [u["bytes_received"] for u in state["uploads"]] == [0, video.size]
+    # each of the two inits spent the 6-per-minute budget (not once per delivery)
+    assert spent == ["tiktok:init-per-minute"] * 2
+    init = {q.name: q for q in platform.quotas}["tiktok:init-per-minute"]
+    assert init.per_call and init.limit == 6
 
 
 async def test_lost_status_during_publish_is_found_by_reconcile(

@@ -78,9 +78,18 @@ class SpacingSettings(BaseModel):
 class RetrySettings(BaseModel):
     """Retries inside one fallback layer (exponential backoff)."""
 
+    #: failed tries in a row *without progress* before the next layer (a try
+    #: that got new bytes acknowledged does not count)
     tries_per_layer: int = Field(default=5, ge=1, le=20)
     base_delay: float = Field(default=1.0, gt=0)
     max_delay: float = Field(default=16.0, gt=0)
+    #: seconds a layer may keep failing (moving or not) before the next layer
+    layer_time_limit: float = Field(default=6 * 3600.0, gt=0)
+    #: once the video is uploaded, how often to check whether the platform is done
+    #: with it (keep under the platform's status rate limit) ...
+    processing_check_every: float = Field(default=60.0, gt=0)
+    #: ... and after how long a person is asked to check it (never to upload again)
+    processing_give_up_after: float = Field(default=6 * 3600.0, gt=0)
 
 
 class AlertSettings(BaseModel):

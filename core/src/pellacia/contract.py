@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -128,6 +128,9 @@ class QuotaBudget:
     reset_timezone: str | None = None
     #: per account (True) or per application (False)
     per_account: bool = True
+    #: spent by the plugin before *each* call it limits (``await ctx.spend(name)``,
+    #: e.g. TikTok's 6 inits a minute), instead of once per delivery at claim
+    per_call: bool = False
 
 
 @dataclass(frozen=True)
@@ -419,6 +422,16 @@ class PlatformContext:
     sandbox_url: str | None = None
     route: str = "direct"
     base_url: str | None = None
+    #: set by core where budgets are kept (see :meth:`spend`)
+    spender: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
+
+    async def spend(self, budget: str) -> None:
+        """Reserve one use of the platform's ``per_call`` budget named ``budget``
+        right before the call it limits; raises ``RateLimited`` (``reset_at``:
+        when the budget has room again) instead of letting the call draw the
+        platform's own limit. A no-op where core keeps no budgets (plugin tests)."""
+        if self.spender is not None:
+            await self.spender(budget)
 
     def endpoint(self, real_base: str | None = None) -> str:
         """Where this account's API is, without a trailing slash.

@@ -152,7 +152,10 @@ class TikTokClient(ApiClient):
         )
 
     async def init(self, *, inbox: bool, body: Mapping[str, Any]) -> dict[str, Any]:
+        """One init; each call (a re-init after a lost answer or a restart too)
+        spends the account's 6-per-minute init budget first."""
         path = "/v2/post/publish/inbox/video/init/" if inbox else "/v2/post/publish/video/init/"
+        await self.ctx.spend(INIT_QUOTA)
         return await self.call(path, body, what="upload init", idempotent=False)
 
     async def status(self, publish_id: str) -> dict[str, Any]:

@@ -107,7 +107,14 @@ log = get_logger("pellacia_tiktok")
 def quotas_for(daily_post_cap: int = DEFAULT_DAILY_CAP) -> tuple[QuotaBudget, ...]:
     """TikTok's posting budgets: init 6/min per account, and the daily creator cap."""
     return (
-        QuotaBudget(name=INIT_QUOTA, limit=6, window=timedelta(minutes=1), per_account=True),
+        # spent by every init call itself (ctx.spend), not once per delivery
+        QuotaBudget(
+            name=INIT_QUOTA,
+            limit=6,
+            window=timedelta(minutes=1),
+            per_account=True,
+            per_call=True,
+        ),
         QuotaBudget(
             name=DAILY_CAP_QUOTA, limit=daily_post_cap, window=timedelta(hours=24), per_account=True
         ),

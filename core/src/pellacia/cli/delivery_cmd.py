@@ -19,10 +19,13 @@ from pellacia.cli.context import AppContext, console, emit_json, fail, json_opti
 if TYPE_CHECKING:
     import asyncpg
 
-    from pellacia.delivery.local import DeliveryView
     from pellacia.delivery.service import CreatedPost
+    from pellacia.delivery.watch import DeliveryView
 
 T = TypeVar("T")
+
+#: deliveries ``upload --wait`` runs at once in its own process
+LOCAL_CONCURRENCY = 4
 
 
 def with_pool(app: AppContext, action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
@@ -32,7 +35,8 @@ def with_pool(app: AppContext, action: Callable[[asyncpg.Pool], Awaitable[T]]) -
     from pellacia.store.pool import connect
 
     async def run() -> T:
-        pool = await connect(app.settings, app.registry.migrations, max_size=6)
+        # the local worker: a listener, a claim, heartbeats and one connection per delivery
+        pool = await connect(app.settings, app.registry.migrations, max_size=LOCAL_CONCURRENCY + 4)
         try:
             return await action(pool)
         finally:
@@ -205,7 +209,6 @@ def _submit(
     allow_past: bool = False,
     force_vpn_fallback: bool = False,
 ) -> None:
-    from pellacia.clock import SYSTEM_CLOCK
     from pellacia.delivery.service import create_post
 
     overrides = _overrides(options)
@@ -234,29 +237,9 @@ def _submit(
         )
         if not wait:
             return created, None
-        from pellacia.alerts import AlertDispatcher
-        from pellacia.delivery.local import LocalWorker, watch_post
-
         if not as_json:
             _render_created(created)
-        render, progress = _progress_renderer(as_json)
-        worker = (
-            LocalWorker(
-                pool,
-                registry,
-                settings,
-                SYSTEM_CLOCK,
-                alerts=AlertDispatcher(registry.alert_sinks, settings.alerts.min_level),
-            )
-            if local_worker
-            else None
-        )
-        try:
-            views = await watch_post(pool, created.id, worker=worker, render=render)
-        finally:
-            if progress is not None:
-                progress.stop()
-        return created, views
+        return created, await _wait(app, pool, created, as_json, local_worker)
 
     created, views = with_pool(app, action)
     if views is None:
@@ -266,6 +249,35 @@ def _submit(
             _render_created(created)
         return
     _finish(views, as_json, created)
+
+
+async def _wait(
+    app: AppContext, pool: asyncpg.Pool, created: CreatedPost, as_json: bool, local_worker: bool
+) -> list[DeliveryView]:
+    """``--wait``: progress until the post's deliveries end, run by the one worker here."""
+    from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.delivery.watch import LiveProgress, watch_post
+    from pellacia.scheduling.worker import Worker
+
+    render, progress = _progress_renderer(as_json)
+    live = LiveProgress()
+    worker = (
+        Worker(
+            pool,
+            app.settings,
+            SYSTEM_CLOCK,
+            registry=app.registry,
+            concurrency=LOCAL_CONCURRENCY,
+            on_progress=live,
+        )
+        if local_worker
+        else None
+    )
+    try:
+        return await watch_post(pool, created.id, worker=worker, render=render, live=live)
+    finally:
+        if progress is not None:
+            progress.stop()
 
 
 def _apply_sandbox(app: AppContext, sandbox: str | None) -> None:

@@ -86,7 +86,7 @@ def manual_export(
 
     async def action(pool: asyncpg.Pool) -> Path:
         did = await _delivery_id(pool, ident)
-        return await export(pool, settings.data_dir, did, to=to, as_zip=as_zip)
+        return await export(pool, settings, did, to=to, as_zip=as_zip)
 
     path = with_pool(app, action)
     if as_json:

@@ -11,9 +11,13 @@ Guarantees (DESIGN §4):
 * never lost — every failure ends in a state a person or the queue acts on
   (``retry_wait`` with ``due_at``, ``failed`` with the message, ``manual`` with
   an export package, ``suspended``/``ready`` with the upload state kept);
-* fenced — every write checks ``lease_owner``: a worker that lost its lease
-  stops without touching the row or the platform again;
-* audited — each try is a ``delivery_attempts`` row, each state change an event.
+* fenced — every write goes through :class:`~pellacia.store.deliveries.HeldDelivery`,
+  which checks the lease: a worker that lost it stops without touching the row
+  or the platform again;
+* audited — each try is a ``delivery_attempts`` row.
+
+What to do after a failed try is decided by :func:`pellacia.delivery.policy.decide`;
+this module only carries the decision out.
 """
 
 from __future__ import annotations
@@ -23,34 +27,16 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pellacia.contract import (
-    Alert,
-    AlertLevel,
-    BrowserJob,
-    MediaInfo,
-    Platform,
-    PublishRequest,
-    RemotePost,
-    Route,
-    RouteHandle,
-    TokenSet,
-    UploadReceipt,
-)
-from pellacia.errors import (
-    AuthExpired,
-    ConfigError,
-    ErrorClass,
-    OutcomeUnknown,
-    PlatformError,
-    RateLimited,
-)
+from pellacia.contract import Alert, AlertLevel, RemotePost, UploadReceipt
+from pellacia.delivery import policy
+from pellacia.delivery.context import Contexts, media_problem, publish_request
+from pellacia.delivery.layers import Layer, LayerKind, route_for, unavailable
+from pellacia.delivery.policy import INLINE_RETRY_MAX, Failure, Stage
+from pellacia.errors import OutcomeUnknown
 from pellacia.log import get_logger
-from pellacia.store import deliveries as store
-from pellacia.store import events
-from pellacia.store.deliveries import CancelRequested, LeaseLost
+from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
 
 if TYPE_CHECKING:
@@ -59,44 +45,56 @@ if TYPE_CHECKING:
     from pellacia.alerts import AlertDispatcher
     from pellacia.clock import Clock
     from pellacia.config import Settings
+    from pellacia.contract import Platform, PlatformContext, PublishRequest
     from pellacia.plugins import Registry
-    from pellacia.tokens import LazyTokenSource
 
 log = get_logger("pellacia.delivery")
 
-#: backoff delays up to this many seconds are slept in process (lease held,
-#: the worker keeps renewing it); longer ones park the delivery in retry_wait
-INLINE_RETRY_MAX = 20.0
-
 ProgressCallback = Callable[[str, int, int], None]
 
+#: receipt key (core's, beside the plugin's state): when the whole video was in
+UPLOADED_AT = "uploaded_at"
 
-class _Undecidable(Exception):
-    """Reconcile could not tell whether the post exists."""
+__all__ = ["INLINE_RETRY_MAX", "DeliveryExecutor", "ProgressCallback"]
 
 
-class _NextLayer(Exception):
+class _LayerDone(Exception):
+    """The layer gave up; the chain moves on."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Ended(Exception):
+    """The delivery reached a state that ends this run (parked, failed, manual)."""
 
 
 @dataclass
 class _Run:
     """Mutable state of one run of one delivery."""
 
-    claimed: ClaimedDelivery
-    state: DeliveryState
+    held: HeldDelivery
     need_reconcile: bool
     receipt: UploadReceipt | None
     layer_index: int
+    layer: Layer = Layer.API
+    stage: Stage = Stage.UPLOAD
     last_error: str | None = None
     last_error_class: str | None = None
-    attempt_id: int | None = None
     bytes_sent: int = 0
     bytes_total: int = 0
     #: the latest saved resumable state: a retry in this run resumes from here
     upload_state: Mapping[str, Any] | None = None
+
+    @property
+    def claimed(self) -> ClaimedDelivery:
+        return self.held.claimed
+
+    def waiting(self, now: datetime) -> float:
+        """Seconds since the platform got the whole video (0: not yet, or unknown)."""
+        at = self.receipt.state.get(UPLOADED_AT) if self.receipt is not None else None
+        return (now - datetime.fromisoformat(at)).total_seconds() if at else 0.0
 
     def reconcile_receipt(self) -> UploadReceipt | None:
         """What reconcile gets: the receipt, or the saved upload state when the
@@ -111,16 +109,18 @@ class _Run:
 class _DbUploadSession:
     """``UploadSession`` backed by the delivery row (fenced on the lease)."""
 
-    def __init__(self, executor: DeliveryExecutor, run: _Run) -> None:
-        self._ex = executor
+    def __init__(self, run: _Run, on_progress: ProgressCallback | None) -> None:
         self._run = run
+        self._on_progress = on_progress
         self.resume_state: Mapping[str, Any] | None = run.upload_state
 
     async def save_state(self, state: Mapping[str, Any]) -> None:
+        if _another_session(self.resume_state, state):
+            # the plugin could not resume and started a new remote upload
+            await self._run.held.event(ORPHANED_UPLOAD, layer=self._run.layer)
         self.resume_state = dict(state)
         self._run.upload_state = self.resume_state
-        cancel = await self._ex._update(
-            self._run,
+        cancel = await self._run.held.update(
             upload_state=dict(state),
             bytes_sent=self._run.bytes_sent,
             bytes_total=self._run.bytes_total or None,
@@ -131,8 +131,19 @@ class _DbUploadSession:
     def progress(self, sent: int, total: int) -> None:
         self._run.bytes_sent = sent
         self._run.bytes_total = total
-        if self._ex.on_progress is not None:
-            self._ex.on_progress(str(self._run.claimed.id), sent, total)
+        if self._on_progress is not None:
+            self._on_progress(str(self._run.claimed.id), sent, total)
+
+
+def _another_session(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether ``new`` upload state names another remote session than ``old``
+    (an id or URL, i.e. a text value, changed; offsets are numbers)."""
+    if not old:
+        return False
+    return any(
+        isinstance(value, str) and isinstance(old.get(key), str) and old[key] != value
+        for key, value in new.items()
+    )
 
 
 class DeliveryExecutor:
@@ -162,8 +173,8 @@ class DeliveryExecutor:
         self.worker_id = worker_id
         self.alerts = alerts
         self.on_progress = on_progress
-        self.inline_retry_max = inline_retry_max
-        self._vault: Any = None
+        self.limits = policy.Limits.of(settings.retry, inline_retry_max)
+        self.contexts = Contexts(pool, settings, clock)
 
     # ------------------------------------------------------------------ entry
 
@@ -171,8 +182,7 @@ class DeliveryExecutor:
         """Take ``claimed`` as far as it can go now; always leaves the row in a
         state that says what happens next (see the module docstring)."""
         run = _Run(
-            claimed=claimed,
-            state=DeliveryState.CLAIMED,
+            held=HeldDelivery(self.pool, claimed, self.worker_id),
             need_reconcile=claimed.outcome_unknown
             or claimed.previous_state == DeliveryState.PUBLISHING,
             receipt=(
@@ -184,337 +194,248 @@ class DeliveryExecutor:
             upload_state=claimed.upload_state,
         )
         try:
+            await run.held.close_lost_attempts(self.clock.now())
             await self._run_chain(run)
         except asyncio.CancelledError:
             await self._checkpoint_on_stop(run, control)
             raise
+        except _Ended:
+            pass
         except LeaseLost as exc:
             log.warning("lease lost; stopping", delivery=str(claimed.id), error=str(exc))
         except CancelRequested:
             await self._finish_attempt(run, "cancelled")
             with contextlib.suppress(LeaseLost):
-                await self._transition(
-                    run, DeliveryState.CANCELLED, release=True, reason="cancelled by operator"
+                await run.held.transition(
+                    DeliveryState.CANCELLED, release=True, reason="cancelled by operator"
                 )
 
     # ------------------------------------------------------------------ chain
 
     async def _run_chain(self, run: _Run) -> None:
         claimed = run.claimed
-        chain = self.settings.chain_for(claimed.platform)
         if claimed.is_test and not self.settings.sandbox_url:
             await self._fail(run, "a test post needs a sandbox (--sandbox), refusing to go live")
-            return
-        problem = self._media_problem(claimed)
+        problem = media_problem(claimed)
         if problem:
             await self._fail(run, problem)
-            return
-        while run.layer_index < len(chain):
-            layer = chain[run.layer_index]
-            why_not = self._unavailable(layer, claimed.platform)
-            if why_not is None and run.need_reconcile and layer.startswith("browser"):
-                why_not = "a publish may already have gone out; a browser cannot check that"
+        names = self.settings.chain_for(claimed.platform)
+        while run.layer_index < len(names):
+            layer = Layer.parse(names[run.layer_index])
+            why_not = self._why_not(run, layer)
             if why_not is not None:
-                await self._skip(run, layer, why_not)
-                run.layer_index += 1
-                continue
-            if layer == "manual":
-                await self._to_manual(run)
-                return
-            try:
-                if layer.startswith("api"):
-                    await self._api_layer(run, layer)
-                else:
-                    await self._browser_layer(run, layer)
-                return
-            except _Undecidable as exc:
-                run.last_error = str(exc)
-                run.need_reconcile = True
-                await self._to_manual(run)
-                return
-            except _NextLayer as exc:
-                await self._event(run, "delivery.layer_failed", layer=layer, reason=exc.reason)
-                run.layer_index += 1
-                if run.layer_index < len(chain):
-                    await self._update(run, layer_index=run.layer_index)
+                log.info("layer skipped", delivery=str(claimed.id), layer=names[run.layer_index])
+                await run.held.event(
+                    "delivery.layer_skipped", layer=names[run.layer_index], reason=why_not
+                )
+            else:
+                assert layer is not None
+                try:
+                    await self._layer(run, layer)
+                    return
+                except _LayerDone as exc:
+                    await run.held.event("delivery.layer_failed", layer=layer, reason=exc.reason)
+            run.layer_index += 1
+            if why_not is None and run.layer_index < len(names):
+                await run.held.update(layer_index=run.layer_index)
         await self._fail(
             run,
-            f"every layer of the chain failed ({', '.join(chain)}); last error: "
+            f"every layer of the chain failed ({', '.join(names)}); last error: "
             f"{run.last_error or 'none'}",
             alert_level="critical",
         )
 
-    def _unavailable(self, layer: str, platform: str) -> str | None:
-        """Why ``layer`` cannot run for ``platform`` here, or None."""
-        if layer == "manual":
-            return None
-        if layer not in ("api", "api+vpn", "browser", "browser+vpn"):
-            return f"unknown layer {layer!r} in the chain"
-        if layer.startswith("api") and platform not in self.registry.platforms:
-            return f"no plugin provides the {platform} API"
-        if layer.startswith("browser") and not self.registry.browser_uploaders.get(platform):
-            return f"no browser uploader for {platform} (install pellacia-dist-browser)"
-        if layer.endswith("+vpn") and not self._vpn_routes(platform):
-            return "no VPN/proxy route configured"
-        if not layer.endswith("+vpn") and "direct" not in self.registry.routes:
-            return "no direct route"
-        return None
+    def _why_not(self, run: _Run, layer: Layer | None) -> str | None:
+        """Why ``layer`` is skipped for this delivery, or None."""
+        if layer is None:
+            name = self.settings.chain_for(run.claimed.platform)[run.layer_index]
+            return f"unknown layer {name!r} in the chain"
+        why_not = unavailable(self.registry, layer, run.claimed.platform)
+        if why_not is None and layer.kind is LayerKind.BROWSER:
+            if run.receipt is not None:
+                why_not = "the video is already uploaded; a browser would upload it again"
+            elif run.need_reconcile:
+                why_not = "a publish may already have gone out; a browser cannot check that"
+        return why_not
 
-    def _vpn_routes(self, platform: str) -> list[Route]:
-        out = []
-        for route in self.registry.routes.values():
-            if route.kind == "direct":
-                continue
-            serves = getattr(route, "serves", None)  # optional part of the Route contract
-            if serves is not None and not serves(platform):
-                continue
-            out.append(route)
-        return out
+    async def _layer(self, run: _Run, layer: Layer) -> None:
+        if layer.kind is LayerKind.MANUAL:
+            await self._to_manual(run)
+        route = route_for(self.registry, layer, run.claimed.platform)
+        request = publish_request(run.claimed, self.settings)
+        if layer.kind is LayerKind.API:
+            platform = self.registry.platforms[run.claimed.platform]
+            async with self.contexts.api(platform, run.claimed, route) as ctx:
 
-    def _route(self, layer: str, platform: str) -> Route:
-        if layer.endswith("+vpn"):
-            return self._vpn_routes(platform)[0]
-        return self.registry.routes["direct"]
+                async def api_once() -> None:
+                    await self._api_once(run, layer, platform, request, ctx)
+
+                await self._tries(run, layer, ctx.route, api_once)
+            return
+        uploader = self.registry.browser_uploaders[run.claimed.platform][0]
+        artifacts = self.settings.data_dir / "artifacts" / str(run.claimed.id)
+        async with route.open() as handle:
+
+            async def browser_once() -> None:
+                await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
+                await self._to_publishing(run)
+                job = self.contexts.browser_job(request, handle, artifacts)
+                run.stage = Stage.PUBLISH
+                await self._published(run, await uploader.upload(job))
+
+            await self._tries(run, layer, handle.name, browser_once)
 
     # ------------------------------------------------------------- the tries
 
     async def _tries(
-        self,
-        run: _Run,
-        layer: str,
-        route: str,
-        once: Callable[[], Awaitable[None]],
-        refresh: Callable[[], Awaitable[TokenSet]] | None,
+        self, run: _Run, layer: Layer, route: str, once: Callable[[], Awaitable[None]]
     ) -> None:
-        """Call ``once`` until it succeeds, parks the delivery, or gives up on
-        the layer (``_NextLayer``); error classes decide (DESIGN §4)."""
-        claimed = run.claimed
-        retry = self.settings.retry
-        async with self.pool.acquire() as conn:
-            tries = await store.retryable_failures(conn, claimed.id, layer)
-        refreshed = False
+        """Call ``once`` until it succeeds, or the policy ends the run (parks,
+        fails, hands to a person) or gives up on the layer (``_LayerDone``)."""
+        history = await run.held.layer_history(layer.value, [c.value for c in policy.COUNTED])
+        failures, acked, since = history.failures, history.bytes_acked, history.since
+        run.layer = layer
         while True:
-            await self._start_attempt(run, layer, route)
+            since = since or self.clock.now()
+            await run.held.start_attempt(layer=layer.value, route=route, at=self.clock.now())
             try:
                 await once()
-            except PlatformError as exc:
-                cls = exc.error_class
-                run.last_error = str(exc)
-                run.last_error_class = cls.value
-                await self._finish_attempt(run, "error", exc)
-                if cls in (ErrorClass.NETWORK, ErrorClass.PLATFORM):
-                    tries += 1
-                    if tries >= retry.tries_per_layer:
-                        raise _NextLayer(f"{tries} tries failed: {exc}") from None
-                    delay = min(retry.base_delay * 2 ** (tries - 1), retry.max_delay)
-                    if delay <= self.inline_retry_max:
-                        await self._event(
-                            run, "delivery.retry", layer=layer, delay=delay, error=str(exc)
-                        )
-                        await self.clock.sleep(delay)
-                        continue
-                    await self._park(run, self.clock.now() + timedelta(seconds=delay), "retry")
-                    return
-                if cls == ErrorClass.AUTH:
-                    if refresh is not None and not refreshed:
-                        refreshed = True
-                        try:
-                            await refresh()
-                        except PlatformError as refresh_exc:
-                            run.last_error = f"{exc}; refresh failed: {refresh_exc}"
-                        else:
-                            continue
-                    await self._alert(
-                        run,
-                        "critical",
-                        f"{claimed.platform}/{claimed.account}: credentials refused",
-                        f"{run.last_error}\nRun `pellacia-dist auth login {claimed.platform} "
-                        f"--account {claimed.account}`; trying the next layer meanwhile.",
-                    )
-                    raise _NextLayer(f"auth: {run.last_error}") from None
-                if cls == ErrorClass.RATE_LIMIT:
-                    await self._rate_limited(run, exc)  # type: ignore[arg-type]
-                    return
-                if cls == ErrorClass.VALIDATION:
-                    await self._fail(run, f"rejected by {claimed.platform}: {exc}")
-                    return
-                if cls == ErrorClass.CHALLENGE:
-                    await self._alert(
-                        run,
-                        "critical",
-                        f"{claimed.platform}/{claimed.account}: the platform asks for a human",
-                        f"{exc}\nLayer {layer} stopped; trying the next layer.",
-                    )
-                    raise _NextLayer(f"challenge: {exc}") from None
-                if cls == ErrorClass.UNSUPPORTED:
-                    raise _NextLayer(f"unsupported: {exc}") from None
-                if cls == ErrorClass.UNKNOWN_OUTCOME:
-                    run.need_reconcile = True
-                    await self._update(run, outcome_unknown=True)
-                    tries += 1
-                    if tries >= retry.tries_per_layer:
-                        raise _Undecidable(str(exc)) from None
-                    continue  # the next try reconciles before anything else
-                raise _NextLayer(f"{cls.value}: {exc}") from None
-            except _Undecidable as exc:
-                run.last_error = str(exc)
-                run.last_error_class = ErrorClass.UNKNOWN_OUTCOME.value
+            except (CancelRequested, asyncio.CancelledError, LeaseLost, _Ended):
+                raise
+            except Exception as exc:
+                failure = Failure.of(exc)
+                if failure.error_class is None:  # a plugin bug: never lose the delivery over it
+                    log.exception("plugin raised an untyped error", delivery=str(run.claimed.id))
+                run.last_error, run.last_error_class = failure.message, failure.label
                 await self._finish_attempt(run, "error")
-                raise
-            except (CancelRequested, asyncio.CancelledError):
-                raise
-            except (LeaseLost, _NextLayer):
-                raise
-            except Exception as exc:  # a plugin bug: never lose the delivery over it
-                run.last_error = f"plugin error {type(exc).__name__}: {exc}"
-                run.last_error_class = "plugin"
-                await self._finish_attempt(run, "error", None)
-                log.exception("plugin raised an untyped error", delivery=str(claimed.id))
-                raise _NextLayer(run.last_error) from None
+                progressed, acked = run.bytes_sent > acked, max(acked, run.bytes_sent)
+                failures = policy.count(failures, failure, progressed=progressed)
+                now = self.clock.now()
+                situation = policy.Situation(
+                    run.claimed.platform,
+                    layer,
+                    run.stage,
+                    failures,
+                    now,
+                    layer_elapsed=(now - since).total_seconds(),
+                    uploaded=run.receipt is not None,
+                    waiting=run.waiting(now),
+                )
+                await self._carry_out(run, layer, policy.decide(failure, situation, self.limits))
             else:
-                await self._finish_attempt(run, "published")
                 return
 
-    async def _rate_limited(self, run: _Run, exc: RateLimited) -> None:
-        from pellacia.store import quotas
-
-        now = self.clock.now()
-        until = exc.reset_at or now + timedelta(seconds=exc.retry_after or 60.0)
-        until = max(until, now + timedelta(seconds=1))
-        reason = f"rate-limit: {exc.quota or run.claimed.platform} until {until:%H:%M:%S} UTC"
-        async with self.pool.acquire() as conn:
-            await quotas.block(
-                conn,
-                platform=run.claimed.platform,
-                account=run.claimed.account,
-                until=until,
-                reason=reason,
-            )
-        await self._park(run, until, reason)
-
-    # ---------------------------------------------------------------- layers
-
-    async def _api_layer(self, run: _Run, layer: str) -> None:
-        claimed = run.claimed
-        platform = self.registry.platforms[claimed.platform]
-        route = self._route(layer, claimed.platform)
-        from pellacia.http import client_session
-        from pellacia.tokens import platform_context
-
-        async with route.open() as handle, client_session(proxy=handle.proxy) as http:
-            tokens = self._token_source(platform, claimed.account)
-            ctx = platform_context(
-                platform,
-                account=claimed.account,
-                http=http,
-                tokens=tokens,
-                clock=self.clock,
-                settings=self.settings.plugins.get(claimed.platform, {}),
-                sandbox_url=self.settings.sandbox_url,
-                route=handle.name,
-            )
-            request = self._request(claimed)
-
-            async def once() -> None:
-                await self._api_once(run, layer, handle, platform, request, ctx)
-
-            await self._tries(run, layer, handle.name, once, tokens.refresh)
+    async def _carry_out(self, run: _Run, layer: Layer, step: policy.Step) -> None:
+        """Do what the policy decided; returns to try again, raises to stop."""
+        match step:
+            case policy.Retry(delay=delay, inline=True):
+                await run.held.event(
+                    "delivery.retry", layer=layer, delay=delay, error=run.last_error
+                )
+                await self.clock.sleep(delay)
+            case policy.Retry(delay=delay):
+                await self._park(run, self.clock.now() + timedelta(seconds=delay), "retry")
+            case policy.Reconcile():
+                run.need_reconcile = True
+                await run.held.update(outcome_unknown=True)
+            case policy.WaitUntil(at=until, reason=reason):
+                await self._block_account(run, until, reason)
+                await self._park(run, until, f"rate-limit: {reason}")
+            case policy.WaitForPlatform(delay=delay, reason=reason):
+                await self._mark_uploaded(run)
+                await self._park(run, self.clock.now() + timedelta(seconds=delay), reason)
+            case policy.NextLayer(reason=reason, alert=alert):
+                if alert is not None:
+                    await self._alert_for(run, layer, alert)
+                raise _LayerDone(reason)
+            case policy.Fail(message=message):
+                await self._fail(run, message)
+            case policy.Manual(reason=reason, outcome_unknown=unknown):
+                run.last_error = reason
+                run.need_reconcile = run.need_reconcile or unknown
+                await self._to_manual(run)
 
     async def _api_once(
         self,
         run: _Run,
-        layer: str,
-        handle: RouteHandle,
+        layer: Layer,
         platform: Platform,
         request: PublishRequest,
-        ctx: Any,
+        ctx: PlatformContext,
     ) -> None:
         if run.need_reconcile:
-            try:
-                found = await platform.reconcile(request, run.reconcile_receipt(), ctx)
-            except OutcomeUnknown as exc:
-                raise _Undecidable(f"outcome unknown — check before reposting ({exc})") from None
+            run.stage = Stage.RECONCILE
+            found = await platform.reconcile(request, run.reconcile_receipt(), ctx)
             if found is not None:
                 await self._published(run, found, via="reconcile")
                 return
             run.need_reconcile = False
-            await self._update(run, outcome_unknown=False)
-            await self._event(run, "delivery.reconciled", found=False)
+            await run.held.update(outcome_unknown=False)
+            await run.held.event("delivery.reconciled", found=False)
         if run.receipt is None:
-            if run.state != DeliveryState.UPLOADING:
-                await self._transition(
-                    run, DeliveryState.UPLOADING, honour_cancel=True, event={"layer": layer}
+            run.stage = Stage.UPLOAD
+            if run.held.state != DeliveryState.UPLOADING:
+                await run.held.transition(
+                    DeliveryState.UPLOADING, reason=f"upload via {layer}", honour_cancel=True
                 )
-            session = _DbUploadSession(self, run)
-            receipt = await platform.upload(request, session, ctx)
-            run.receipt = receipt
-            stored = {"remote_id": receipt.remote_id, **dict(receipt.state)}
-            if await self._update(
-                run,
-                receipt=stored,
-                bytes_sent=request.video.size,
-                bytes_total=request.video.size,
-            ):
-                raise CancelRequested(str(run.claimed.id))
-        if run.state != DeliveryState.PUBLISHING:
-            # committed before the non-idempotent call: a crash from here on reconciles
-            await self._transition(run, DeliveryState.PUBLISHING, honour_cancel=True)
+            receipt = await platform.upload(request, _DbUploadSession(run, self.on_progress), ctx)
+            await self._uploaded(run, receipt, request.video.size)
+        await self._to_publishing(run)
+        run.stage = Stage.PUBLISH
         try:
-            post = await platform.publish(request, run.receipt, ctx)
+            post = await platform.publish(request, run.receipt, ctx)  # type: ignore[arg-type]
         except OutcomeUnknown:
             run.need_reconcile = True
             raise
         await self._published(run, post)
 
-    async def _browser_layer(self, run: _Run, layer: str) -> None:
-        claimed = run.claimed
-        uploader = self.registry.browser_uploaders[claimed.platform][0]
-        route = self._route(layer, claimed.platform)
-        artifacts = self.settings.data_dir / "artifacts" / str(claimed.id)
-        request = self._request(claimed)
-        async with route.open() as handle:
+    async def _uploaded(self, run: _Run, receipt: UploadReceipt, size: int) -> None:
+        stored = {
+            "remote_id": receipt.remote_id,
+            **dict(receipt.state),
+            UPLOADED_AT: self.clock.now().isoformat(),
+        }
+        run.receipt = UploadReceipt(remote_id=receipt.remote_id, state=stored)
+        run.bytes_sent = max(run.bytes_sent, size)
+        if await run.held.update(receipt=stored, bytes_sent=size, bytes_total=size):
+            raise CancelRequested(str(run.claimed.id))
 
-            async def once() -> None:
-                if run.need_reconcile:
-                    raise _Undecidable("outcome unknown — check before reposting")
-                await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
-                if run.state != DeliveryState.PUBLISHING:
-                    await self._transition(
-                        run, DeliveryState.PUBLISHING, honour_cancel=True, event={"layer": layer}
-                    )
-                job = BrowserJob(
-                    request=request,
-                    route=handle,
-                    artifacts_dir=artifacts,
-                    settings=self.settings.plugins.get(claimed.platform, {}),
-                    sandbox_url=self.settings.sandbox_url,
-                )
-                try:
-                    post = await uploader.upload(job)
-                except OutcomeUnknown:
-                    run.need_reconcile = True
-                    raise
-                await self._published(run, post)
+    async def _mark_uploaded(self, run: _Run) -> None:
+        """Date a receipt saved without its upload time (older rows), so the wait
+        for the platform has an end."""
+        if run.receipt is None or UPLOADED_AT in run.receipt.state:
+            return
+        stored = {**dict(run.receipt.state), UPLOADED_AT: self.clock.now().isoformat()}
+        run.receipt = UploadReceipt(remote_id=run.receipt.remote_id, state=stored)
+        await run.held.update(receipt=stored)
 
-            await self._tries(run, layer, handle.name, once, None)
+    async def _to_publishing(self, run: _Run) -> None:
+        """Committed before the non-idempotent call: a crash from here on reconciles."""
+        if run.held.state != DeliveryState.PUBLISHING:
+            await run.held.transition(
+                DeliveryState.PUBLISHING, reason="publish", honour_cancel=True
+            )
 
     # ------------------------------------------------------------ endings
 
     async def _published(self, run: _Run, post: RemotePost, *, via: str = "publish") -> None:
-        at = post.published_at or self.clock.now()
-        await self._transition(
-            run,
+        await run.held.transition(
             DeliveryState.PUBLISHED,
             release=True,
             reason=via,
+            # closed with the state change: a stop in between cannot mislabel the try
+            attempt={
+                "at": self.clock.now(),
+                "outcome": "published",
+                "bytes_sent": run.bytes_sent or None,
+            },
             fields={
                 "remote_id": post.remote_id,
                 "remote_url": post.url,
-                "published_at": at,
+                "published_at": post.published_at or self.clock.now(),
                 "outcome_unknown": False,
                 "wait_reason": None,
             },
-            event={"remote_id": post.remote_id, "url": post.url},
         )
         log.info(
             "published",
@@ -524,10 +445,21 @@ class DeliveryExecutor:
             via=via,
         )
 
+    async def _block_account(self, run: _Run, until: datetime, reason: str) -> None:
+        from pellacia.store import quotas
+
+        async with self.pool.acquire() as conn:
+            await quotas.block(
+                conn,
+                platform=run.claimed.platform,
+                account=run.claimed.account,
+                until=until,
+                reason=reason,
+            )
+
     async def _park(self, run: _Run, until: datetime, reason: str) -> None:
-        """Back to the queue at ``until`` (lease released, upload state kept)."""
-        await self._transition(
-            run,
+        """Back to the queue at ``until`` (lease released, upload state kept); ends the run."""
+        await run.held.transition(
             DeliveryState.RETRY_WAIT,
             release=True,
             reason=reason,
@@ -539,34 +471,31 @@ class DeliveryExecutor:
                 "last_error_class": run.last_error_class,
                 "outcome_unknown": run.need_reconcile,
             },
-            event={"due_at": until.isoformat()},
         )
+        raise _Ended
 
     async def _fail(self, run: _Run, message: str, *, alert_level: AlertLevel = "warning") -> None:
+        """``failed`` with ``message`` and an alert; ends the run."""
         run.last_error = message
-        await self._transition(
-            run,
+        await run.held.transition(
             DeliveryState.FAILED,
             release=True,
             reason=message,
             fields={"last_error": message, "last_error_class": run.last_error_class},
         )
         await self._alert(run, alert_level, f"{run.claimed.platform}: delivery failed", message)
+        raise _Ended
 
     async def _to_manual(self, run: _Run) -> None:
+        """Into the manual queue with an export package and an alert; ends the run."""
         from pellacia.delivery.manual import package_dir, write_package
-        from pellacia.store import posts as post_store
 
         claimed = run.claimed
         unknown = run.need_reconcile
         reason = run.last_error or "every automatic layer was skipped or failed"
         if unknown and "outcome unknown" not in reason:
-            reason = f"outcome unknown — check before reposting ({reason})"
-        async with self.pool.acquire() as conn:
-            delivery = await store.get(conn, claimed.id)
-            post = await post_store.get(conn, claimed.post_id)
-            tries = await store.attempts(conn, claimed.id)
-        assert delivery is not None and post is not None
+            reason = f"{policy.UNKNOWN_PREFIX} ({reason})"
+        delivery, post, tries = await run.held.package_inputs()
         folder = package_dir(self.settings.data_dir, claimed.id)
         await asyncio.to_thread(
             write_package,
@@ -577,9 +506,10 @@ class DeliveryExecutor:
             reason=reason,
             outcome_unknown=unknown,
             screenshots_from=self.settings.data_dir / "artifacts" / str(claimed.id),
+            options=publish_request(claimed, self.settings).options,
+            plugin_settings=self.settings.plugins.get(claimed.platform, {}),
         )
-        await self._transition(
-            run,
+        await run.held.transition(
             DeliveryState.MANUAL,
             release=True,
             reason=reason,
@@ -600,18 +530,18 @@ class DeliveryExecutor:
             f"{post['title']}\n{reason}\nPackage: {folder}\n"
             f"Then: pellacia-dist manual resolve --id {claimed.id} --post-url URL",
         )
+        raise _Ended
 
     async def _checkpoint_on_stop(self, run: _Run, control: RunControl) -> None:
         """The worker cancelled us: leave the row resumable (upload state kept)."""
         preempted = control.stop_reason == "preempted"
         to = DeliveryState.SUSPENDED if preempted else DeliveryState.READY
-        in_publish = run.state == DeliveryState.PUBLISHING or run.need_reconcile
+        in_publish = run.held.state == DeliveryState.PUBLISHING or run.need_reconcile
         if in_publish:
             to = DeliveryState.READY  # never suspend mid-publish: reconcile on the next claim
         try:
             await self._finish_attempt(run, "suspended" if preempted else "interrupted")
-            await self._transition(
-                run,
+            await run.held.transition(
                 to,
                 release=True,
                 reason=control.stop_reason or "stopped",
@@ -622,181 +552,39 @@ class DeliveryExecutor:
                     "wait_reason": "preempted by breaking news" if preempted else None,
                 },
             )
-        except (LeaseLost, Exception) as exc:  # the worker's sweep will recover it
+        except Exception as exc:  # lease lost or database gone: the lease sweep recovers it
             log.warning("checkpoint on stop failed", delivery=str(run.claimed.id), error=str(exc))
 
     # ------------------------------------------------------------ helpers
 
-    def _media_problem(self, claimed: ClaimedDelivery) -> str | None:
-        path = Path(claimed.video_path)
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return f"the video file {path} is gone; submit the post again"
-        expected = int(claimed.media.get("size", size))
-        if size != expected:
-            return (
-                f"the video file {path} changed since it was submitted ({expected} → {size} bytes)"
-            )
-        return None
-
-    def _request(self, claimed: ClaimedDelivery) -> PublishRequest:
-        m = claimed.media
-        info = MediaInfo(
-            path=Path(claimed.video_path),
-            size=int(m["size"]),
-            container=str(m.get("container", "mp4")),
-            duration=float(m.get("duration", 0.0)),
-            width=int(m.get("width", 0)),
-            height=int(m.get("height", 0)),
-            video_codec=m.get("video_codec"),
-            audio_codec=m.get("audio_codec"),
-            bitrate=m.get("bitrate"),
-            fps=m.get("fps"),
-        )
-        options = {
-            **self.settings.account(claimed.platform, claimed.account).options,
-            **claimed.options,
-        }
-        return PublishRequest(
-            delivery_id=str(claimed.id),
-            idempotency_key=claimed.idempotency_key,
-            platform=claimed.platform,
-            account=claimed.account,
-            video=info,
-            title=claimed.title,
-            description=claimed.description,
-            hashtags=claimed.hashtags,
-            options=options,
-            priority="breaking" if claimed.priority > 0 else "normal",
-            scheduled_at=claimed.scheduled_at,
+    async def _finish_attempt(self, run: _Run, outcome: str) -> None:
+        error = outcome == "error"
+        await run.held.finish_attempt(
+            at=self.clock.now(),
+            outcome=outcome,
+            error_class=run.last_error_class if error else None,
+            error=run.last_error if error else None,
+            bytes_sent=run.bytes_sent or None,
         )
 
-    def _token_source(self, platform: Platform, account: str) -> LazyTokenSource:
-        """The account's tokens, loaded when the plugin first asks: vault-backed
-        when stored; else from the plugin's config section (sandboxes, test
-        platforms); else ``AuthExpired`` naming the fix."""
-        from pellacia.tokens import LazyTokenSource, ManagedTokenSource
-
-        async def load() -> ManagedTokenSource:
-            from pellacia.contract import OAuthClient
-            from pellacia.tokens import VaultTokenStore, oauth_client
-            from pellacia.vault import VaultError, open_vault
-
-            try:
-                if self._vault is None:
-                    key = self.settings.secret_key
-                    self._vault = open_vault(
-                        self.settings.data_dir, key.get_secret_value() if key else None
-                    )
-                async with self.pool.acquire() as conn:
-                    stored = await self._vault.get(conn, platform.name, account)
-                if stored is not None:
-                    store = VaultTokenStore(self.pool, self._vault, platform.name, account)
-                    client = oauth_client(self.settings, platform.name, account)
-                    return ManagedTokenSource(
-                        platform, client, stored, store=store, clock=self.clock
-                    )
-            except (VaultError, ConfigError) as exc:
-                raise AuthExpired(
-                    f"the credentials of {platform.name}/{account} cannot be used: {exc}",
-                    platform=platform.name,
-                ) from None
-            section = self.settings.plugins.get(platform.name, {})
-            if section.get("access_token"):
-                tokens = TokenSet(
-                    access_token=str(section["access_token"]),
-                    refresh_token=section.get("refresh_token"),
-                )
-                client = OAuthClient(str(section.get("client_id", "static")))
-                return ManagedTokenSource(platform, client, tokens, clock=self.clock)
-            raise AuthExpired(
-                f"no credentials stored for {platform.name}/{account}: run "
-                f"`pellacia-dist auth login {platform.name} --account {account}`",
-                platform=platform.name,
+    async def _alert_for(self, run: _Run, layer: Layer, kind: policy.AlertKind) -> None:
+        claimed = run.claimed
+        who = f"{claimed.platform}/{claimed.account}"
+        if kind is policy.AlertKind.CREDENTIALS:
+            await self._alert(
+                run,
+                "critical",
+                f"{who}: credentials refused",
+                f"{run.last_error}\nRun `pellacia-dist auth login {claimed.platform} "
+                f"--account {claimed.account}`; trying the next layer meanwhile.",
             )
-
-        return LazyTokenSource(load)
-
-    async def _transition(
-        self,
-        run: _Run,
-        to: DeliveryState,
-        *,
-        release: bool = False,
-        reason: str | None = None,
-        fields: Mapping[str, Any] | None = None,
-        event: Mapping[str, Any] | None = None,
-        honour_cancel: bool = False,
-    ) -> None:
-        async with self.pool.acquire() as conn:
-            await store.transition(
-                conn,
-                run.claimed,
-                to,
-                owner=self.worker_id,
-                reason=reason,
-                release=release,
-                fields=fields,
-                event=event,
-                honour_cancel=honour_cancel,
+        else:
+            await self._alert(
+                run,
+                "critical",
+                f"{who}: the platform asks for a human",
+                f"{run.last_error}\nLayer {layer} stopped; trying the next layer.",
             )
-        run.state = to
-
-    async def _update(self, run: _Run, **fields: Any) -> bool:
-        async with self.pool.acquire() as conn:
-            return await store.update_fenced(
-                conn, run.claimed.id, owner=self.worker_id, fields=fields
-            )
-
-    async def _event(self, run: _Run, kind: str, **payload: Any) -> None:
-        async with self.pool.acquire() as conn:
-            await events.record(
-                conn,
-                kind,
-                post_id=run.claimed.post_id,
-                delivery_id=run.claimed.id,
-                payload=payload,
-            )
-
-    async def _skip(self, run: _Run, layer: str, reason: str) -> None:
-        log.info("layer skipped", delivery=str(run.claimed.id), layer=layer, reason=reason)
-        await self._event(run, "delivery.layer_skipped", layer=layer, reason=reason)
-
-    async def _start_attempt(self, run: _Run, layer: str, route: str | None) -> None:
-        async with self.pool.acquire() as conn:
-            run.attempt_id, _ = await store.start_attempt(
-                conn,
-                run.claimed.id,
-                layer=layer,
-                route=route,
-                worker=self.worker_id,
-                at=self.clock.now(),
-            )
-
-    async def _finish_attempt(
-        self, run: _Run, outcome: str, exc: BaseException | None = None
-    ) -> None:
-        if run.attempt_id is None:
-            return
-        error_class = (
-            exc.error_class.value
-            if isinstance(exc, PlatformError)
-            else (run.last_error_class if outcome == "error" else None)
-        )
-        async with self.pool.acquire() as conn:
-            await store.finish_attempt(
-                conn,
-                run.attempt_id,
-                at=self.clock.now(),
-                outcome=outcome,
-                error_class=error_class,
-                error=str(exc)
-                if exc is not None
-                else (run.last_error if outcome == "error" else None),
-                bytes_sent=run.bytes_sent or None,
-            )
-        run.attempt_id = None
 
     async def _alert(self, run: _Run, level: AlertLevel, title: str, body: str) -> None:
         from pellacia.alerts import record_alert

@@ -26,6 +26,8 @@ from pellacia.store import deliveries as delivery_store
 if TYPE_CHECKING:
     import asyncpg
 
+    from pellacia.config import Settings
+
 #: where each platform takes a manual upload, and what to watch for
 PLATFORM_STEPS: dict[str, tuple[str, list[str]]] = {
     "youtube": (
@@ -89,6 +91,49 @@ UNKNOWN_WARNING = (
 )
 
 
+ALREADY_UPLOADED = (
+    "ALREADY UPLOADED — CHECK AND PUBLISH IT, DO NOT UPLOAD IT AGAIN. The automatic "
+    "upload completed: the platform has this video as `{remote_id}`. Only publishing "
+    "it (or confirming it was published) did not finish. Find it on the account, "
+    "publish it there if it is not out yet, then run the resolve command with its URL."
+)
+
+#: the steps when the video is already on the platform
+CHECK_STEPS = [
+    "Open the platform's studio / content page with the account below.",
+    "Find the video `{remote_id}` (the title below), uploaded by pellacia-dist.",
+    "If it is not published yet, set the privacy shown below and publish it.",
+    "Do not upload the video file again: that would post it twice.",
+]
+
+#: What each platform's plugin asks for when the post has no privacy option:
+#: (option keys, plugin setting, what the platform then gets).
+PRIVACY_DEFAULTS: dict[str, tuple[tuple[str, ...], str | None, str]] = {
+    # unaudited API projects may only upload private videos: the plugin's default
+    "youtube": (("privacy",), "privacy_status", "private"),
+    "tiktok": (
+        ("privacy_level",),
+        None,
+        "PUBLIC_TO_EVERYONE if the account allows it, else SELF_ONLY",
+    ),
+}
+
+
+def privacy_of(
+    platform: str, options: Mapping[str, Any], plugin_settings: Mapping[str, Any]
+) -> str:
+    """The privacy the automatic upload would have used on ``platform``."""
+    keys, setting, default = PRIVACY_DEFAULTS.get(
+        platform, (("privacy", "privacy_level"), None, "the platform's default")
+    )
+    for key in keys:
+        if options.get(key):
+            return str(options[key])
+    if setting and plugin_settings.get(setting):
+        return str(plugin_settings[setting])
+    return default
+
+
 @dataclass(frozen=True)
 class ManualItem:
     """A delivery waiting for a person."""
@@ -130,60 +175,57 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+_OTHER_PLATFORM = (
+    "the platform's web upload page",
+    [
+        "Sign in to the platform with the account below.",
+        "Upload the video file from this folder.",
+        "Paste the title, description and hashtags below, then publish.",
+    ],
+)
+
+
+def _head(meta: Mapping[str, Any], outcome_unknown: bool) -> tuple[list[str], list[str], str]:
+    """(title and warnings, steps, where to go) of the instructions."""
+    url, steps = PLATFORM_STEPS.get(str(meta["platform"]), _OTHER_PLATFORM)
+    remote_id = meta.get("remote_id")
+    if remote_id:  # the platform has the video: never send a person to upload it again
+        lines = [f"# Check and publish: {meta['title']}", ""]
+        lines += [f"> **{ALREADY_UPLOADED.format(remote_id=remote_id)}**", ""]
+        steps = [step.format(remote_id=remote_id) for step in CHECK_STEPS]
+    else:
+        lines = [f"# Post by hand: {meta['title']}", ""]
+    if outcome_unknown:
+        lines += [f"> **{UNKNOWN_WARNING}**", ""]
+    return lines, steps, url
+
+
+def _block(title: str, text: str) -> list[str]:
+    return [f"## {title}", "", "```", text, "```", ""]
+
+
 def _instructions(
     meta: Mapping[str, Any], video_name: str, outcome_unknown: bool, reason: str
 ) -> str:
-    platform = str(meta["platform"])
-    url, steps = PLATFORM_STEPS.get(
-        platform,
-        (
-            "the platform's web upload page",
-            [
-                "Sign in to the platform with the account below.",
-                "Upload the video file from this folder.",
-                "Paste the title, description and hashtags below, then publish.",
-            ],
-        ),
-    )
+    lines, steps, url = _head(meta, outcome_unknown)
     caption = meta["description"]
     if meta["hashtags"]:
         caption = f"{caption}\n\n{' '.join(meta['hashtags'])}".strip()
-    options = meta.get("options") or {}
-    privacy = options.get("privacy") or options.get("privacy_level") or "public (default)"
-    lines = [f"# Post by hand: {meta['title']}", ""]
-    if outcome_unknown:
-        lines += [f"> **{UNKNOWN_WARNING}**", ""]
     lines += [
-        f"- Platform: **{platform}**, account **{meta['account']}**",
+        f"- Platform: **{meta['platform']}**, account **{meta['account']}**",
         f"- Why it is here: {reason}",
-        f"- Where to upload: {url}",
+        f"- Where to go: {url}",
         f"- Video file: `{video_name}` ({meta['size']} bytes, sha256 `{meta['sha256']}`)",
-        f"- Privacy: {privacy}",
+        f"- Privacy: {meta['privacy']}",
         "",
         "## Steps",
         "",
     ]
     lines += [f"{i}. {step}" for i, step in enumerate(steps, 1)]
+    lines += ["", *_block("Title", str(meta["title"]))]
+    lines += _block("Caption / description", caption or "(none)")
+    lines += _block("Hashtags", " ".join(meta["hashtags"]) or "(none)")
     lines += [
-        "",
-        "## Title",
-        "",
-        "```",
-        str(meta["title"]),
-        "```",
-        "",
-        "## Caption / description",
-        "",
-        "```",
-        caption or "(none)",
-        "```",
-        "",
-        "## Hashtags",
-        "",
-        "```",
-        " ".join(meta["hashtags"]) or "(none)",
-        "```",
-        "",
         "## When it is posted",
         "",
         "Tell pellacia-dist, so it is never posted again and its analytics are collected:",
@@ -206,33 +248,23 @@ def write_package(
     reason: str,
     outcome_unknown: bool,
     screenshots_from: Path | None = None,
+    options: Mapping[str, Any] | None = None,
+    plugin_settings: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write (or refresh) the export package folder; returns it."""
+    """Write (or refresh) the export package folder; returns it.
+
+    ``options``: what the automatic upload would have sent (default: the post's
+    overrides for the platform); ``plugin_settings``: the plugin's section, for
+    the privacy it would have chosen. When the delivery's receipt names an
+    uploaded video, the package says to check and publish that one instead.
+    """
     target.mkdir(parents=True, exist_ok=True)
     video = Path(post["video_path"])
     video_name = f"video{video.suffix.lower() or '.mp4'}"
     if video.exists():
         _link_or_copy(video, target / video_name)
-    meta = {
-        "delivery_id": str(delivery["id"]),
-        "post_id": str(post["id"]),
-        "platform": delivery["platform"],
-        "account": delivery["account"],
-        "title": post["title"],
-        "description": post["description"],
-        "hashtags": list(post["hashtags"]),
-        "options": (post.get("overrides") or {}).get(delivery["platform"], {}),
-        "priority": post["priority"],
-        "scheduled_at": post["scheduled_at"].isoformat() if post.get("scheduled_at") else None,
-        "timezone": post.get("timezone"),
-        "sha256": post["video_sha256"],
-        "size": post["video_size"],
-        "video_file": video_name,
-        "original_path": str(video),
-        "outcome_unknown": outcome_unknown,
-        "reason": reason,
-        "idempotency_key": delivery["idempotency_key"],
-    }
+    meta = _metadata(delivery, post, options, plugin_settings or {}, video, video_name)
+    meta.update(outcome_unknown=outcome_unknown, reason=reason)
     (target / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     (target / "errors.json").write_text(
         json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n"
@@ -247,6 +279,41 @@ def write_package(
                 shots.mkdir(exist_ok=True)
                 _link_or_copy(item, shots / item.name)
     return target
+
+
+def _metadata(
+    delivery: Mapping[str, Any],
+    post: Mapping[str, Any],
+    options: Mapping[str, Any] | None,
+    plugin_settings: Mapping[str, Any],
+    video: Path,
+    video_name: str,
+) -> dict[str, Any]:
+    """``metadata.json`` of the package (see :func:`write_package`)."""
+    platform = str(delivery["platform"])
+    if options is None:
+        options = (post.get("overrides") or {}).get(platform, {})
+    receipt = delivery.get("receipt") or {}
+    return {
+        "delivery_id": str(delivery["id"]),
+        "post_id": str(post["id"]),
+        "platform": platform,
+        "account": delivery["account"],
+        "title": post["title"],
+        "description": post["description"],
+        "hashtags": list(post["hashtags"]),
+        "options": dict(options),
+        "privacy": privacy_of(platform, options, plugin_settings),
+        "remote_id": receipt.get("remote_id"),
+        "priority": post["priority"],
+        "scheduled_at": post["scheduled_at"].isoformat() if post.get("scheduled_at") else None,
+        "timezone": post.get("timezone"),
+        "sha256": post["video_sha256"],
+        "size": post["video_size"],
+        "video_file": video_name,
+        "original_path": str(video),
+        "idempotency_key": delivery["idempotency_key"],
+    }
 
 
 def zip_package(folder: Path, dest: Path | None = None) -> Path:
@@ -276,7 +343,7 @@ async def list_manual(pool: asyncpg.Pool) -> list[ManualItem]:
 
 async def export(
     pool: asyncpg.Pool,
-    data_dir: Path,
+    settings: Settings,
     delivery_id: uuid.UUID,
     *,
     to: Path | None = None,
@@ -298,6 +365,12 @@ async def export(
         post = await post_store.get(conn, delivery["post_id"])
         tries = await delivery_store.attempts(conn, delivery_id)
     assert post is not None
+    data_dir = settings.data_dir
+    platform, account = delivery["platform"], delivery["account"]
+    options = {
+        **settings.account(platform, account).options,
+        **(post.get("overrides") or {}).get(platform, {}),
+    }
     folder = (to / str(delivery_id)) if to else package_dir(data_dir, delivery_id)
     await asyncio.to_thread(
         write_package,
@@ -308,6 +381,8 @@ async def export(
         reason=delivery["last_error"] or "every automatic layer failed",
         outcome_unknown=delivery["outcome_unknown"],
         screenshots_from=data_dir / "artifacts" / str(delivery_id),
+        options=options,
+        plugin_settings=settings.plugins.get(platform, {}),
     )
     if as_zip:
         return await asyncio.to_thread(zip_package, folder, to)

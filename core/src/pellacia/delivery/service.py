@@ -20,11 +20,13 @@ from pellacia.delivery.timeparse import parse_local, zone
 from pellacia.errors import ConfigError, MediaError
 from pellacia.store import deliveries as delivery_store
 from pellacia.store import posts as post_store
+from pellacia.store import queue
 
 if TYPE_CHECKING:
     import asyncpg
 
     from pellacia.config import Settings
+    from pellacia.contract import MediaInfo
     from pellacia.plugins import Registry
 
 #: the same file + title on the same platform within this window is refused
@@ -118,36 +120,15 @@ async def create_post(
     starts each delivery at its chain's ``api+vpn`` layer.
     """
     from pellacia.media import media_json, probe, sha256_file_async
-    from pellacia.validation import preview_request, run_validators
 
     if priority not in ("normal", "breaking"):
         raise BadInput(f"priority must be 'normal' or 'breaking', not {priority!r}")
     names = _platforms(registry, platforms)
     tz_name = timezone or settings.timezone
     zone(tz_name)  # refuse a bad zone even without a time
-    when: datetime | None = None
-    if isinstance(scheduled_at, str):
-        when = parse_local(scheduled_at, tz_name, fold=fold)
-    elif scheduled_at is not None:
-        if scheduled_at.tzinfo is None:
-            raise BadInput("scheduled time needs a time zone")
-        when = scheduled_at
     now = clock.now()
-    if when is not None and when < now - PAST_GRACE and not allow_past:
-        raise BadInput(
-            f"the scheduled time {when.isoformat()} is in the past (now {now.isoformat()}); "
-            "pass --allow-past to post it at once"
-        )
-    start_layer: dict[str, int] = {}
-    if force_vpn_fallback:
-        for name in names:
-            chain = settings.chain_for(name)
-            if "api+vpn" not in chain:
-                raise BadInput(
-                    f"--force-vpn-fallback: the chain of {name} has no api+vpn layer "
-                    f"({', '.join(chain)})"
-                )
-            start_layer[name] = chain.index("api+vpn")
+    when = _when(scheduled_at, tz_name, fold=fold, now=now, allow_past=allow_past)
+    start_layer = _start_layers(settings, names) if force_vpn_fallback else {}
     if test and not settings.sandbox_url:
         raise BadInput("--test needs a sandbox: pass --sandbox URL or set PELLACIA_SANDBOX_URL")
 
@@ -159,12 +140,93 @@ async def create_post(
     title = (title or "").strip() or path.stem
     tags = parse_hashtags(hashtags)
     all_overrides = {k: dict(v) for k, v in (overrides or {}).items()}
-    unknown_override = sorted(set(all_overrides) - set(names))
+    _validate(registry, names, info, title, description, tags, all_overrides)
+
+    sha256 = await sha256_file_async(path)
+    due = when if when is not None and when > now else now
+    rows = _delivery_rows(settings, names, due, priority, start_layer)
+    post = post_store.NewPost(
+        id=uuid.uuid4(),
+        video_path=str(path),
+        video_sha256=sha256,
+        video_size=info.size,
+        media=media_json(info),
+        title=title,
+        description=description,
+        hashtags=tags,
+        overrides=all_overrides,
+        priority=priority,
+        scheduled_at=when,
+        timezone=tz_name,
+        is_test=test,
+    )
+    since = None if allow_duplicate else now - DUPLICATE_WINDOW
+    await _write(pool, post, rows, names, duplicates_since=since)
+    return CreatedPost(
+        id=post.id,
+        sha256=sha256,
+        size=info.size,
+        scheduled_at=when,
+        timezone=tz_name,
+        deliveries=[CreatedDelivery(r.id, r.platform, r.account, r.idempotency_key) for r in rows],
+    )
+
+
+def _when(
+    scheduled_at: str | datetime | None,
+    tz_name: str,
+    *,
+    fold: int | None,
+    now: datetime,
+    allow_past: bool,
+) -> datetime | None:
+    """The scheduled time in UTC (None: now); refuses one in the past unless allowed."""
+    when: datetime | None = None
+    if isinstance(scheduled_at, str):
+        when = parse_local(scheduled_at, tz_name, fold=fold)
+    elif scheduled_at is not None:
+        if scheduled_at.tzinfo is None:
+            raise BadInput("scheduled time needs a time zone")
+        when = scheduled_at
+    if when is not None and when < now - PAST_GRACE and not allow_past:
+        raise BadInput(
+            f"the scheduled time {when.isoformat()} is in the past (now {now.isoformat()}); "
+            "pass --allow-past to post it at once"
+        )
+    return when
+
+
+def _start_layers(settings: Settings, names: Sequence[str]) -> dict[str, int]:
+    """``--force-vpn-fallback``: each platform starts at its chain's api+vpn layer."""
+    start: dict[str, int] = {}
+    for name in names:
+        chain = settings.chain_for(name)
+        if "api+vpn" not in chain:
+            raise BadInput(
+                f"--force-vpn-fallback: the chain of {name} has no api+vpn layer "
+                f"({', '.join(chain)})"
+            )
+        start[name] = chain.index("api+vpn")
+    return start
+
+
+def _validate(
+    registry: Registry,
+    names: Sequence[str],
+    info: MediaInfo,
+    title: str,
+    description: str,
+    tags: list[str],
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Every platform's validators; ``BadInput`` listing every problem if any refuses."""
+    from pellacia.validation import preview_request, run_validators
+
+    unknown_override = sorted(set(overrides) - set(names))
     if unknown_override:
         raise BadInput(
             f"options given for platforms not in this post: {', '.join(unknown_override)}"
         )
-
     problems: list[str] = []
     for name in names:
         platform = registry.platforms[name]
@@ -174,17 +236,23 @@ async def create_post(
             title=title,
             description=description,
             hashtags=tags,
-            options=all_overrides.get(name),
+            options=overrides.get(name),
         )
         for violation in run_validators(registry, request, platform):
             problems.append(f"{platform.display_name}: {violation.message}")
     if problems:
         raise BadInput("the post was refused, nothing was scheduled:\n  " + "\n  ".join(problems))
 
-    sha256 = await sha256_file_async(path)
-    post_id = uuid.uuid4()
+
+def _delivery_rows(
+    settings: Settings,
+    names: Sequence[str],
+    due: datetime,
+    priority: str,
+    start_layer: Mapping[str, int],
+) -> list[post_store.NewDelivery]:
+    """One delivery per (platform, configured account)."""
     rows: list[post_store.NewDelivery] = []
-    due = when if when is not None and when > now else now
     for name in names:
         for account in settings.accounts_for(name):
             delivery_id = uuid.uuid4()
@@ -199,27 +267,28 @@ async def create_post(
                     layer_index=start_layer.get(name, 0),
                 )
             )
-    post = post_store.NewPost(
-        id=post_id,
-        video_path=str(path),
-        video_sha256=sha256,
-        video_size=info.size,
-        media=media_json(info),
-        title=title,
-        description=description,
-        hashtags=tags,
-        overrides=all_overrides,
-        priority=priority,
-        scheduled_at=when,
-        timezone=tz_name,
-        is_test=test,
-    )
+    return rows
+
+
+async def _write(
+    pool: asyncpg.Pool,
+    post: post_store.NewPost,
+    rows: list[post_store.NewDelivery],
+    names: Sequence[str],
+    *,
+    duplicates_since: datetime | None,
+) -> None:
+    """Insert the post and its deliveries in one transaction (refusing a recent
+    duplicate unless ``duplicates_since`` is None) and wake the workers."""
     async with pool.acquire() as conn, conn.transaction():
-        if not allow_duplicate:
-            # serialise intake of one file so two racing submissions cannot both pass
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sha256)
+        if duplicates_since is not None:
+            await post_store.lock_intake(conn, post.video_sha256)
             dups = await post_store.recent_duplicates(
-                conn, sha256=sha256, title=title, platforms=names, since=now - DUPLICATE_WINDOW
+                conn,
+                sha256=post.video_sha256,
+                title=post.title,
+                platforms=names,
+                since=duplicates_since,
             )
             if dups:
                 seen = ", ".join(sorted({d["platform"] for d in dups}))
@@ -229,29 +298,7 @@ async def create_post(
                     "pass --allow-duplicate to post it again"
                 )
         await post_store.insert(conn, post, rows)
-        await _notify(conn)
-    return CreatedPost(
-        id=post_id,
-        sha256=sha256,
-        size=info.size,
-        scheduled_at=when,
-        timezone=tz_name,
-        deliveries=[CreatedDelivery(r.id, r.platform, r.account, r.idempotency_key) for r in rows],
-    )
-
-
-async def _notify(conn: Any) -> None:
-    """Wake workers (the deliveries trigger does it too where the scheduler's migration is in)."""
-    try:
-        from pellacia.store import queue
-    except ImportError:
-        await conn.execute("SELECT pg_notify('pellacia_queue', '')")
-        return
-    notify = getattr(queue, "notify", None)
-    if notify is None:
-        await conn.execute("SELECT pg_notify('pellacia_queue', '')")
-    else:
-        await notify(conn)
+        await queue.notify(conn)
 
 
 @dataclass(frozen=True)
@@ -300,9 +347,9 @@ async def resolve_id(pool: asyncpg.Pool, text: str) -> tuple[str, uuid.UUID]:
             raise NotFound(f"no post or delivery {text}")
         if len(text) < 4:
             raise BadInput("give at least 4 characters of the id")
-        posts = await conn.fetch("SELECT id FROM posts WHERE id::text LIKE $1 || '%' LIMIT 2", text)
+        posts = await post_store.find(conn, text)
         found = await delivery_store.find(conn, text)
-    matches = [("post", r["id"]) for r in posts] + [("delivery", r["id"]) for r in found]
+    matches = [("post", p) for p in posts] + [("delivery", r["id"]) for r in found]
     if not matches:
         raise NotFound(f"no post or delivery starting with {text}")
     if len(matches) > 1:

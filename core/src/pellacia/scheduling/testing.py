@@ -70,19 +70,6 @@ async def enqueue(
     return ids
 
 
-async def complete(conn: Any, delivery_id: uuid.UUID, worker_id: str) -> bool:
-    """Mark a claimed delivery published (fenced on the lease), as the executor does."""
-    result: str = await conn.execute(
-        "UPDATE deliveries SET state = 'published', remote_id = $3, published_at = now(),"
-        " lease_owner = NULL, lease_until = NULL, updated_at = now()"
-        " WHERE id = $1 AND lease_owner = $2",
-        delivery_id,
-        worker_id,
-        f"remote-{delivery_id}",
-    )
-    return result.endswith(" 1")
-
-
 def media_of(path: str | Path) -> dict[str, Any]:
     """The ``posts.media`` JSON of a real video file (probed)."""
     from pellacia.media import media_json, probe

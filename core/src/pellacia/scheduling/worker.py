@@ -34,7 +34,7 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pellacia.log import get_logger
-from pellacia.store import queue
+from pellacia.store import deliveries, queue
 from pellacia.store.models import ClaimedDelivery, RunControl
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pellacia.clock import Clock
     from pellacia.config import Settings
     from pellacia.contract import QuotaBudget
+    from pellacia.delivery.executor import ProgressCallback
     from pellacia.plugins import Registry
 
 log = get_logger("pellacia.worker")
@@ -85,7 +86,12 @@ class _Held:
 
 
 class Worker:
-    """Claims and runs deliveries until :meth:`stop` (or, with ``once``, until idle)."""
+    """Claims and runs deliveries until :meth:`stop` (or, with ``once``, until idle).
+
+    The same worker runs behind ``pellacia-dist worker`` and ``upload --wait``
+    (which stops it once its post's deliveries are final, and passes
+    ``on_progress`` for its progress bars: ``(delivery_id, sent, total)``).
+    """
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class Worker:
         concurrency: int = 4,
         worker_id: str | None = None,
         sweep_seconds: float = SWEEP_SECONDS,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
@@ -107,6 +114,7 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self.sweep_seconds = sweep_seconds
         self._runner = runner
+        self._on_progress = on_progress
         self.held: dict[uuid.UUID, _Held] = {}
         self.claimed_total = 0
         self._next_refresh = 0.0
@@ -175,9 +183,12 @@ class Worker:
             log.info("worker stopped", worker=self.worker_id, claimed=self.claimed_total)
 
     async def sweep(self) -> list[uuid.UUID]:
-        """Return expired leases (of any worker) to the queue."""
+        """Return expired leases (of any worker) to the queue, closing the tries
+        their dead holders left open (``worker lost``)."""
         async with self.pool.acquire() as conn:
             recovered = await queue.recover_expired(conn, self.clock.now())
+            if recovered:
+                await deliveries.close_lost_attempts(conn, recovered, self.clock.now())
         if recovered:
             log.warning("recovered expired leases", deliveries=[str(i) for i in recovered])
         return recovered
@@ -323,7 +334,9 @@ class Worker:
         if self.registry is None:
             return ()
         found = self.registry.platforms.get(platform)
-        return tuple(getattr(found, "quotas", ()) or ()) if found is not None else ()
+        budgets = tuple(getattr(found, "quotas", ()) or ()) if found is not None else ()
+        # per-call budgets are spent by the plugin at each call (ctx.spend), not at claim
+        return tuple(b for b in budgets if not getattr(b, "per_call", False))
 
     def _default_runner(self) -> Runner:
         from pellacia.alerts import AlertDispatcher
@@ -339,5 +352,6 @@ class Worker:
             self.clock,
             worker_id=self.worker_id,
             alerts=AlertDispatcher(registry.alert_sinks, self.settings.alerts.min_level),
+            on_progress=self._on_progress,
         )
         return executor.run

@@ -3,70 +3,27 @@
 Every write by a worker is *fenced* on ``lease_owner``: when the lease was lost
 (expired and taken by another worker) the update touches no row and the caller
 gets ``LeaseLost``, so a stale worker can never publish or overwrite anything.
-Each state change writes its ``delivery.state`` event in the same transaction.
+State changes go through :func:`transition`; the state-machine trigger
+(``store/states.py``) checks each edge and writes its ``delivery.state`` event.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pellacia.store import events
 from pellacia.store.models import ClaimedDelivery, DeliveryState
 
+if TYPE_CHECKING:
+    import asyncpg
+
 
 class LeaseLost(Exception):
     """This worker no longer holds the delivery's lease: stop touching it."""
-
-
-_CLAIMED_SELECT = """
-SELECT d.id, d.post_id, d.platform, d.account, d.state, d.priority, d.attempts, d.layer_index,
-       d.idempotency_key, d.lease_owner, d.lease_until, d.upload_state, d.receipt,
-       d.outcome_unknown, p.video_path, p.video_sha256, p.media, p.title, p.description,
-       p.hashtags, p.overrides, p.scheduled_at, p.is_test
-FROM deliveries d JOIN posts p ON p.id = d.post_id
-"""
-
-
-async def claim_by_id(
-    conn: Any, delivery_id: uuid.UUID, *, worker: str, lease_until: datetime
-) -> ClaimedDelivery | None:
-    """Take the lease on one dispatchable delivery, whatever its spacing.
-
-    For tests and operator tools; workers use the scheduler's claim, which
-    honours priority, spacing and quotas. An in-flight delivery whose lease
-    expired may be taken too (its ``previous_state`` says where it was).
-    """
-    async with conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT state, lease_until FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id
-        )
-        if row is None:
-            return None
-        state = DeliveryState(row["state"])
-        expired = row["lease_until"] is not None and row["lease_until"] < lease_until
-        if state not in (
-            DeliveryState.PENDING,
-            DeliveryState.READY,
-            DeliveryState.RETRY_WAIT,
-            DeliveryState.SUSPENDED,
-        ) and not (
-            state in (DeliveryState.CLAIMED, DeliveryState.UPLOADING, DeliveryState.PUBLISHING)
-            and expired
-        ):
-            return None
-        await conn.execute(
-            "UPDATE deliveries SET state = 'claimed', state_reason = 'claimed by id', "
-            "lease_owner = $2, lease_until = $3, "
-            "wait_reason = NULL, attempts = attempts + 1, updated_at = now() WHERE id = $1",
-            delivery_id,
-            worker,
-            lease_until,
-        )
-        full = await conn.fetchrow(_CLAIMED_SELECT + " WHERE d.id = $1", delivery_id)
-    return ClaimedDelivery.from_row(full, state)
 
 
 class CancelRequested(Exception):
@@ -75,18 +32,19 @@ class CancelRequested(Exception):
 
 async def transition(
     conn: Any,
-    delivery: ClaimedDelivery,
+    delivery_id: uuid.UUID,
     to: DeliveryState,
     *,
     owner: str,
-    reason: str | None = None,
+    reason: str,
     release: bool = False,
     fields: Mapping[str, Any] | None = None,
-    event: Mapping[str, Any] | None = None,
     honour_cancel: bool = False,
 ) -> str:
-    """Move a leased delivery to ``to`` (fenced), with its event, in one transaction.
+    """Move a leased delivery to ``to`` (fenced) for ``reason``, in one transaction.
 
+    The state-machine trigger refuses an undeclared edge and writes the
+    ``delivery.state`` event with ``reason`` (the ``state_reason`` column).
     Returns the previous state. ``release`` drops the lease. ``fields`` are
     extra columns to set (trusted names from this package's callers only).
     ``honour_cancel``: raise ``CancelRequested`` instead when an operator asked
@@ -94,7 +52,7 @@ async def transition(
     """
     extra = dict(fields or {})
     sets = ["state = $2", "state_reason = $3", "updated_at = now()"]
-    args: list[Any] = [delivery.id, to.value, _reason_text(reason, event)]
+    args: list[Any] = [delivery_id, to.value, reason]
     for name, value in extra.items():
         args.append(value)
         sets.append(f"{name} = ${len(args)}")
@@ -103,24 +61,15 @@ async def transition(
     async with conn.transaction():
         row = await conn.fetchrow(
             "SELECT state, lease_owner, cancel_requested FROM deliveries WHERE id = $1 FOR UPDATE",
-            delivery.id,
+            delivery_id,
         )
         if row is None or row["lease_owner"] != owner:
-            raise LeaseLost(f"delivery {delivery.id}: lease no longer held by {owner}")
+            raise LeaseLost(f"delivery {delivery_id}: lease no longer held by {owner}")
         if honour_cancel and row["cancel_requested"]:
-            raise CancelRequested(str(delivery.id))
+            raise CancelRequested(str(delivery_id))
         # the state-machine trigger checks the edge and writes the event
         await conn.execute(f"UPDATE deliveries SET {', '.join(sets)} WHERE id = $1", *args)
     return str(row["state"])
-
-
-def _reason_text(reason: str | None, event: Mapping[str, Any] | None) -> str | None:
-    """``state_reason``: the caller's reason, or what its event details say."""
-    if reason:
-        return reason
-    if event:
-        return ", ".join(f"{k}={v}" for k, v in event.items())
-    return None
 
 
 async def update_fenced(
@@ -199,14 +148,64 @@ async def finish_attempt(
     )
 
 
-async def retryable_failures(conn: Any, delivery_id: uuid.UUID, layer: str) -> int:
-    """Network/platform failures of this delivery in ``layer`` so far (its tries)."""
-    n: int = await conn.fetchval(
-        "SELECT count(*) FROM delivery_attempts WHERE delivery_id = $1 AND layer = $2 "
-        "AND error_class IN ('network', 'platform')",
+@dataclass(frozen=True)
+class LayerHistory:
+    """What the audit trail says about one delivery's tries in one layer."""
+
+    #: failed tries in a row (of the ``counted`` error classes) without progress
+    failures: int
+    #: when the layer's first try started (None: never tried)
+    since: datetime | None
+    #: most bytes any try of the delivery (any layer) reported acknowledged
+    bytes_acked: int
+
+
+async def layer_history(
+    conn: Any, delivery_id: uuid.UUID, layer: str, counted: Iterable[str]
+) -> LayerHistory:
+    """The try budget's inputs: a try that got new bytes acknowledged starts the
+    count of failures over (a large upload on a flaky network keeps going)."""
+    rows = await conn.fetch(
+        "SELECT layer, error_class, bytes_sent, started_at FROM delivery_attempts "
+        "WHERE delivery_id = $1 ORDER BY id",
         delivery_id,
-        layer,
     )
+    classes = set(counted)
+    failures, acked, since = 0, 0, None
+    for row in rows:
+        sent = row["bytes_sent"] or 0
+        if row["layer"] == layer:
+            since = since or row["started_at"]
+            if sent > acked:
+                failures = 0
+            elif row["error_class"] in classes:
+                failures += 1
+        acked = max(acked, sent)
+    return LayerHistory(failures, since, acked)
+
+
+async def close_lost_attempts(conn: Any, delivery_ids: Iterable[uuid.UUID], at: datetime) -> int:
+    """Close attempts a dead worker left open (killed mid-try): ``worker lost``,
+    with the bytes its delivery had saved. Returns how many were closed."""
+    result: str = await conn.execute(
+        "UPDATE delivery_attempts a SET finished_at = $2, outcome = 'worker lost', "
+        "bytes_sent = coalesce(a.bytes_sent, d.bytes_sent) FROM deliveries d "
+        "WHERE d.id = a.delivery_id AND a.delivery_id = ANY($1::uuid[]) "
+        "AND a.finished_at IS NULL",
+        list(delivery_ids),
+        at,
+    )
+    return int(result.split()[-1])
+
+
+#: the event of a remote upload session given up for a new one (it may linger
+#: on the platform until it expires)
+ORPHANED_UPLOAD = "delivery.upload_orphaned"
+
+
+async def orphaned_uploads(conn: Any) -> int:
+    """Remote upload sessions abandoned when a retry had to start over (``queue status``)."""
+    n: int = await conn.fetchval("SELECT count(*) FROM events WHERE kind = $1", ORPHANED_UPLOAD)
     return n
 
 
@@ -308,3 +307,114 @@ async def in_state(conn: Any, state: str) -> list[dict[str, Any]]:
         state,
     )
     return [dict(r) for r in rows]
+
+
+class HeldDelivery:
+    """One claimed delivery's writes, all fenced on its lease, and its audit trail.
+
+    What the executor writes about a delivery it holds goes through here: state
+    changes, column updates (upload state, progress), events, and the
+    ``delivery_attempts`` row of each try. ``state`` follows the row.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, claimed: ClaimedDelivery, owner: str) -> None:
+        self.pool = pool
+        self.claimed = claimed
+        self.owner = owner
+        self.state = DeliveryState.CLAIMED
+        self.attempt_id: int | None = None
+
+    async def transition(
+        self,
+        to: DeliveryState,
+        *,
+        reason: str,
+        release: bool = False,
+        fields: Mapping[str, Any] | None = None,
+        honour_cancel: bool = False,
+        attempt: Mapping[str, Any] | None = None,
+    ) -> None:
+        """See :func:`transition`; ``attempt`` (``finish_attempt``'s keywords)
+        closes the open attempt in the same transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await transition(
+                conn,
+                self.claimed.id,
+                to,
+                owner=self.owner,
+                reason=reason,
+                release=release,
+                fields=fields,
+                honour_cancel=honour_cancel,
+            )
+            if attempt is not None and self.attempt_id is not None:
+                await finish_attempt(conn, self.attempt_id, **attempt)
+                self.attempt_id = None
+        self.state = to
+
+    async def update(self, **fields: Any) -> bool:
+        """Set columns (no state change); returns whether a cancel was requested."""
+        async with self.pool.acquire() as conn:
+            return await update_fenced(conn, self.claimed.id, owner=self.owner, fields=fields)
+
+    async def event(self, kind: str, **payload: Any) -> None:
+        async with self.pool.acquire() as conn:
+            await events.record(
+                conn,
+                kind,
+                post_id=self.claimed.post_id,
+                delivery_id=self.claimed.id,
+                payload=payload,
+            )
+
+    async def start_attempt(self, *, layer: str, route: str | None, at: datetime) -> None:
+        async with self.pool.acquire() as conn:
+            self.attempt_id, _ = await start_attempt(
+                conn, self.claimed.id, layer=layer, route=route, worker=self.owner, at=at
+            )
+
+    async def finish_attempt(
+        self,
+        *,
+        at: datetime,
+        outcome: str,
+        error_class: str | None = None,
+        error: str | None = None,
+        bytes_sent: int | None = None,
+    ) -> None:
+        """Close the open attempt row, if any."""
+        if self.attempt_id is None:
+            return
+        async with self.pool.acquire() as conn:
+            await finish_attempt(
+                conn,
+                self.attempt_id,
+                at=at,
+                outcome=outcome,
+                error_class=error_class,
+                error=error,
+                bytes_sent=bytes_sent,
+            )
+        self.attempt_id = None
+
+    async def layer_history(self, layer: str, counted: Iterable[str]) -> LayerHistory:
+        async with self.pool.acquire() as conn:
+            return await layer_history(conn, self.claimed.id, layer, counted)
+
+    async def close_lost_attempts(self, at: datetime) -> None:
+        """Attempts of this delivery still open belong to a holder that died."""
+        async with self.pool.acquire() as conn:
+            await close_lost_attempts(conn, [self.claimed.id], at)
+
+    async def package_inputs(
+        self,
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """(delivery row, post row, attempts) for the manual package."""
+        from pellacia.store import posts
+
+        async with self.pool.acquire() as conn:
+            delivery = await get(conn, self.claimed.id)
+            post = await posts.get(conn, self.claimed.post_id)
+            tries = await attempts(conn, self.claimed.id)
+        assert delivery is not None and post is not None
+        return delivery, post, tries

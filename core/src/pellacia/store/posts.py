@@ -103,6 +103,20 @@ async def get(conn: Any, post_id: uuid.UUID) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+async def find(conn: Any, prefix: str) -> list[uuid.UUID]:
+    """Ids of up to two posts whose id starts with ``prefix`` (operators type short ids)."""
+    rows = await conn.fetch(
+        "SELECT id FROM posts WHERE id::text LIKE $1 || '%' LIMIT 2", prefix.lower()
+    )
+    return [r["id"] for r in rows]
+
+
+async def lock_intake(conn: Any, sha256: str) -> None:
+    """Serialise the intake of one file until the transaction ends, so two racing
+    submissions of it cannot both pass the duplicate check."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sha256)
+
+
 async def counts(conn: Any) -> tuple[int, int]:
     """(posts, deliveries): used by tests and ``--json`` summaries."""
     row = await conn.fetchrow(

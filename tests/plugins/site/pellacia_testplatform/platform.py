@@ -44,6 +44,8 @@ from pellacia.errors import (
 
 NAME = "testplatform"
 DEFAULT_CHUNK = 64 * 1024
+#: a per-call budget like TikTok's inits (roomy here: tests narrow it)
+INIT_QUOTA = "testplatform:init"
 
 
 def _base(ctx: PlatformContext) -> str:
@@ -191,7 +193,9 @@ class TestPlatform:
         max_description_chars=2200,
     )
     auth = TestAuth()
-    quotas: Sequence[QuotaBudget] = ()
+    quotas: Sequence[QuotaBudget] = (
+        QuotaBudget(INIT_QUOTA, limit=10_000, window=timedelta(minutes=1), per_call=True),
+    )
 
     async def upload(
         self, request: PublishRequest, session: UploadSession, ctx: PlatformContext
@@ -209,6 +213,7 @@ class TestPlatform:
             except Rejected:
                 upload_id = None  # the platform forgot it (404): start over
         if upload_id is None:
+            await ctx.spend(INIT_QUOTA)  # every init, retries included, spends the budget
             created = await _call(
                 ctx,
                 "POST",
