@@ -78,9 +78,14 @@ def vpn_routes(registry: Registry, platform: str) -> list[Route]:
 
 
 def route_for(registry: Registry, layer: Layer, platform: str) -> Route:
-    """The route ``layer`` goes out through (call only when :func:`unavailable` is None)."""
+    """The route ``layer`` goes out through (call only when :func:`unavailable` is None).
+
+    Among VPN routes, the lowest optional ``score`` wins (a route's own health
+    estimate: the vpn plugin's tunnels rank up before degraded before down);
+    routes without one count as 0, ties keep registration order.
+    """
     if layer.via_vpn:
-        return vpn_routes(registry, platform)[0]
+        return min(vpn_routes(registry, platform), key=lambda r: float(getattr(r, "score", 0.0)))
     return registry.routes["direct"]
 
 
