@@ -34,7 +34,7 @@ from pellacia.delivery import policy
 from pellacia.delivery.context import Contexts, media_problem, publish_request
 from pellacia.delivery.layers import Layer, LayerKind, route_for, unavailable
 from pellacia.delivery.policy import INLINE_RETRY_MAX, Failure, Stage
-from pellacia.errors import OutcomeUnknown
+from pellacia.errors import ErrorClass, OutcomeUnknown
 from pellacia.log import get_logger
 from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
@@ -68,6 +68,10 @@ class _LayerDone(Exception):
 
 class _Ended(Exception):
     """The delivery reached a state that ends this run (parked, failed, manual)."""
+
+
+class _ReRoute(Exception):
+    """A '+vpn' try lost its network: the next try takes the best route again."""
 
 
 @dataclass
@@ -261,6 +265,13 @@ class DeliveryExecutor:
     async def _layer(self, run: _Run, layer: Layer) -> None:
         if layer.kind is LayerKind.MANUAL:
             await self._to_manual(run)
+        while True:
+            try:
+                return await self._through_route(run, layer)
+            except _ReRoute:  # a dead tunnel is left behind; the upload resumes elsewhere
+                continue
+
+    async def _through_route(self, run: _Run, layer: Layer) -> None:
         route = route_for(self.registry, layer, run.claimed.platform)
         request = publish_request(run.claimed, self.settings)
         if layer.kind is LayerKind.API:
@@ -322,6 +333,8 @@ class DeliveryExecutor:
                     waiting=run.waiting(now),
                 )
                 await self._carry_out(run, layer, policy.decide(failure, situation, self.limits))
+                if layer.via_vpn and failure.error_class is ErrorClass.NETWORK:
+                    raise _ReRoute from None  # an inline retry: take the best route for it
             else:
                 return
 

@@ -5,8 +5,9 @@ first use cleans up what a crashed run left (by our prefix, idempotently),
 then brings the asked route up under its ownership lock. A probe loop
 (started with the first tunnel, in the running event loop) probes each route
 through its proxy and keeps its :class:`~pellacia_vpn.health.Health`; a
-route whose tunnel died or that stays down past ``rebuild_after`` is torn
-down and rebuilt at its next use. Route events become :class:`Alert` s,
+route going ``down`` is torn down at once (its connections cut, so work in
+flight fails fast and moves to another route) and rebuilt at its next use
+after the cooldown; one whose tunnel process died is rebuilt at its next use. Route events become :class:`Alert` s,
 handed to ``on_alert`` (core's dispatcher when wired) and kept in
 ``alerts``. Everything is torn down at :meth:`close` and, as a last resort,
 at interpreter exit.
@@ -178,6 +179,11 @@ class Supervisor:
         if change is not None:
             self._alert(route, *change)
         self._write_status(route)
+        if change is not None and change[1] == "down" and route in self.tunnels:
+            # cut its connections now: work in flight fails at once and moves to
+            # another route instead of waiting for a read timeout; rebuilt on use
+            async with self._guards.setdefault(route, asyncio.Lock()):  # not while it starts
+                await self._stop(route, reason=f"down: {health.last_failure}")
         return result
 
     async def _probe_loop(self) -> None:
