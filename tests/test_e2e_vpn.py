@@ -102,7 +102,7 @@ def setup(world: w.World, routes: tuple[str, ...], fake_url: str, dsn: str, tmp:
     config.write_text(
         f'data_dir = "{data_dir}"\ntimezone = "UTC"\n'
         '[chains]\ntiktok = ["api", "api+vpn", "manual"]\n'
-        "[retry]\nbase_delay = 0.2\nmax_delay = 1\n"
+        "[retry]\nbase_delay = 0.2\nmax_delay = 1\n[spacing]\nmin_interval = 0\njitter = 0\n"
         f'[plugins.vpn]\ndir = "{data_dir / "vpn"}"\nprefix = "pve"\nsubnet = "10.205.0.0/16"\n'
         f'check_url = "{w.CHECK_URL}"\nprobe_interval = 0.25\nprobe_timeout = 1.0\n'
     )
@@ -189,3 +189,15 @@ def test_route_dying_mid_upload_finishes_through_another_route_with_one_post(
     assert len([p for p in state["posts"] if p.get("title") == "Survivor"]) == 1  # one post
     received = sum(u["bytes_received"] for u in state["uploads"])
     assert size <= received < 2 * size  # resumed, not started over from nothing twice
+
+    # o1 works again and comes first by name, but the account keeps its egress: w1
+    asyncio.run(control.clear_faults())
+    world.start_openvpn_server()
+    direct_path(False)
+    again = cli(
+        env, "upload", "--platform", "tiktok", "--file", str(seed), "--title", "Sticky",
+        "--test", "--force-vpn-fallback", "--wait", "--json", "--allow-duplicate",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    rows = asyncio.run(sql(pg_dsn, "SELECT route FROM delivery_attempts ORDER BY id DESC LIMIT 1"))
+    assert rows[0]["route"] == "vpn:w1"

@@ -33,7 +33,7 @@ def test_the_layer_takes_the_healthiest_route_serving_the_platform(tmp_path: Pat
     assert route_for(registry, Layer.API_VPN, "tiktok").name == "vpn:a"  # nothing known yet
     probe(routes["a"], True, False, False)  # down
     probe(routes["b"], True)
-    probe(routes["c"], True, latency=0.001)  # faster, but not for tiktok
+    probe(routes["c"], True)  # healthy, but not for tiktok
     assert routes["a"].health == "down" and routes["b"].health == "up"
     assert route_for(registry, Layer.API_VPN, "tiktok").name == "vpn:b"
     assert route_for(registry, Layer.BROWSER_VPN, "youtube").name == "vpn:c"
@@ -41,3 +41,15 @@ def test_the_layer_takes_the_healthiest_route_serving_the_platform(tmp_path: Pat
     assert route_for(registry, Layer.API_VPN, "tiktok").name == "vpn:a"
     probe(routes["a"], True)
     assert route_for(registry, Layer.API_VPN, "tiktok").name == "vpn:a"
+
+
+def test_an_account_keeps_its_last_route_unless_it_is_worse(tmp_path: Path) -> None:
+    registry, routes = registry_of(tmp_path)
+    assert route_for(registry, Layer.API_VPN, "tiktok", prefer="vpn:b").name == "vpn:b"
+    probe(routes["a"], True, latency=0.001)  # faster and known good: the account stays
+    assert route_for(registry, Layer.API_VPN, "tiktok", prefer="vpn:b").name == "vpn:b"
+    probe(routes["b"], False)  # degraded: the account moves
+    assert route_for(registry, Layer.API_VPN, "tiktok", prefer="vpn:b").name == "vpn:a"
+    probe(routes["b"], True)
+    assert route_for(registry, Layer.API_VPN, "tiktok", prefer="vpn:b").name == "vpn:b"
+    assert route_for(registry, Layer.API_VPN, "tiktok", prefer="vpn:gone").name == "vpn:a"

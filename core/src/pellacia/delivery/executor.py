@@ -272,7 +272,8 @@ class DeliveryExecutor:
                 continue
 
     async def _through_route(self, run: _Run, layer: Layer) -> None:
-        route = route_for(self.registry, layer, run.claimed.platform)
+        prefer = await run.held.last_vpn_route() if layer.via_vpn else None
+        route = route_for(self.registry, layer, run.claimed.platform, prefer)
         request = publish_request(run.claimed, self.settings)
         if layer.kind is LayerKind.API:
             platform = self.registry.platforms[run.claimed.platform]

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 State = Literal["unknown", "up", "degraded", "down"]
-# the order the executor should try routes in (lower first)
-RANK: dict[State, int] = {"up": 0, "unknown": 1, "degraded": 2, "down": 3}
 
 
 @dataclass(frozen=True)
@@ -69,10 +67,12 @@ class Health:
         )
 
     def score(self, now: float) -> float:
-        """Lower is better: state rank first, then latency (a cooling-off route last)."""
+        """Lower is better: 0 up or not probed yet, 10 degraded, 20 down but cooled
+        off, 100 cooling off. Latency is left out on purpose: among healthy
+        routes the executor keeps the account's last one (its egress country)."""
         if not self.usable(now):
             return 100.0
-        return RANK[self.state] * 10 + min(self.latency or 1.0, 9.0)
+        return {"up": 0.0, "unknown": 0.0, "degraded": 10.0, "down": 20.0}[self.state]
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -191,7 +191,7 @@ class TunnelRoute:
 
     @property
     def score(self) -> float:
-        """Lower is better: healthy and fast first, a route cooling off after failures last."""
+        """Lower is better: 0 up or untried, 10 degraded, 20 down, 100 cooling off after failures."""
         return self.supervisor.health_of(self.route).score(time.monotonic())
 
     @property
