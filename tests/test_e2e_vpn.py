@@ -183,6 +183,9 @@ def test_route_dying_mid_upload_finishes_through_another_route_with_one_post(
     routes = [(r["route"], r["outcome"]) for r in rows]
     assert routes[0] == ("vpn:o1", "error") and routes[-1] == ("vpn:w1", "published"), routes
     assert {route for route, _ in routes} == {"vpn:o1", "vpn:w1"}
+    alerts = asyncio.run(sql(pg_dsn, "SELECT payload FROM events WHERE kind = 'alert'"))
+    titles = [r["payload"]["title"] for r in alerts]
+    assert "VPN route vpn:o1 is down" in titles  # the route event became an alert
 
     direct_path(True)
     state = asyncio.run(SandboxControl(fake_url).state("tiktok"))

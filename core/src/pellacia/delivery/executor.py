@@ -179,6 +179,11 @@ class DeliveryExecutor:
         self.on_progress = on_progress
         self.limits = policy.Limits.of(settings.retry, inline_retry_max)
         self.contexts = Contexts(pool, settings, clock)
+        self._route_alerts: set[asyncio.Task[None]] = set()
+        for route in registry.routes.values():
+            subscribe = getattr(route, "on_alert", None)  # optional: routes watching their health
+            if callable(subscribe):
+                subscribe(self._route_alert)
 
     # ------------------------------------------------------------------ entry
 
@@ -599,6 +604,23 @@ class DeliveryExecutor:
                 f"{who}: the platform asks for a human",
                 f"{run.last_error}\nLayer {layer} stopped; trying the next layer.",
             )
+
+    def _route_alert(self, alert: Alert) -> None:
+        """A route's own event (a VPN route down, every route down): recorded and sent."""
+        task = asyncio.get_running_loop().create_task(self._send_route_alert(alert))
+        self._route_alerts.add(task)
+        task.add_done_callback(self._route_alerts.discard)
+
+    async def _send_route_alert(self, alert: Alert) -> None:
+        from pellacia.alerts import record_alert
+
+        try:
+            async with self.pool.acquire() as conn:
+                await record_alert(conn, alert)
+            if self.alerts is not None:
+                await self.alerts.send(alert)
+        except Exception as exc:  # an alert must never break a delivery
+            log.warning("route alert not recorded", title=alert.title, error=str(exc))
 
     async def _alert(self, run: _Run, level: AlertLevel, title: str, body: str) -> None:
         from pellacia.alerts import record_alert

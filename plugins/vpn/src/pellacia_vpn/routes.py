@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pellacia.config_check import mask_url
-from pellacia.contract import RouteHandle
+from pellacia.contract import Alert, RouteHandle
 from pellacia.errors import ConfigError, Transient, Unsupported
 from pydantic import BaseModel, Field, SecretStr
 
@@ -197,6 +197,11 @@ class TunnelRoute:
     @property
     def proxy_url(self) -> str:
         return self.supervisor.names(self).proxy_url
+
+    def on_alert(self, send: Callable[[Alert], object]) -> None:
+        """Hand this route's events (down, up again, every route down) to ``send``
+        (core's executor subscribes: they are recorded and sent as alerts)."""
+        self.supervisor.on_alert = send
 
     def missing(self) -> list[str]:
         """What this machine lacks to bring the tunnel up (empty: everything is there)."""

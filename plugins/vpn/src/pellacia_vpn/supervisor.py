@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import json
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -210,6 +212,7 @@ class Supervisor:
             self._emit(Alert(level="info", title=f"VPN route vpn:{route} is up again"))
 
     def _emit(self, alert: Alert) -> None:
+        alert = dataclasses.replace(alert, at=alert.at or datetime.now(UTC))
         self.alerts.append(alert)
         log.warning(alert.title, level=alert.level, detail=alert.body)
         if self.on_alert is not None:
