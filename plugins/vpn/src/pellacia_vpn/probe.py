@@ -22,6 +22,7 @@ async def probe(proxy: str | None, check_url: str, limit: float) -> ProbeResult:
     ``ip``/``origin``, as ipify and httpbin do): that becomes the egress IP.
     """
     import aiohttp
+    from aiohttp_socks import ProxyError as AioProxyError
     from pellacia.http import client_session
     from python_socks import ProxyError
 
@@ -40,7 +41,7 @@ async def probe(proxy: str | None, check_url: str, limit: float) -> ProbeResult:
                 return ProbeResult(True, time.monotonic() - started, _egress(body))
     except TimeoutError:
         return ProbeResult(False, time.monotonic() - started, None, f"no answer within {limit:g} s")
-    except (aiohttp.ClientError, OSError, ProxyError) as exc:
+    except (aiohttp.ClientError, OSError, ProxyError, AioProxyError) as exc:
         problem = str(exc) or type(exc).__name__
         return ProbeResult(False, time.monotonic() - started, None, problem)
 

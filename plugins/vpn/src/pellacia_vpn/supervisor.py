@@ -170,6 +170,8 @@ class Supervisor:
             result = ProbeResult(ok, 0.0, None, None if ok else "not brought up")
         else:
             result = await probe(proxy, self.options.check_url, self.options.probe_timeout)
+        if self.tunnels.get(route) is not tunnel:
+            return result  # rebuilt or stopped meanwhile: this says nothing about the new one
         health = self.health_of(route)
         change = health.record(
             time.monotonic(),
@@ -181,11 +183,12 @@ class Supervisor:
         if change is not None:
             self._alert(route, *change)
         self._write_status(route)
-        if change is not None and change[1] == "down" and route in self.tunnels:
+        if change is not None and change[1] == "down" and tunnel is not None:
             # cut its connections now: work in flight fails at once and moves to
             # another route instead of waiting for a read timeout; rebuilt on use
             async with self._guards.setdefault(route, asyncio.Lock()):  # not while it starts
-                await self._stop(route, reason=f"down: {health.last_failure}")
+                if self.tunnels.get(route) is tunnel:
+                    await self._stop(route, reason=f"down: {health.last_failure}")
         return result
 
     async def _probe_loop(self) -> None:

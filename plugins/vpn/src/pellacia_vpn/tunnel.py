@@ -106,6 +106,12 @@ class Child:
     def alive(self) -> bool:
         return self.proc.returncode is None
 
+    async def drained(self) -> None:
+        """Wait (briefly) until a dead child's last output has been read."""
+        if self.reader is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.reader), 1.0)
+
     def seen(self, marker: str) -> bool:
         return any(marker in line for line in self.lines)
 
@@ -262,6 +268,7 @@ async def _socks(tunnel: Tunnel, limit: float) -> None:
     deadline = time.monotonic() + limit
     while not await listening():
         if not child.alive or time.monotonic() > deadline:
+            await child.drained()
             raise TunnelError(
                 f"route {names.route}: the SOCKS5 egress did not start ({child.tail()})"
             )
@@ -281,6 +288,8 @@ async def _until(
     while not ready():
         problem = next((m for m in fatal if child.seen(m)), None)
         if problem or not child.alive:
+            if not child.alive:
+                await child.drained()
             raise TunnelError(f"{what} failed: {child.tail()}")
         if time.monotonic() > deadline:
             raise TunnelError(f"{what} was not up within {limit:g} s: {child.tail()}")
