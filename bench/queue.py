@@ -14,6 +14,9 @@ Prints a table (not a test):
 * due -> dispatch latency (p50/p99) with idle workers: deliveries inserted due
   "now" (the NOTIFY path) and due 50 ms later (the sleep-until-next-due path).
 
+``--growth`` instead times the claim, next-due and status queries from 1k to
+1M queued deliveries (``bench/_growth.py``; no pgqueuer needed).
+
 Starts its own private PostgreSQL cluster (durable settings) and removes it.
 """
 
@@ -166,18 +169,39 @@ class CompletionBatcher:
             batch, self.pending = self.pending, []
             if not batch:
                 continue
-            async with self.pool.acquire() as conn:
-                await conn.execute(
-                    "UPDATE deliveries d SET state = 'published', remote_id = 'r-' || d.id,"
-                    " published_at = now(), lease_owner = NULL, lease_until = NULL,"
-                    " updated_at = now()"
-                    " FROM unnest($1::uuid[], $2::text[]) AS v(id, owner)"
-                    " WHERE d.id = v.id AND d.lease_owner = v.owner",
-                    [b[0] for b in batch],
-                    [b[1] for b in batch],
-                )
+            batch.sort(key=lambda b: b[0])  # one lock order for every batch
+            error: Exception | None = None
+            try:
+                await self._flush(batch)
+            except Exception as exc:  # a batch that fails fails its runs, never hangs them
+                error = exc
             for _, _, done in batch:
-                done.set_result(None)
+                if done.done():  # its run was cancelled (lease lost) meanwhile
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+    async def _flush(self, batch: list[tuple[uuid.UUID, str, asyncio.Future[None]]]) -> None:
+        import asyncpg
+
+        for attempt in range(5):
+            try:
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        "UPDATE deliveries d SET state = 'published', remote_id = 'r-' || d.id,"
+                        " published_at = now(), lease_owner = NULL, lease_until = NULL,"
+                        " updated_at = now()"
+                        " FROM unnest($1::uuid[], $2::text[]) AS v(id, owner)"
+                        " WHERE d.id = v.id AND d.lease_owner = v.owner",
+                        [b[0] for b in batch],
+                        [b[1] for b in batch],
+                    )
+                return
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
 
     async def close(self) -> None:
         self.task.cancel()
@@ -227,6 +251,7 @@ async def ours_latency(dsn: str, samples: int, ahead: float) -> list[float]:
                 owner=claimed.lease_owner,
                 reason="published",
                 release=True,
+                fields={"remote_id": f"r-{claimed.id}", "published_at": datetime.now(UTC)},
             )
         if len(lat) >= samples:
             done.set()
@@ -378,11 +403,47 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+def _sizes(text: str) -> list[int]:
+    units = {"k": 1_000, "m": 1_000_000}
+    return [
+        int(float(v[:-1]) * units[v[-1].lower()]) if v[-1].lower() in units else int(v)
+        for v in text.split(",")
+    ]
+
+
+async def growth(admin: str, args: argparse.Namespace) -> None:
+    """``--growth``: query cost from 1k to 1M queued deliveries (see bench/_growth.py)."""
+    import importlib.util
+
+    # bench/ is off sys.path (see the top of this file): load the module by path
+    spec = importlib.util.spec_from_file_location("_growth", os.path.join(_HERE, "_growth.py"))
+    assert spec is not None and spec.loader is not None
+    _growth = sys.modules["_growth"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_growth)
+    dsn = await fresh_db(admin, "bench_growth")
+    conn = await connect_one(dsn)
+    plans: list[str] | None = [] if args.plans else None
+    lines = await _growth.run(
+        conn,
+        _sizes(args.sizes),
+        _sizes(args.accounts),
+        args.growth_samples,
+        lambda msg: print(msg, file=sys.stderr, flush=True),
+        plans,
+    )
+    print(f"claim limit {_growth.CLAIM_LIMIT}; {args.growth_samples} samples per figure")
+    print("\n".join(lines))
+    if plans is not None:
+        await asyncio.to_thread(Path(args.plans).write_text, "\n".join(plans))
+        print(f"plans at the largest size written to {args.plans}")
+
+
 async def main(args: argparse.Namespace) -> None:
-    try:
-        import pgqueuer  # noqa: F401
-    except ImportError:
-        sys.exit("this benchmark compares against pgqueuer: pip install pgqueuer")
+    if not args.growth:
+        try:
+            import pgqueuer  # noqa: F401
+        except ImportError:
+            sys.exit("this benchmark compares against pgqueuer: pip install pgqueuer")
     from pellacia.log import configure_logging
     from pellacia.store.cluster import EmbeddedCluster
 
@@ -394,6 +455,13 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.to_thread(cluster.start)
     try:
         admin = cluster.dsn("postgres")
+        print(
+            f"PostgreSQL {cluster.server_version()}, {os.cpu_count()} CPUs,"
+            f" durable={'no' if args.fast else 'yes'}"
+        )
+        if args.growth:
+            await growth(admin, args)
+            return
         ours = await fresh_db(admin, "bench_ours")
         theirs = await fresh_db(admin, "bench_pgq")
         await install_pgqueuer(theirs)
@@ -418,10 +486,6 @@ async def main(args: argparse.Namespace) -> None:
             )
         header = ("", "pellacia-dist", "pgqueuer (defaults)", "pgqueuer (pool, batch 50)")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-        print(
-            f"PostgreSQL {cluster.server_version()}, {os.cpu_count()} CPUs,"
-            f" durable={'no' if args.fast else 'yes'}"
-        )
         for r in [header, *rows]:
             print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
         print(
@@ -438,4 +502,13 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=4000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--fast", action="store_true", help="fsync off (both sides)")
+    parser.add_argument(
+        "--growth", action="store_true", help="query cost from 1k to 1M queued (no pgqueuer)"
+    )
+    parser.add_argument("--sizes", default="1k,100k,1M", help="--growth: queued deliveries")
+    parser.add_argument("--accounts", default="100,10k", help="--growth: account counts")
+    parser.add_argument("--growth-samples", type=int, default=200, help="--growth: per figure")
+    parser.add_argument(
+        "--plans", metavar="FILE", help="--growth: EXPLAIN plans at the largest size"
+    )
     asyncio.run(main(parser.parse_args()))

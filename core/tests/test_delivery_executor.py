@@ -18,6 +18,7 @@ from pellacia.delivery.errors import BadInput
 from pellacia.delivery.executor import DeliveryExecutor
 from pellacia.delivery.service import CreatedPost, cancel_delivery, create_post
 from pellacia.plugins import load_plugins
+from pellacia.scheduling.service import queue_status
 from pellacia.store import deliveries as store
 from pellacia.store import events, queue
 from pellacia.store.models import ClaimedDelivery, RunControl
@@ -515,9 +516,8 @@ async def test_rate_limit_reason_is_prefixed_once(env: Env) -> None:
     assert row["wait_reason"].startswith("rate-limit: testplatform:calls until ")
     later = (await env.submit()).deliveries[0].id  # due now, held by the account's block
     async with env.pool.acquire() as conn:
-        await queue.refresh_waits(conn, env.clock.now())
-    waiting = await env.row(later)
-    assert waiting["wait_reason"] == row["wait_reason"]
+        waits = await queue.waits(conn, env.clock.now(), [later])
+    assert waits[later].reason == row["wait_reason"]
 
 
 async def test_browser_plugin_without_a_page_script_says_so(env: Env) -> None:
@@ -553,6 +553,8 @@ async def test_an_upload_started_over_is_counted_as_orphaned(env: Env) -> None:
     assert row["state"] == "published" and row["upload_state"]["upload_id"] != first
     async with env.pool.acquire() as conn:
         assert await store.orphaned_uploads(conn) == 1
+        status = await queue_status(conn, datetime.now(UTC))
+    assert status.to_json()["orphaned_uploads"] == 1
     [orphan] = [e for e in await env.events(did) if e["kind"] == "delivery.upload_orphaned"]
     assert orphan["payload"] == {"layer": "api"}  # no upload URL (a capability) in events
 

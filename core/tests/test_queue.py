@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pellacia.config import SpacingSettings
 from pellacia.contract import QuotaBudget
+from pellacia.scheduling import service
 from pellacia.scheduling.testing import enqueue
 from pellacia.store import deliveries, queue, quotas
 from pellacia.store.models import DeliveryState
@@ -80,8 +81,7 @@ async def test_one_normal_in_flight_per_account(pool: Any) -> None:
         got = await claim(conn, T0)
         assert [c.id for c in got] == [first[0], other[0]]
         assert await claim(conn, T0) == []
-        await queue.refresh_waits(conn, T0)
-        assert (await state_of(conn, second[0]))["wait_reason"] == "account-busy"
+        assert await queue.waits(conn, T0, second) == {second[0]: queue.Wait("account-busy", None)}
         await publish(conn, first[0], "w1")
         assert [c.id for c in await claim(conn, T0)] == second
 
@@ -99,13 +99,13 @@ async def test_spacing_interval_and_jitter_with_fake_time(pool: Any) -> None:
         go_at = T0 + timedelta(seconds=1800 + expected_jitter)
         assert await claim(conn, T0 + timedelta(seconds=1800), spacing=fixed(rules)) == []
         assert await queue.next_due(conn, T0) == go_at
-        await queue.refresh_waits(conn, T0 + timedelta(seconds=60))
-        row = await state_of(conn, b[0])
-        assert (row["state"], row["wait_reason"], row["wait_until"]) == ("ready", "spacing", go_at)
+        assert await queue.waits(conn, T0 + timedelta(seconds=60), b) == {
+            b[0]: queue.Wait("spacing", go_at)
+        }
         assert await claim(conn, go_at - timedelta(milliseconds=1), spacing=fixed(rules)) == []
         got = await claim(conn, go_at, spacing=fixed(rules), rng=rng)
         assert [c.id for c in got] == b
-        assert (await state_of(conn, b[0]))["wait_reason"] is None
+        assert await queue.waits(conn, go_at, b) == {}
 
 
 async def test_two_concurrent_claimers_never_dispatch_inside_the_interval(pool: Any) -> None:
@@ -175,8 +175,7 @@ async def test_breaking_preempts_pauses_and_respaces(pool: Any, pg_dsn: str) -> 
             )
             t2 = t1 + timedelta(seconds=5)
             assert await claim(conn, t2, spacing=fixed(rules)) == []  # paused
-            await queue.refresh_waits(conn, t2)
-            assert (await state_of(conn, later[0]))["wait_reason"] == "breaking"
+            assert await queue.waits(conn, t2, later) == {later[0]: queue.Wait("breaking", None)}
             for d in news:
                 await publish(conn, d, "w1")
             # Out: normal posts are re-spaced after the breaking dispatch.
@@ -330,9 +329,9 @@ async def test_announced_block_keeps_account_queued(pool: Any) -> None:
         await quotas.block(conn, platform="tt", account="a", until=until, reason="429 daily cap")
         assert await claim(conn, T0) == []
         assert await queue.next_due(conn, T0) == until
-        await queue.refresh_waits(conn, T0)
-        row = await state_of(conn, blocked[0])
-        assert (row["wait_reason"], row["wait_until"]) == ("rate-limit: 429 daily cap", until)
+        assert await queue.waits(conn, T0, blocked) == {
+            blocked[0]: queue.Wait("rate-limit: 429 daily cap", until)
+        }
         assert await quotas.active_block(conn, "tt", "a", T0) == (until, "429 daily cap")
         # App-wide block covers every account.
         await quotas.block(
@@ -395,3 +394,137 @@ async def test_concurrent_claimers_take_each_delivery_exactly_once(pool: Any, pg
 
     await asyncio.wait_for(asyncio.gather(*(claimer(f"w{i}") for i in range(4))), 60)
     assert len(seen) == 120 == len(set(seen))
+
+
+# ------------------------------------------------ candidate selection edge cases
+#
+# The claim reads the oldest due rows first and, when those are held, selects
+# account-first. Each test runs both ways: "account-first" gives up the first
+# read at once.
+
+
+@pytest.fixture(params=["oldest-first", "account-first"])
+def selection(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "account-first":
+        monkeypatch.setattr(queue, "SCAN_MIN", 1)
+        monkeypatch.setattr(queue, "SCAN_FACTOR", 0)
+    return str(request.param)
+
+
+async def _backlog(conn: Any, account: str, n: int, oldest: datetime) -> list[Any]:
+    """``n`` normal deliveries on ``account``, due a minute apart from ``oldest``."""
+    return [
+        (await enqueue(conn, platforms=[("yt", account)], due_at=oldest + timedelta(minutes=i)))[0]
+        for i in range(n)
+    ]
+
+
+async def test_breaking_goes_first_over_blocked_accounts(pool: Any, selection: str) -> None:
+    rules = SpacingSettings(min_interval=600, jitter=0, breaking_floor=60)
+    kw: dict[str, Any] = {"spacing": fixed(rules)}
+    async with pool.acquire() as conn:
+        # Spacing windows start on a, b and c; c's breaking floor starts too.
+        first = [(await enqueue(conn, platforms=[("yt", a)], due_at=T0))[0] for a in "abc"]
+        assert sorted(c.id for c in await claim(conn, T0, **kw)) == sorted(first)
+        [b0] = await enqueue(conn, platforms=[("yt", "c")], due_at=T0, breaking=True)
+        assert [c.id for c in await claim(conn, T0, **kw)] == [b0]
+        for d in [*first, b0]:
+            await publish(conn, d, "w1")
+        # Older rows on the held accounts come first in due order.
+        await _backlog(conn, "a", 4, T0 - timedelta(hours=2))
+        await _backlog(conn, "b", 4, T0 - timedelta(hours=2))
+        held = await enqueue(
+            conn, platforms=[("yt", "c")], due_at=T0 - timedelta(hours=3), breaking=True
+        )
+        news = await enqueue(
+            conn, platforms=[("yt", "a")], due_at=T0 + timedelta(seconds=10), breaking=True
+        )
+        free = await enqueue(conn, platforms=[("yt", "d")], due_at=T0 + timedelta(seconds=20))
+        t = T0 + timedelta(seconds=30)
+        assert [c.id for c in await claim(conn, t, **kw)] == news + free
+        # Left: c's breaking post (floor ends at T0 + 60 s) and spaced backlogs.
+        assert await queue.next_due(conn, t) == T0 + timedelta(seconds=60)
+        assert await claim(conn, T0 + timedelta(seconds=59), **kw) == []
+        assert [c.id for c in await claim(conn, T0 + timedelta(seconds=60), **kw)] == held
+
+
+async def test_slot_owner_returns_inside_its_window(pool: Any, selection: str) -> None:
+    rules = SpacingSettings(min_interval=600, jitter=0)
+    kw: dict[str, Any] = {"spacing": fixed(rules)}
+    async with pool.acquire() as conn:
+        [first] = await enqueue(conn, platforms=[("yt", "a")], due_at=T0 - timedelta(hours=1))
+        backlog = await _backlog(conn, "a", 5, T0 - timedelta(minutes=30))
+        [c] = await claim(conn, T0, **kw)
+        assert c.id == first
+        # The executor parks it for a retry in a minute, inside its window.
+        await deliveries.transition(
+            conn,
+            first,
+            DeliveryState.RETRY_WAIT,
+            owner="w1",
+            reason="transient error",
+            release=True,
+            fields={"due_at": T0 + timedelta(seconds=60)},
+        )
+        assert await queue.next_due(conn, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=60)
+        assert await queue.waits(conn, T0 + timedelta(seconds=1), backlog[:1]) == {
+            backlog[0]: queue.Wait("spacing", T0 + timedelta(seconds=600))
+        }
+        assert await claim(conn, T0 + timedelta(seconds=59), **kw) == []
+        [again] = await claim(conn, T0 + timedelta(seconds=60), **kw)
+        assert (again.id, again.attempts) == (first, 2)
+        # It fails; a person retries it: still the owner of the window.
+        await deliveries.transition(
+            conn, first, DeliveryState.FAILED, owner="w1", reason="boom", release=True
+        )
+        await service.retry(conn, first, T0 + timedelta(seconds=120))
+        [third] = await claim(conn, T0 + timedelta(seconds=120), **kw)
+        assert (third.id, third.attempts) == (first, 3)
+        await publish(conn, first, "w1")
+        assert await claim(conn, T0 + timedelta(seconds=599), **kw) == []
+        [nxt] = await claim(conn, T0 + timedelta(seconds=600), **kw)
+        assert nxt.id == backlog[0]
+
+
+async def test_breaking_in_flight_pauses_its_account_only(pool: Any, selection: str) -> None:
+    async with pool.acquire() as conn:
+        news = await enqueue(conn, platforms=[("yt", "a")], due_at=T0, breaking=True)
+        assert [c.id for c in await claim(conn, T0)] == news
+        paused = await _backlog(conn, "a", 5, T0 - timedelta(minutes=20))
+        other = await enqueue(conn, platforms=[("yt", "b")], due_at=T0)
+        assert [c.id for c in await claim(conn, T0)] == other
+        assert await queue.waits(conn, T0, paused[:1]) == {paused[0]: queue.Wait("breaking", None)}
+        # Nothing to sleep until: the breaking post's end wakes the workers.
+        assert await queue.next_due(conn, T0) is None
+        await publish(conn, news[0], "w1")
+        assert await queue.next_due(conn, T0) == T0
+        assert [c.id for c in await claim(conn, T0)] == paused[:1]
+
+
+async def test_quota_and_announced_blocks_hold_only_their_accounts(
+    pool: Any, selection: str
+) -> None:
+    budget = QuotaBudget(name="uploads", limit=1, window=timedelta(hours=1), per_account=True)
+    kw: dict[str, Any] = {"quotas_for": lambda p: [budget] if p == "yt" else []}
+    async with pool.acquire() as conn:
+        a1, a2 = await _backlog(conn, "a", 2, T0 - timedelta(hours=2))
+        [b1] = await enqueue(conn, platforms=[("tt", "b")], due_at=T0 - timedelta(hours=3))
+        await quotas.block(
+            conn, platform="tt", account="b", until=T0 + timedelta(minutes=15), reason="429"
+        )
+        [c1] = await enqueue(conn, platforms=[("yt", "c")], due_at=T0)
+        assert [c.id for c in await claim(conn, T0, **kw)] == [a1, c1]
+        for d in (a1, c1):
+            await publish(conn, d, "w1")
+        # a's budget is spent for the hour: its next delivery waits, never fails.
+        assert await claim(conn, T0, **kw) == []
+        row = await state_of(conn, a2)
+        assert (row["state"], row["due_at"]) == ("ready", T0 + timedelta(hours=1))
+        assert await queue.waits(conn, T0, [a2, b1]) == {
+            a2: queue.Wait("quota:uploads", T0 + timedelta(hours=1)),
+            b1: queue.Wait("rate-limit: 429", T0 + timedelta(minutes=15)),
+        }
+        assert await queue.next_due(conn, T0) == T0 + timedelta(minutes=15)
+        assert [c.id for c in await claim(conn, T0 + timedelta(minutes=15), **kw)] == [b1]
+        assert await queue.next_due(conn, T0 + timedelta(minutes=15)) == T0 + timedelta(hours=1)
+        assert [c.id for c in await claim(conn, T0 + timedelta(hours=1), **kw)] == [a2]

@@ -119,6 +119,24 @@ async def test_bearer_and_one_refresh_then_one_retry_with_the_body_again(
     assert server.seen[0][1] == "/demo/v1/things"  # ctx.endpoint: the sandbox's fake
 
 
+async def test_encoded_urls_are_sent_as_built(server: Server, ctx: PlatformContext) -> None:
+    """``encoded_urls``: a percent-encoded ':' reaches the server encoded (aiohttp
+    would otherwise requote it); by default the URL is requoted."""
+    raw: list[str] = []
+
+    async def handler(request: web.Request, body: bytes) -> web.Response:
+        raw.append(request.raw_path)
+        return web.json_response({})
+
+    class Exact(Api):
+        encoded_urls = True
+
+    server.handler = handler
+    await Exact(ctx).request("GET", "/v/urn%3Ali%3Avideo%3A1", action="read")
+    await api(ctx).request("GET", "/v/urn%3Ali%3Avideo%3A1", action="read")
+    assert raw == ["/demo/v/urn%3Ali%3Avideo%3A1", "/demo/v/urn:li:video:1"]
+
+
 async def test_a_second_401_is_auth_expired_after_exactly_one_refresh(
     server: Server, ctx: PlatformContext
 ) -> None:

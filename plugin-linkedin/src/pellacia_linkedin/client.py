@@ -24,14 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from pellacia.contract import PlatformContext
 from pellacia.errors import PlatformError, RateLimited, Rejected
 from pellacia.log import get_logger, redact_text
-from pellacia.sdk import ApiClient, Body, Reply
-from yarl import URL
+from pellacia.sdk import ApiClient, Reply
 
 PLATFORM = "linkedin"
 API_BASE = "https://api.linkedin.com"
@@ -118,6 +117,8 @@ class LinkedInApi(ApiClient):
 
     display_name = "LinkedIn"
     base_url = API_BASE
+    # Rest.li 2.0 reads a decoded ':' in a URN as syntax: send URLs as built
+    encoded_urls = True
 
     def __init__(self, ctx: PlatformContext) -> None:
         super().__init__(ctx)
@@ -159,60 +160,9 @@ class LinkedInApi(ApiClient):
             quota=DAILY_QUOTA,
         )
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        action: str,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        data: Body = None,
-        auth: bool = True,
-        accept: Container[int] = (),
-        idempotent: bool = True,
-        time_limit: float | None = None,
-    ) -> Reply:
-        """``ApiClient.request`` with LinkedIn's version headers on every call."""
-        sent = {
-            "LinkedIn-Version": self.version,
-            "X-Restli-Protocol-Version": "2.0.0",
-            **(headers or {}),
-        }
-        return await super().request(
-            method,
-            url,
-            action=action,
-            params=params,
-            headers=sent,
-            json=json,
-            data=data,
-            auth=auth,
-            accept=accept,
-            idempotent=idempotent,
-            time_limit=time_limit,
-        )
-
-    async def _once(
-        self,
-        method: str,
-        url: str,
-        action: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        json: Any,
-        data: Body,
-        auth: bool,
-        idempotent: bool,
-        time_limit: float | None,
-    ) -> Reply:
-        # Send the URL as built: aiohttp requotes a str and turns %3A back into ':',
-        # which Rest.li 2.0 reads as syntax. (ApiClient has no option for this.)
-        encoded = cast(str, URL(url, encoded=True))
-        return await super()._once(
-            method, encoded, action, params, headers, json, data, auth, idempotent, time_limit
-        )
+    def common_headers(self) -> Mapping[str, str]:
+        """LinkedIn's version headers, on every call."""
+        return {"LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}
 
     async def get(self, path: str, *, action: str, method_header: str = "") -> dict[str, Any]:
         """GET ``path`` (already encoded) and return its JSON object."""

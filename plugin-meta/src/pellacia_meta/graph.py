@@ -24,7 +24,7 @@ when to come back.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 from pellacia.contract import PlatformContext, TokenSet
 from pellacia.errors import AuthExpired, Challenge, PlatformError, RateLimited, Rejected, Transient
 from pellacia.log import redact_text
-from pellacia.sdk import ApiClient, Body, Reply
+from pellacia.sdk import ApiClient, Reply
 
 GRAPH = "https://graph.facebook.com"
 WWW = "https://www.facebook.com"
@@ -205,38 +205,13 @@ class GraphApi(ApiClient):
             return Transient(text, platform=self.platform)
         return Rejected(text, platform=self.platform)
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        action: str,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        data: Body = None,
-        auth: bool = True,
-        accept: Container[int] = (),
-        idempotent: bool = True,
-        time_limit: float | None = None,
-    ) -> Reply:
-        """``ApiClient.request`` that respects and records the Graph usage headers."""
+    async def before_call(self, action: str) -> None:
+        """Slow down from 90 % of a Graph usage budget; wait at 100 %."""
         await self.meter.before_call(self.ctx, f"{self.name} {action}")
-        reply = await super().request(
-            method,
-            url,
-            action=action,
-            params=params,
-            headers=headers,
-            json=json,
-            data=data,
-            auth=auth,
-            accept=accept,
-            idempotent=idempotent,
-            time_limit=time_limit,
-        )
+
+    def after_reply(self, reply: Reply) -> None:
+        """Record the usage headers of every answer."""
         self.meter.note(reply, self.ctx.clock.now())
-        return reply
 
     # ------------------------------------------------------------ helpers
 

@@ -446,8 +446,17 @@ def schedule_list(app: AppContext, include_done: bool, as_json: bool) -> None:
     from pellacia.store import posts as post_store
 
     async def action(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+        from pellacia.clock import SYSTEM_CLOCK
+        from pellacia.store import queue
+
         async with pool.acquire() as conn:
-            return await post_store.scheduled(conn, include_done=include_done)
+            rows = await post_store.scheduled(conn, include_done=include_done)
+            # why each waits now (spacing, breaking, blocks are computed on read)
+            waits = await queue.waits(conn, SYSTEM_CLOCK.now(), [r["delivery_id"] for r in rows])
+        for r in rows:
+            wait = waits.get(r["delivery_id"])
+            r["wait_reason"] = wait.reason if wait else None
+        return rows
 
     rows = with_pool(app, action)
     if as_json:

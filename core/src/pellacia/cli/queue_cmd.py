@@ -86,6 +86,11 @@ def _render(s: QueueStatus, zone: str) -> None:
     out.print(counts if s.counts else "No deliveries.")
     nxt = "nothing queued" if s.next_due is None else _when(s.next_due, zone)
     out.print(f"Next due: {nxt}")
+    if s.orphaned_uploads:
+        out.print(
+            f"Abandoned remote uploads: {s.orphaned_uploads} (uploads started over after a "
+            "lost session; the platform lets them expire)"
+        )
     if s.accounts:
         table = Table(title="Accounts", title_justify="left")
         for col in ("platform", "account", "next post allowed", "in flight", "queued", "status"):

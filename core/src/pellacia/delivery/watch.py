@@ -77,8 +77,13 @@ class LiveProgress:
 
 
 async def snapshot(pool: asyncpg.Pool, post_id: uuid.UUID) -> list[DeliveryView]:
+    from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.store import queue
+
     async with pool.acquire() as conn:
         rows = await delivery_store.of_post(conn, post_id)
+        # why each waits now (spacing, breaking, blocks are computed on read)
+        waits = await queue.waits(conn, SYSTEM_CLOCK.now(), [r["id"] for r in rows])
     return [
         DeliveryView(
             id=r["id"],
@@ -87,7 +92,7 @@ async def snapshot(pool: asyncpg.Pool, post_id: uuid.UUID) -> list[DeliveryView]
             state=r["state"],
             bytes_sent=r["bytes_sent"] or 0,
             bytes_total=r["bytes_total"] or 0,
-            wait_reason=r["wait_reason"],
+            wait_reason=waits[r["id"]].reason if r["id"] in waits else None,
             due_at=r["due_at"],
             remote_url=r["remote_url"],
             last_error=r["last_error"],

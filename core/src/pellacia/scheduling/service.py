@@ -8,10 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from pellacia.delivery.errors import BadInput, NotFound
-from pellacia.store import queue
+from pellacia.store import deliveries, queue, states
+from pellacia.store import status as store_status
+from pellacia.store.models import DISPATCHABLE, IN_FLIGHT
 
-CLEARABLE = ("failed", "cancelled", "manual")
-RETRYABLE = ("failed", "manual")
+CLEARABLE = tuple(sorted(s.value for s in states.CLEARABLE))
+#: the states ``queue retry`` puts back in the queue (the declared retry edges)
+RETRYABLE = tuple(sorted(f.value for (f, _), op in states.TRANSITIONS.items() if op == "retry"))
+QUEUED = tuple(sorted(DISPATCHABLE))
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class QueueStatus:
     accounts: list[AccountWindow] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
     budgets: list[Budget] = field(default_factory=list)
+    #: remote upload sessions given up for a new one (they expire on the platform)
+    orphaned_uploads: int = 0
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -72,6 +78,7 @@ class QueueStatus:
             "now": iso(self.now),
             "counts": self.counts,
             "next_due": iso(self.next_due),
+            "orphaned_uploads": self.orphaned_uploads,
             "accounts": [
                 {
                     "platform": a.platform,
@@ -111,59 +118,65 @@ class QueueStatus:
         }
 
 
-_ACCOUNTS = """
-WITH accts AS (
-    SELECT DISTINCT platform, account FROM deliveries
-    WHERE state IN ('pending', 'ready', 'retry_wait', 'suspended', 'claimed', 'uploading',
-                    'publishing')
-    UNION SELECT platform, account FROM account_slots
-)
-SELECT a.platform, a.account, s.next_at, s.last_dispatch_at,
-    (SELECT count(*) FROM deliveries f WHERE f.platform = a.platform AND f.account = a.account
-       AND f.state IN ('claimed', 'uploading', 'publishing')) AS in_flight,
-    (SELECT count(*) FROM deliveries q WHERE q.platform = a.platform AND q.account = a.account
-       AND q.state IN ('pending', 'ready', 'retry_wait', 'suspended')) AS queued,
-    EXISTS (SELECT 1 FROM deliveries b WHERE b.platform = a.platform AND b.account = a.account
-       AND b.priority > 0 AND (b.state IN ('claimed', 'uploading', 'publishing', 'retry_wait',
-                                           'suspended')
-                               OR (b.state IN ('pending', 'ready') AND b.due_at <= $1)))
-       AS breaking_active,
-    blk.blocked_until, blk.reason
-FROM accts a
-LEFT JOIN account_slots s ON s.platform = a.platform AND s.account = a.account
-LEFT JOIN LATERAL (
-    SELECT r.blocked_until, r.reason FROM rate_limits r
-    WHERE r.bucket IN ('block:' || a.platform || ':' || a.account, 'block:' || a.platform || ':*')
-      AND r.blocked_until > $1
-    ORDER BY r.blocked_until DESC LIMIT 1
-) blk ON true
-ORDER BY a.platform, a.account
-"""
+#: at most this many waiting deliveries are listed
+WAITING_SHOWN = 200
+
+
+def _accounts(
+    now: datetime,
+    slots: list[Any],
+    per_account: dict[tuple[str, str], dict[str, int]],
+    paused: set[tuple[str, str]],
+    blocks: list[Any],
+) -> list[AccountWindow]:
+    by_key: dict[tuple[str, str], tuple[datetime, str | None]] = {}
+    for b in blocks:
+        key = (b["platform"], b["account"])
+        if key not in by_key or b["until"] > by_key[key][0]:
+            by_key[key] = (b["until"], b["reason"])
+    windows = []
+    for r in slots:
+        key = (r["platform"], r["account"])
+        block = max(
+            (b for b in (by_key.get(key), by_key.get((r["platform"], "*"))) if b is not None),
+            key=lambda b: b[0],
+            default=None,
+        )
+        states = per_account.get(key, {})
+        windows.append(
+            AccountWindow(
+                platform=r["platform"],
+                account=r["account"],
+                next_at=r["next_at"] if r["next_at"] and r["next_at"] > now else None,
+                last_dispatch_at=r["last_dispatch_at"],
+                in_flight=sum(states.get(s, 0) for s in IN_FLIGHT),
+                queued=sum(states.get(s, 0) for s in QUEUED),
+                breaking_active=key in paused,
+                blocked_until=block[0] if block else None,
+                block_reason=block[1] if block else None,
+            )
+        )
+    return windows
 
 
 async def queue_status(conn: Any, now: datetime) -> QueueStatus:
     """Counts per platform and state, next due time, account windows, waits, budgets."""
-    await queue.refresh_waits(conn, now)
     status = QueueStatus(now=now)
-    for r in await conn.fetch(
-        "SELECT platform, state, count(*) AS n FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2"
-    ):
-        status.counts.setdefault(r["platform"], {})[r["state"]] = r["n"]
+    per_account: dict[tuple[str, str], dict[str, int]] = {}
+    for r in await store_status.counts(conn):
+        by_state = status.counts.setdefault(r["platform"], {})
+        by_state[r["state"]] = by_state.get(r["state"], 0) + r["n"]
+        per_account.setdefault((r["platform"], r["account"]), {})[r["state"]] = r["n"]
+    status.counts = {p: dict(sorted(c.items())) for p, c in sorted(status.counts.items())}
     status.next_due = await queue.next_due(conn, now)
-    status.accounts = [
-        AccountWindow(
-            platform=r["platform"],
-            account=r["account"],
-            next_at=r["next_at"] if r["next_at"] and r["next_at"] > now else None,
-            last_dispatch_at=r["last_dispatch_at"],
-            in_flight=r["in_flight"],
-            queued=r["queued"],
-            breaking_active=r["breaking_active"],
-            blocked_until=r["blocked_until"],
-            block_reason=r["reason"],
-        )
-        for r in await conn.fetch(_ACCOUNTS, now)
-    ]
+    status.orphaned_uploads = await deliveries.orphaned_uploads(conn)
+    status.accounts = _accounts(
+        now,
+        await store_status.slots(conn),
+        per_account,
+        await store_status.breaking_paused(conn, now),
+        await store_status.blocks(conn, now),
+    )
     status.waiting = [
         Waiting(
             id=r["id"],
@@ -171,15 +184,10 @@ async def queue_status(conn: Any, now: datetime) -> QueueStatus:
             account=r["account"],
             state=r["state"],
             due_at=r["due_at"],
-            reason=r["wait_reason"],
-            until=r["wait_until"],
+            reason=r["reason"],
+            until=r["until"],
         )
-        for r in await conn.fetch(
-            "SELECT id, platform, account, state, due_at, wait_reason, wait_until"
-            " FROM deliveries WHERE wait_reason IS NOT NULL"
-            " AND state IN ('pending', 'ready', 'retry_wait', 'suspended')"
-            " ORDER BY priority DESC, due_at LIMIT 200"
-        )
+        for r in await queue.waiting(conn, now, WAITING_SHOWN)
     ]
     status.budgets = [
         Budget(
@@ -191,12 +199,7 @@ async def queue_status(conn: Any, now: datetime) -> QueueStatus:
             else None,
             reason=r["reason"],
         )
-        for r in await conn.fetch(
-            "SELECT bucket, used, window_end, blocked_until, reason FROM rate_limits"
-            " WHERE (window_end IS NOT NULL AND window_end > $1) OR blocked_until > $1"
-            " OR used > 0 ORDER BY bucket",
-            now,
-        )
+        for r in await store_status.budgets(conn, now)
     ]
     return status
 
@@ -206,14 +209,7 @@ async def clear(conn: Any, state: str) -> int:
     without any delivery; returns how many deliveries went."""
     if state not in CLEARABLE:
         raise BadInput(f"only {', '.join(CLEARABLE)} deliveries can be cleared, not {state!r}")
-    async with conn.transaction():
-        rows = await conn.fetch("DELETE FROM deliveries WHERE state = $1 RETURNING post_id", state)
-        await conn.execute(
-            "DELETE FROM posts p WHERE p.id = ANY($1::uuid[])"
-            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id)",
-            list({r["post_id"] for r in rows}),
-        )
-    return len(rows)
+    return await store_status.clear(conn, state)
 
 
 async def find_delivery(conn: Any, text: str) -> uuid.UUID:
@@ -225,13 +221,12 @@ async def find_delivery(conn: Any, text: str) -> uuid.UUID:
         pass
     if len(text) < 4:
         raise BadInput("give at least 4 characters of the delivery id")
-    rows = await conn.fetch("SELECT id FROM deliveries WHERE id::text LIKE $1 || '%' LIMIT 2", text)
-    if not rows:
+    found = await store_status.ids_starting_with(conn, text)
+    if not found:
         raise NotFound(f"no delivery with id {text}")
-    if len(rows) > 1:
+    if len(found) > 1:
         raise BadInput(f"{text} matches several deliveries; give more of the id")
-    found: uuid.UUID = rows[0]["id"]
-    return found
+    return found[0]
 
 
 async def retry(conn: Any, delivery_id: uuid.UUID, now: datetime) -> str:
@@ -241,22 +236,11 @@ async def retry(conn: Any, delivery_id: uuid.UUID, now: datetime) -> str:
     starts over, and ``outcome_unknown`` stays so a possible earlier publish is
     reconciled first. Returns the state it had.
     """
-    async with conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT state FROM deliveries WHERE id = $1 FOR UPDATE", delivery_id
+    previous = await store_status.retry(conn, delivery_id, now, RETRYABLE)
+    if previous is None:
+        raise NotFound(f"no delivery with id {delivery_id}")
+    if previous not in RETRYABLE:
+        raise BadInput(
+            f"delivery {delivery_id} is {previous}; only failed or manual ones are retried"
         )
-        if row is None:
-            raise NotFound(f"no delivery with id {delivery_id}")
-        if row["state"] not in RETRYABLE:
-            raise BadInput(
-                f"delivery {delivery_id} is {row['state']}; only failed or manual ones are retried"
-            )
-        await conn.execute(
-            "UPDATE deliveries SET state = 'ready', due_at = $2, layer_index = 0, layer = NULL,"
-            " wait_reason = NULL, wait_until = NULL, lease_owner = NULL, lease_until = NULL,"
-            " updated_at = now() WHERE id = $1",
-            delivery_id,
-            now,
-        )
-    previous: str = row["state"]
     return previous

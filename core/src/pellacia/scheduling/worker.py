@@ -54,8 +54,6 @@ Runner = Callable[[ClaimedDelivery, RunControl], Coroutine[Any, Any, None]]
 SWEEP_SECONDS = 5.0
 #: how long in-flight tasks get to checkpoint on shutdown
 SHUTDOWN_GRACE = 20.0
-#: least seconds between two refreshes of the wait reasons by one worker
-REFRESH_WAITS_SECONDS = 2.0
 #: pause after a failed claim (database gone, deadlock victim) before trying again
 ERROR_BACKOFF = 1.0
 
@@ -117,7 +115,6 @@ class Worker:
         self._on_progress = on_progress
         self.held: dict[uuid.UUID, _Held] = {}
         self.claimed_total = 0
-        self._next_refresh = 0.0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._timers: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]] = []
@@ -241,10 +238,6 @@ class Worker:
         """Seconds until the next delivery can go (None: wait for a wake-up)."""
         now = self.clock.now()
         async with self.pool.acquire() as conn:
-            # Wait reasons are for people (queue status): refresh them now and then.
-            if self.clock.monotonic() >= self._next_refresh:
-                self._next_refresh = self.clock.monotonic() + REFRESH_WAITS_SECONDS
-                await queue.refresh_waits(conn, now)
             due = await queue.next_due(conn, now)
         return None if due is None else max(0.0, (due - now).total_seconds())
 

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from pellacia.contract import PlatformContext, TokenSet
 from pellacia.errors import (
@@ -87,6 +88,9 @@ class ApiClient:
     status_errors: ClassVar[Mapping[int, type[PlatformError]]] = {}
     #: seconds to wait after a 429 that names no time
     default_retry_after: ClassVar[float] = 60.0
+    #: send URLs exactly as built (already percent-encoded): aiohttp would
+    #: otherwise requote them, turning e.g. ``%3A`` back into ``:``
+    encoded_urls: ClassVar[bool] = False
 
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
@@ -121,6 +125,16 @@ class ApiClient:
     def auth_headers(self, tokens: TokenSet) -> dict[str, str]:
         """Headers that authorize a request; override for another scheme (an API-key header)."""
         return {"Authorization": f"Bearer {tokens.access_token}"}
+
+    def common_headers(self) -> Mapping[str, str]:
+        """Headers every call carries (an API version...); a call's own headers win."""
+        return {}
+
+    async def before_call(self, action: str) -> None:
+        """Called before each request: pace the calls (usage headers seen so far...)."""
+
+    def after_reply(self, reply: Reply) -> None:
+        """Called with every reply, the one refused before a refresh too (usage headers...)."""
 
     def is_error(self, reply: Reply) -> bool:
         """Whether ``reply`` failed; override for APIs that answer errors with 200."""
@@ -217,15 +231,19 @@ class ApiClient:
         ``time_limit``: seconds for the whole call (default: the session's).
         """
         target = self.url(url)
+        sent = {**self.common_headers(), **(headers or {})}
+        await self.before_call(action)
         reply = await self._once(
-            method, target, action, params, headers, json, data, auth, idempotent, time_limit
+            method, target, action, params, sent, json, data, auth, idempotent, time_limit
         )
+        self.after_reply(reply)
         if auth and self.is_unauthorized(reply) and reply.status not in accept:
             self.refreshes += 1
             await self.ctx.tokens.refresh()
             reply = await self._once(
-                method, target, action, params, headers, json, data, auth, idempotent, time_limit
+                method, target, action, params, sent, json, data, auth, idempotent, time_limit
             )
+            self.after_reply(reply)
         if reply.status in accept or not self.is_error(reply):
             return reply
         raise self.error_for(reply, action)
@@ -263,8 +281,9 @@ class ApiClient:
             options["data"] = data() if callable(data) else data
         if time_limit is not None:
             options["timeout"] = aiohttp.ClientTimeout(total=time_limit)
+        target: str | URL = URL(url, encoded=True) if self.encoded_urls else url
         try:
-            async with self.ctx.http.request(method, url, **options) as resp:
+            async with self.ctx.http.request(method, target, **options) as resp:
                 return Reply(
                     resp.status, CIMultiDictProxy(CIMultiDict(resp.headers)), await resp.read()
                 )

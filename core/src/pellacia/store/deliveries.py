@@ -218,7 +218,10 @@ ORPHANED_UPLOAD = "delivery.upload_orphaned"
 
 async def orphaned_uploads(conn: Any) -> int:
     """Remote upload sessions abandoned when a retry had to start over (``queue status``)."""
-    n: int = await conn.fetchval("SELECT count(*) FROM events WHERE kind = $1", ORPHANED_UPLOAD)
+    # the literal matches the partial index of migration 0006
+    n: int = await conn.fetchval(
+        "SELECT count(*) FROM events WHERE kind = 'delivery.upload_orphaned'"
+    )
     return n
 
 

@@ -26,6 +26,15 @@ Wake-ups: a trigger (migration 0002) sends ``NOTIFY`` on :data:`QUEUE_CHANNEL`
 whenever a delivery is inserted or becomes dispatchable, or an in-flight one
 finishes. :func:`notify` sends the same signal by hand. Idle workers
 ``LISTEN`` there and otherwise sleep until :func:`next_due`.
+
+Cost (DESIGN §11): the claim, :func:`next_due` and the wait reasons read a
+bounded number of index entries whatever the number of queued rows: the
+claim reads the oldest due rows up to a cap, then selects account-first (one
+``account_slots`` row per account, created by a trigger when its first
+delivery is inserted); :func:`next_due` is the minimum of a few "first row in
+index order" queries; why a delivery waits is computed when read
+(:func:`waits`, :func:`waiting`), never rewritten on a timer. Every state
+change here sets ``state_reason`` (the 0004 trigger writes the event).
 """
 
 from __future__ import annotations
@@ -48,84 +57,169 @@ QUEUE_CHANNEL = "pellacia_queue"
 #: NOTIFY channel: payload is the id of a normal delivery breaking news pre-empts
 PREEMPT_CHANNEL = "pellacia_preempt"
 
+#: the claim's fast path reads at most this many due rows per candidate wanted
+#: (and at least SCAN_MIN) before it switches to account-first selection
+SCAN_FACTOR = 16
+SCAN_MIN = 128
+
 SpacingFor = Callable[[str], SpacingSettings]
 QuotasFor = Callable[[str], Sequence[QuotaBudget]]
 
 _DISPATCHABLE = "('pending', 'ready', 'retry_wait', 'suspended')"
 _IN_FLIGHT = "('claimed', 'uploading', 'publishing')"
 
+# Per-account facts, each one or two index probes ({t}: an alias with
+# platform and account). Never a walk over an account's queued rows.
+#
 # A breaking delivery pauses normal ones on its account while it is in flight,
 # waiting for a retry or resume, or due.
 _PAUSING_BREAKING = f"""
-    SELECT 1 FROM deliveries b
-    WHERE b.platform = {{t}}.platform AND b.account = {{t}}.account AND b.priority > 0
-      AND (b.state IN {_IN_FLIGHT} OR b.state IN ('retry_wait', 'suspended')
-           OR (b.state IN ('pending', 'ready') AND b.due_at <= $1))
+    (EXISTS (SELECT 1 FROM deliveries pb
+             WHERE pb.platform = {{t}}.platform AND pb.account = {{t}}.account
+               AND pb.priority > 0 AND pb.state IN {_DISPATCHABLE}
+               AND (pb.due_at <= $1 OR pb.state IN ('retry_wait', 'suspended')))
+     OR EXISTS (SELECT 1 FROM deliveries pb
+                WHERE pb.platform = {{t}}.platform AND pb.account = {{t}}.account
+                  AND pb.state IN {_IN_FLIGHT} AND pb.priority > 0))
 """
 _BUSY_NORMAL = f"""
-    SELECT 1 FROM deliveries f
-    WHERE f.platform = {{t}}.platform AND f.account = {{t}}.account
-      AND f.priority = 0 AND f.state IN {_IN_FLIGHT}
+    EXISTS (SELECT 1 FROM deliveries bz
+            WHERE bz.platform = {{t}}.platform AND bz.account = {{t}}.account
+              AND bz.state IN {_IN_FLIGHT} AND bz.priority = 0)
 """
 _BLOCKED = """
-    SELECT 1 FROM rate_limits r
-    WHERE r.bucket IN ('block:' || {t}.platform || ':' || {t}.account,
-                       'block:' || {t}.platform || ':*')
-      AND r.blocked_until > $1
+    EXISTS (SELECT 1 FROM rate_limits rb
+            WHERE rb.bucket IN ('block:' || {t}.platform || ':' || {t}.account,
+                               'block:' || {t}.platform || ':*')
+              AND rb.blocked_until > $1)
 """
 
-# Statement 1: candidates, pre-filtered on a snapshot (the authoritative check
-# is statement 2, after the account rows are locked), each with its account's
-# slot row created if missing and locked (SKIP LOCKED: an account another
-# claimer holds is left for this round). Rows inserted here are invisible to
-# the other CTEs, hence the union of ``inserted`` and ``locked``.
+
+def _free_for_normal(t: str) -> str:
+    """SQL: no normal delivery in flight and no breaking pause on ``t``'s account."""
+    return f"NOT {_BUSY_NORMAL.format(t=t)} AND NOT {_PAUSING_BREAKING.format(t=t)}"
+
+
+# Statement 1: candidates on a snapshot, then locked (the authoritative check
+# is statement 2, after the account rows are locked).
+#
+# Fast path (``fast``): the oldest due rows in (priority, due) order, each
+# checked against its account and locked, read until $2 are locked or $3
+# were read; enough
+# when free accounts are common among the oldest rows (a backlog drained as
+# fast as it can go). When it finds fewer than $2 and there were more due
+# rows than it read, the account-first path (``slow``) runs instead: the few due
+# breaking deliveries, the first due normal delivery of each account whose
+# spacing window is over (``account_slots_next_idx``, then one index probe
+# per account), and slot owners coming back inside their own window (retry,
+# released lease, resume). Its cost follows the number of free accounts, not
+# of queued rows. Slot rows exist for every account (migration 0005 trigger).
+#
+# Each account's slot row is then locked (SKIP LOCKED: an account another
+# claimer holds is left for this round).
 _CANDIDATES = f"""
-WITH c AS (
+WITH fast AS (
+    SELECT d.id
+    FROM (
+        SELECT x.id, x.priority, x.due_at
+        FROM (
+            SELECT d.id, d.platform, d.account, d.priority, d.due_at
+            FROM deliveries d
+            WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+            ORDER BY d.priority DESC, d.due_at
+            LIMIT $3
+        ) x
+        CROSS JOIN LATERAL (
+            SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
+            WHERE s.platform = x.platform AND s.account = x.account LIMIT 1
+        ) s
+        -- the slot row first: most held rows go no further
+        WHERE CASE WHEN x.priority > 0
+                   THEN (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1)
+                        AND NOT {_BLOCKED.format(t="x")}
+                   ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = x.id)
+                        AND {_free_for_normal("x")} AND NOT {_BLOCKED.format(t="x")} END
+        ORDER BY x.priority DESC, x.due_at  -- already in this order: no sort
+    ) e
+    JOIN deliveries d ON d.id = e.id
+    WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+    ORDER BY e.priority DESC, e.due_at
+    LIMIT $2
+    -- rows another claimer is taking are passed over as they are read
+    FOR UPDATE OF d SKIP LOCKED
+), fast_done AS (
+    -- enough found, or the read saw every due row
+    SELECT (SELECT count(*) FROM fast) >= $2
+        OR (SELECT count(*) FROM (
+                SELECT 1 FROM deliveries d WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+                LIMIT $3) n) < $3 AS done
+), slow AS (
+    SELECT x.id, x.priority, x.due_at FROM (
+        SELECT d.id, d.priority, d.due_at
+        FROM deliveries d
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM account_slots s
+            WHERE s.platform = d.platform AND s.account = d.account
+              AND (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1) LIMIT 1
+        ) s
+        WHERE d.priority > 0 AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+          AND NOT {_BLOCKED.format(t="d")}
+        UNION ALL
+        SELECT c.id, c.priority, c.due_at
+        FROM account_slots s
+        CROSS JOIN LATERAL (
+            SELECT d.id, d.platform, d.account, d.priority, d.due_at FROM deliveries d
+            WHERE d.platform = s.platform AND d.account = s.account AND d.priority = 0
+              AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+            ORDER BY d.due_at LIMIT 1
+        ) c
+        WHERE COALESCE(s.next_at, '-infinity') <= $1
+          AND {_free_for_normal("c")} AND NOT {_BLOCKED.format(t="c")}
+        UNION ALL
+        SELECT d.id, d.priority, d.due_at
+        FROM deliveries d
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM account_slots s
+            WHERE s.platform = d.platform AND s.account = d.account
+              AND s.owner_delivery = d.id AND s.next_at > $1 LIMIT 1
+        ) s
+        WHERE d.dispatched_at IS NOT NULL AND d.priority = 0
+          AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
+          AND {_free_for_normal("d")} AND NOT {_BLOCKED.format(t="d")}
+    ) x
+    WHERE NOT (SELECT done FROM fast_done)
+    ORDER BY x.priority DESC, x.due_at
+    LIMIT $2
+), pick AS (
+    SELECT id FROM fast WHERE (SELECT done FROM fast_done)
+    UNION ALL
+    SELECT id FROM slow
+), c AS (
     SELECT d.id, d.platform, d.account, d.priority, d.state, d.quota_reserved, d.due_at
     FROM deliveries d
-    WHERE d.state IN {_DISPATCHABLE} AND d.due_at <= $1
-      AND NOT EXISTS ({_BLOCKED.format(t="d")})
-      AND (
-        (d.priority > 0 AND NOT EXISTS (
-            SELECT 1 FROM account_slots s WHERE s.platform = d.platform
-              AND s.account = d.account AND s.breaking_next_at > $1))
-        OR (d.priority = 0
-            AND NOT EXISTS ({_BUSY_NORMAL.format(t="d")})
-            AND NOT EXISTS ({_PAUSING_BREAKING.format(t="d")})
-            AND NOT EXISTS (
-                SELECT 1 FROM account_slots s WHERE s.platform = d.platform
-                  AND s.account = d.account AND s.next_at > $1
-                  AND s.owner_delivery IS DISTINCT FROM d.id))
-      )
-    ORDER BY d.priority DESC, d.due_at
-    LIMIT $2
+    WHERE d.id = ANY (ARRAY(SELECT id FROM pick))  -- by primary key, never a walk
+      AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
     FOR UPDATE OF d SKIP LOCKED
 ), keys AS (
     SELECT DISTINCT platform, account FROM c
-), inserted AS (
-    INSERT INTO account_slots (platform, account)
-    SELECT platform, account FROM keys ORDER BY platform, account
-    ON CONFLICT DO NOTHING
-    RETURNING platform, account, next_at, owner_delivery, breaking_next_at
 ), locked AS (
-    -- existing slot rows, latest version, unless another claimer holds them
+    -- latest version of each slot row, unless another claimer holds it
     SELECT s.platform, s.account, s.next_at, s.owner_delivery, s.breaking_next_at
     FROM account_slots s JOIN keys k ON k.platform = s.platform AND k.account = s.account
     ORDER BY s.platform, s.account
     FOR UPDATE OF s SKIP LOCKED
 )
 SELECT c.*, s.next_at, s.owner_delivery, s.breaking_next_at
-FROM c JOIN (SELECT * FROM inserted UNION ALL SELECT * FROM locked) s
-  ON s.platform = c.platform AND s.account = c.account
+FROM c JOIN locked s ON s.platform = c.platform AND s.account = c.account
 ORDER BY c.priority DESC, c.due_at
 """
 
 # Statement 2: with the slot locks held, a fresh snapshot of each account.
 _RECHECK = f"""
 SELECT k.platform, k.account,
-       EXISTS ({_BUSY_NORMAL.format(t="k")}) AS busy,
-       EXISTS ({_PAUSING_BREAKING.format(t="k")}) AS paused,
-       EXISTS ({_BLOCKED.format(t="k")}) AS blocked,
+       {_BUSY_NORMAL.format(t="k")} AS busy,
+       {_PAUSING_BREAKING.format(t="k")} AS paused,
+       {_BLOCKED.format(t="k")} AS blocked,
        ARRAY(SELECT f.id FROM deliveries f
              WHERE f.platform = k.platform AND f.account = k.account AND f.priority = 0
                AND f.state IN ('claimed', 'uploading')) AS preemptible
@@ -144,7 +238,8 @@ WITH moved AS (
     WHERE s.platform = v.platform AND s.account = v.account
 )
 UPDATE deliveries d
-SET state = 'claimed', lease_owner = $2, lease_until = $3, attempts = d.attempts + 1,
+SET state = 'claimed', state_reason = 'claimed', lease_owner = $2, lease_until = $3,
+    attempts = d.attempts + 1,
     wait_reason = NULL, wait_until = NULL, quota_reserved = true,
     dispatched_at = COALESCE(d.dispatched_at, $4), updated_at = now()
 FROM posts p
@@ -156,8 +251,10 @@ RETURNING d.id, d.post_id, d.platform, d.account, d.priority, d.attempts, d.laye
 """
 
 # These queries are short; JIT compiling them (large queues push the planner's
-# cost estimate past jit_above_cost) costs far more than it saves.
-_NO_JIT = "SET LOCAL jit = off"
+# cost estimate past jit_above_cost) costs far more than it saves. Planning the
+# claim query costs more than running it, and its shape is fixed by LATERAL
+# probes and LIMITs, so the plan cached with each prepared statement is used.
+_TXN_SETTINGS = "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
 
 _QUOTA_WAIT = """
 UPDATE deliveries SET due_at = $2, wait_reason = $3, wait_until = $2, updated_at = now()
@@ -167,13 +264,13 @@ WHERE id = $1
 
 @contextlib.asynccontextmanager
 async def _transaction(conn: Any) -> AsyncIterator[None]:
-    """A transaction with JIT off, begun in one round trip (savepoint when nested)."""
+    """A transaction with the settings above, begun in one round trip (savepoint when nested)."""
     if conn.is_in_transaction():
         async with conn.transaction():
-            await conn.execute(_NO_JIT)
+            await conn.execute(_TXN_SETTINGS)
             yield
         return
-    await conn.execute(f"BEGIN; {_NO_JIT}")
+    await conn.execute(f"BEGIN; {_TXN_SETTINGS}")
     try:
         yield
     except BaseException:
@@ -219,9 +316,10 @@ async def claim(
     rand = rng or random
     lease_until = now + timedelta(seconds=lease_seconds)
     async with _transaction(conn):
-        # Over-fetch a little: some candidates share an account or lose a slot race.
-        # Candidates whose account slot row this transaction now holds.
-        candidates = await conn.fetch(_CANDIDATES, now, limit + 4 + limit // 4)
+        # Over-fetch a little: some candidates lose a slot race. Candidates
+        # whose account slot row this transaction now holds.
+        fetch = limit + 4 + limit // 4
+        candidates = await conn.fetch(_CANDIDATES, now, fetch, max(SCAN_MIN, SCAN_FACTOR * fetch))
         if not candidates:
             return []
         slots = {
@@ -335,7 +433,7 @@ async def renew(
 
 _RELEASE = f"""
 UPDATE deliveries
-SET state = 'ready', lease_owner = NULL, lease_until = NULL,
+SET state = 'ready', state_reason = {{reason}}, lease_owner = NULL, lease_until = NULL,
     outcome_unknown = outcome_unknown OR state = 'publishing', updated_at = now()
 WHERE state IN {_IN_FLIGHT} AND {{where}}
 RETURNING id
@@ -349,14 +447,20 @@ async def release(conn: Any, ids: Iterable[uuid.UUID], worker_id: str) -> list[u
     ``outcome_unknown`` so the next claimer reconciles before publishing again.
     """
     rows = await conn.fetch(
-        _RELEASE.format(where="id = ANY($1::uuid[]) AND lease_owner = $2"), list(ids), worker_id
+        _RELEASE.format(
+            reason="'released on shutdown'", where="id = ANY($1::uuid[]) AND lease_owner = $2"
+        ),
+        list(ids),
+        worker_id,
     )
     return [r["id"] for r in rows]
 
 
 async def recover_expired(conn: Any, now: datetime) -> list[uuid.UUID]:
     """The lease sweep: in-flight deliveries whose lease ran out go back to the queue."""
-    rows = await conn.fetch(_RELEASE.format(where="lease_until < $1"), now)
+    rows = await conn.fetch(
+        _RELEASE.format(reason="'lease expired'", where="lease_until < $1"), now
+    )
     return [r["id"] for r in rows]
 
 
@@ -365,27 +469,101 @@ async def notify(conn: Any) -> None:
     await conn.execute("SELECT pg_notify($1, '')", QUEUE_CHANNEL)
 
 
-# What holds each dispatchable delivery back, computed in one place for
-# next_due, the wait bookkeeping and ``queue status``.
-_GATES = f"""
-SELECT d.id, d.platform, d.account, d.priority, d.state, d.due_at, d.wait_reason,
-       d.wait_until,
-       blk.blocked_until, blk.reason AS block_reason,
-       (d.priority = 0 AND EXISTS ({_BUSY_NORMAL.format(t="d")})) AS busy,
-       (d.priority = 0 AND EXISTS ({_PAUSING_BREAKING.format(t="d")})) AS paused,
-       CASE WHEN d.priority > 0 THEN s.breaking_next_at
-            WHEN s.owner_delivery = d.id THEN NULL
-            ELSE s.next_at END AS slot_at
+# Next due, as the minimum of a few "first row in index order" queries, so its
+# cost does not follow the number of queued rows. For a normal delivery the
+# time is GREATEST(its due time, its account's slot time), hence two streams:
+#   * accounts in slot order: the first whose first queued delivery is due by
+#     the time its window ends (GREATEST(slot, now)) gives slot time;
+#   * future deliveries in due order: the first whose account's window ends by
+#     then gives its due time;
+# plus slot owners coming back (their window does not hold them), and the few
+# breaking deliveries. Accounts with a normal delivery in flight or paused by
+# breaking news are left out: the end of that delivery sends a wake-up.
+# {scope}: which accounts (alias s / d), {unblocked}: announced blocks left out.
+_NEXT_NORMAL = f"""
+WITH by_slot AS (
+    SELECT GREATEST(s.next_at, fd.due_at) AS at
+    FROM account_slots s
+    CROSS JOIN LATERAL (
+        SELECT d.platform, d.account, d.due_at FROM deliveries d
+        WHERE d.platform = s.platform AND d.account = s.account AND d.priority = 0
+          AND d.state IN {_DISPATCHABLE}
+        ORDER BY d.due_at LIMIT 1
+    ) fd
+    WHERE {{scope_s}} AND fd.due_at <= GREATEST(s.next_at, $1)
+      AND {_free_for_normal("fd")} AND {{unblocked_f}}
+    ORDER BY COALESCE(s.next_at, '-infinity') LIMIT 1
+)
+SELECT LEAST(
+    (SELECT at FROM by_slot),
+    (SELECT d.due_at
+     FROM deliveries d
+     CROSS JOIN LATERAL (
+         SELECT 1 FROM account_slots s
+         WHERE s.platform = d.platform AND s.account = d.account
+           AND COALESCE(s.next_at, '-infinity') <= d.due_at LIMIT 1
+     ) s
+     WHERE d.priority = 0 AND d.state IN {_DISPATCHABLE} AND d.due_at > $1 AND {{scope_d}}
+       -- no need to look past what the first stream found
+       AND d.due_at < COALESCE((SELECT at FROM by_slot), 'infinity')
+       AND {_free_for_normal("d")} AND {{unblocked_d}}
+     ORDER BY d.priority DESC, d.due_at LIMIT 1),
+    (SELECT min(d.due_at)
+     FROM deliveries d
+     CROSS JOIN LATERAL (
+         SELECT 1 FROM account_slots s
+         WHERE s.platform = d.platform AND s.account = d.account AND s.owner_delivery = d.id LIMIT 1
+     ) s
+     WHERE d.dispatched_at IS NOT NULL AND d.priority = 0 AND d.state IN {_DISPATCHABLE}
+       AND {{scope_d}} AND {_free_for_normal("d")} AND {{unblocked_d}})
+)
+"""
+_ACCOUNT_BLOCK = """
+    NOT EXISTS (SELECT 1 FROM rate_limits rb
+                WHERE rb.bucket = 'block:' || {t}.platform || ':' || {t}.account
+                  AND rb.blocked_until > $1)
+"""
+_NEXT_UNBLOCKED = _NEXT_NORMAL.format(
+    scope_s="true",
+    scope_d="true",
+    unblocked_f=f"NOT {_BLOCKED.format(t='fd')}",
+    unblocked_d=f"NOT {_BLOCKED.format(t='d')}",
+)
+# Under a platform-wide block: that platform's accounts without a block of their own.
+_NEXT_PLATFORM = _NEXT_NORMAL.format(
+    scope_s="s.platform = $2",
+    scope_d="d.platform = $2",
+    unblocked_f=_ACCOUNT_BLOCK.format(t="fd"),
+    unblocked_d=_ACCOUNT_BLOCK.format(t="d"),
+)
+_NEXT_ACCOUNT = _NEXT_NORMAL.format(
+    scope_s="s.platform = $2 AND s.account = $3",
+    scope_d="d.platform = $2 AND d.account = $3",
+    unblocked_f="true",
+    unblocked_d="true",
+)
+# The active blocks (few rows); an account's own block ends no earlier than its
+# platform's.
+_ACTIVE_BLOCKS = """
+SELECT r.bucket, GREATEST(r.blocked_until, p.blocked_until) AS until
+FROM rate_limits r
+LEFT JOIN rate_limits p
+  ON p.bucket = 'block:' || split_part(r.bucket, ':', 2) || ':*' AND p.blocked_until > $1
+WHERE r.bucket LIKE 'block:%' AND r.blocked_until > $1
+"""
+_NEXT_BREAKING = f"""
+SELECT min(GREATEST(d.due_at, s.breaking_next_at, blk.until))
 FROM deliveries d
-LEFT JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+CROSS JOIN LATERAL (
+    SELECT s.breaking_next_at FROM account_slots s
+    WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
+) s
 LEFT JOIN LATERAL (
-    SELECT r.blocked_until, r.reason FROM rate_limits r
-    WHERE r.bucket IN ('block:' || d.platform || ':' || d.account,
-                       'block:' || d.platform || ':*')
+    SELECT max(r.blocked_until) AS until FROM rate_limits r
+    WHERE r.bucket IN ('block:' || d.platform || ':' || d.account, 'block:' || d.platform || ':*')
       AND r.blocked_until > $1
-    ORDER BY r.blocked_until DESC LIMIT 1
 ) blk ON true
-WHERE d.state IN {_DISPATCHABLE}
+WHERE d.priority > 0 AND d.state IN {_DISPATCHABLE}
 """
 
 
@@ -395,56 +573,93 @@ async def next_due(conn: Any, now: datetime) -> datetime | None:
     Deliveries held by a busy account or a breaking pause are left out: the
     in-flight delivery's end sends a wake-up. ``None``: nothing to wait for.
     """
-    async with conn.transaction():
-        await conn.execute(_NO_JIT)
-        value: datetime | None = await conn.fetchval(
-            f"SELECT min(GREATEST(g.due_at, g.slot_at, g.blocked_until)) FROM ({_GATES}) g"
-            " WHERE NOT g.busy AND NOT g.paused",
-            now,
-        )
-    return value
+    async with _transaction(conn):
+        found = [
+            await conn.fetchval(_NEXT_UNBLOCKED, now),
+            await conn.fetchval(_NEXT_BREAKING, now),
+        ]
+        # Blocked accounts: max(block end, their own next time), and max()
+        # distributes over min(), so one query per block, not per account.
+        for block in await conn.fetch(_ACTIVE_BLOCKS, now):
+            _, platform, account = block["bucket"].split(":", 2)
+            if account == quotas.ALL_ACCOUNTS:
+                value = await conn.fetchval(_NEXT_PLATFORM, now, platform)
+            else:
+                value = await conn.fetchval(_NEXT_ACCOUNT, now, platform, account)
+            if value is not None:
+                found.append(max(value, block["until"]))
+    present = [v for v in found if v is not None]
+    return min(present) if present else None
 
 
-async def refresh_waits(conn: Any, now: datetime) -> int:
-    """Record why each due-but-held delivery waits, and until when.
+@dataclass(frozen=True)
+class Wait:
+    """Why a queued delivery is not out yet, and until when (``None``: not known)."""
 
-    Reasons: ``spacing`` (with the slot time), ``breaking`` (paused by breaking
-    news on the account), ``account-busy`` (a post on the account is in
-    flight), ``rate-limit`` (an announced block). Quota waits are written by
-    the claim itself. Returns the number of rows changed.
-    """
-    # Rows a claimer holds are skipped (SKIP LOCKED): never wait behind a claim.
-    async with conn.transaction():
-        await conn.execute(_NO_JIT)
-        result: str = await conn.execute(
-            f"""
-        WITH g AS ({_GATES}), w AS (
-            SELECT g.id,
-                CASE WHEN g.blocked_until IS NOT NULL
-                          THEN 'rate-limit' || COALESCE(': ' || g.block_reason, '')
-                     WHEN g.paused THEN 'breaking'
-                     WHEN g.busy THEN 'account-busy'
-                     WHEN g.slot_at > $1 THEN 'spacing'
-                     ELSE NULL END AS reason,
-                CASE WHEN g.blocked_until IS NOT NULL THEN g.blocked_until
-                     WHEN g.paused OR g.busy THEN NULL
-                     WHEN g.slot_at > $1 THEN g.slot_at
-                     ELSE NULL END AS until,
-                g.wait_reason, g.wait_until
-            FROM g WHERE g.due_at <= $1
-        ), changed AS (
-            SELECT d.id, w.reason, w.until FROM deliveries d JOIN w ON w.id = d.id
-            WHERE w.wait_reason IS DISTINCT FROM w.reason
-               OR w.wait_until IS DISTINCT FROM w.until
-            FOR UPDATE OF d SKIP LOCKED
-        )
-        UPDATE deliveries d SET wait_reason = c.reason, wait_until = c.until
-        FROM changed c
-        WHERE d.id = c.id AND d.state IN {_DISPATCHABLE}
-        """,
-            now,
-        )
-    return int(result.split()[-1])
+    reason: str
+    until: datetime | None
+
+
+# Why each queued delivery waits, computed when read (never stored on a timer):
+# a future one keeps the reason written with its due time (scheduled, quota,
+# retry); a due one is held by an announced block, a breaking pause, a busy
+# account or its account's spacing window, else it is free to go.
+_WAITS = f"""
+SELECT d.id, d.platform, d.account, d.state, d.due_at, w.reason, w.until
+FROM deliveries d
+LEFT JOIN account_slots s ON s.platform = d.platform AND s.account = d.account
+LEFT JOIN LATERAL (
+    SELECT r.blocked_until, r.reason FROM rate_limits r
+    WHERE r.bucket IN ('block:' || d.platform || ':' || d.account,
+                       'block:' || d.platform || ':*')
+      AND r.blocked_until > $1
+    ORDER BY r.blocked_until DESC LIMIT 1
+) blk ON true
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN d.priority > 0 THEN s.breaking_next_at
+                WHEN s.owner_delivery = d.id THEN NULL
+                ELSE s.next_at END AS slot_at
+) g
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN d.state NOT IN {_DISPATCHABLE} OR d.due_at > $1 THEN d.wait_reason
+                WHEN blk.blocked_until IS NOT NULL
+                     THEN 'rate-limit' || COALESCE(': ' || blk.reason, '')
+                WHEN d.priority = 0 AND {_PAUSING_BREAKING.format(t="d")} THEN 'breaking'
+                WHEN d.priority = 0 AND {_BUSY_NORMAL.format(t="d")} THEN 'account-busy'
+                WHEN g.slot_at > $1 THEN 'spacing'
+           END AS reason
+) r
+CROSS JOIN LATERAL (
+    SELECT r.reason,
+           CASE WHEN d.state NOT IN {_DISPATCHABLE} OR d.due_at > $1 THEN d.wait_until
+                WHEN blk.blocked_until IS NOT NULL THEN blk.blocked_until
+                WHEN r.reason = 'spacing' THEN g.slot_at
+           END AS until
+) w
+"""
+_WAITS_OF = _WAITS + " WHERE d.id = ANY($2::uuid[])"
+# Queued deliveries that wait, in claim order: a walk of the dispatch index
+# that stops at ``$2`` held ones.
+_WAITING = (
+    _WAITS
+    + f" WHERE d.state IN {_DISPATCHABLE} AND w.reason IS NOT NULL"
+    + " ORDER BY d.priority DESC, d.due_at LIMIT $2"
+)
+
+
+async def waits(conn: Any, now: datetime, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Wait]:
+    """Why each of these deliveries waits at ``now`` (absent: it does not)."""
+    async with _transaction(conn):
+        rows = await conn.fetch(_WAITS_OF, now, list(ids))
+    return {r["id"]: Wait(r["reason"], r["until"]) for r in rows if r["reason"] is not None}
+
+
+async def waiting(conn: Any, now: datetime, limit: int) -> list[Any]:
+    """The first ``limit`` queued deliveries that wait, in claim order, with
+    ``reason`` and ``until`` (for ``queue status``)."""
+    async with _transaction(conn):
+        rows: list[Any] = await conn.fetch(_WAITING, now, limit)
+    return rows
 
 
 __all__ = [
@@ -452,11 +667,13 @@ __all__ = [
     "QUEUE_CHANNEL",
     "QuotasFor",
     "SpacingFor",
+    "Wait",
     "claim",
     "next_due",
     "notify",
     "recover_expired",
-    "refresh_waits",
     "release",
     "renew",
+    "waiting",
+    "waits",
 ]

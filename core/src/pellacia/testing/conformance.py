@@ -198,6 +198,9 @@ class PlatformConformance:
                 settings=self.settings,
                 credentials=self.credentials,
                 base_url=self.base_url,
+                # the fake's clock: a test that moved it ahead moves the client too,
+                # as client and platform share real time outside the sandbox
+                clock=sandbox.host.clock,
             ) as kit:
                 yield kit
         finally:

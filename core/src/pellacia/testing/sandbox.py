@@ -96,6 +96,7 @@ def sandbox_context(sandbox: SandboxHandle) -> Callable[..., Any]:
             platform = get_registry().platform(platform)
         else:
             sandbox.require(platform.name)
+        kwargs.setdefault("clock", sandbox.host.clock)  # the client's time is the fake's
         return open_platform_context(platform, sandbox.base_url, **kwargs)
 
     return factory
