@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -84,6 +85,48 @@ def test_test_vpn_fails_a_route_whose_egress_is_the_direct_one(cli, world, tmp_p
     assert f"direct: ok (egress {w.HOST_IP}" in result.output
     assert f"vpn:local: failed (egress {w.HOST_IP};" in result.output
     assert "egress is the same as the direct one" in result.output
+
+
+def test_up_holds_the_routes_and_status_shows_them(cli, world, tmp_path: Path) -> None:
+    """`vpn up` in its own process; `vpn status` from another sees it; Ctrl-C takes it down."""
+    import signal
+    import sys
+
+    app = config(tmp_path)
+    assert app.config_file is not None
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["vpn", "import", str(world.wireguard_client("c3")), "--name", "c3"], obj=app
+    )
+    assert result.exit_code == 0, result.output
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
+    env.update(PELLACIA_CONFIG=str(app.config_file), PELLACIA_LOAD_PLUGINS="vpn", NO_COLOR="1")
+    up = subprocess.Popen(
+        [str(Path(sys.executable).with_name("pellacia-dist")), "vpn", "up"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert up.stdout is not None
+        first = up.stdout.readline()
+        assert first.startswith("vpn:c3: ok (egress 10.9.0."), first
+        assert up.stdout.readline().startswith("routes are up")
+        result = runner.invoke(cli, ["vpn", "status", "--json"], obj=config(tmp_path))
+        [status] = json.loads(result.stdout)
+        assert status["held"] and status["state"] == "up"
+        assert status["egress_ip"] == first.split("egress ")[1].split(";")[0]
+        assert status["latency_ms"] > 0 and status["proxy"].startswith("socks5://10.203.")
+        result = runner.invoke(cli, ["vpn", "down"], obj=config(tmp_path))
+        assert result.output.strip() == "nothing to remove"  # held by a live process
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.communicate(timeout=20)
+    assert up.returncode == 0
+    assert (
+        "pvc-c3"
+        not in subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def free_port() -> int:
