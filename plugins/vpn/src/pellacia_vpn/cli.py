@@ -259,9 +259,10 @@ def _status(route: Route) -> dict[str, Any]:
     held = names.run_dir.exists() and not lock.acquire()
     lock.release()
     saved = read_status(names) if held else None
-    item.update(saved or {"state": "not running"}, held=held, proxy=names.proxy_url)
+    default = {"state": "starting" if held else "not running"}
+    item.update(saved or default, held=held, proxy=names.proxy_url)
     item["route"] = route.name
-    item["ok"] = item.get("state") in ("up", "not running", "unknown")
+    item["ok"] = item.get("state") in ("up", "not running", "unknown", "starting")
     return item
 
 

@@ -228,7 +228,9 @@ class Supervisor:
             return
         data = {"route": f"vpn:{route}", "at": time.time(), **self.health_of(route).to_json()}
         path: Path = names.run_dir / "status.json"
-        path.write_text(json.dumps(data))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)  # atomic: `vpn status` never reads half a file
 
     def _names_by_route(self, route: str) -> Names | None:
         tunnel = self.tunnels.get(route)
