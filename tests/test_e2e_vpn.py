@@ -104,7 +104,7 @@ def setup(world: w.World, routes: tuple[str, ...], fake_url: str, dsn: str, tmp:
         '[chains]\ntiktok = ["api", "api+vpn", "manual"]\n'
         "[retry]\nbase_delay = 0.2\nmax_delay = 1\n[spacing]\nmin_interval = 0\njitter = 0\n"
         f'[plugins.vpn]\ndir = "{data_dir / "vpn"}"\nprefix = "pve"\nsubnet = "10.205.0.0/16"\n'
-        f'check_url = "{w.CHECK_URL}"\nprobe_interval = 0.25\nprobe_timeout = 1.0\n'
+        f'check_url = "{w.CHECK_URL}"\nprobe_interval = 0.25\nprobe_timeout = 2.0\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
     env.update(
