@@ -394,3 +394,49 @@ def test_token_response_variants() -> None:
     assert iso.expires_at == datetime(2026, 3, 2, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_token_response({"token_type": "Bearer"}, now=NOW)
+
+
+async def test_authorization_code_grant_url_and_exchange(
+    server: Server, ctx: PlatformContext
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from pellacia.contract import AuthKind, OAuthClient
+    from pellacia.sdk import AuthorizationCodeGrant, TokenEndpoint
+
+    class Flow(AuthorizationCodeGrant):
+        authorize_base = "https://example.invalid"
+        authorize_path = "/oauth/authorize"
+        authorize_params = {"access_type": "offline"}
+
+    forms: list[dict[str, str]] = []
+
+    async def handler(request: web.Request, body: bytes) -> web.Response:
+        forms.append({k: v[0] for k, v in parse_qs(body.decode()).items()})
+        return web.json_response({"access_token": "a1", "refresh_token": "r1", "expires_in": 60})
+
+    server.handler = handler
+    flow = Flow(TokenEndpoint("https://example.invalid", "/token", "Demo"), ("read", "write"))
+    client = OAuthClient("cid", "secret")
+    url = flow.authorization_url(
+        ctx, client=client, redirect_uri="http://127.0.0.1:9/cb", state="s", code_challenge="c"
+    )
+    parts = urlsplit(url)
+    assert parts.path == "/demo/oauth/authorize" and "scope=read%20write" in parts.query
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert query["code_challenge_method"] == "S256" and query["access_type"] == "offline"
+    assert flow.kind is AuthKind.AUTHORIZATION_CODE
+    tokens = await flow.exchange_code(
+        ctx, client=client, code="k", redirect_uri="http://127.0.0.1:9/cb", code_verifier="v"
+    )
+    assert (tokens.access_token, tokens.refresh_token) == ("a1", "r1")
+    assert forms == [
+        {
+            "grant_type": "authorization_code",
+            "code": "k",
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": "v",
+            "client_id": "cid",
+            "client_secret": "secret",
+        }
+    ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from pellacia.contract import MediaInfo, PlatformContext
-from pellacia.errors import Challenge, OutcomeUnknown, RateLimited, Rejected, Transient
+from pellacia.errors import AuthExpired, Challenge, OutcomeUnknown, RateLimited, Rejected, Transient
 from pellacia.tokens import ManagedTokenSource
 from pellacia_sandbox.control import SandboxControl
 from pellacia_sandbox.fakes.twitter import TwitterFake
@@ -224,17 +224,13 @@ async def test_refresh_rotates_the_refresh_token(
     after = (await tokens.current()).refresh_token
     assert tokens.refreshes == 1 and after and after != before
     # the old refresh token is dead: X rotated it
-    from pellacia_twitter.auth import token_call
+    import dataclasses
 
     from .conftest import CLIENT
 
-    with pytest.raises(Exception, match="refused"):
-        await token_call(
-            ctx,
-            CLIENT,
-            {"grant_type": "refresh_token", "refresh_token": before or ""},
-            what="refresh",
-        )
+    stale = dataclasses.replace(await tokens.current(), refresh_token=before)
+    with pytest.raises(AuthExpired, match="refused"):
+        await platform.auth.refresh(ctx, client=CLIENT, tokens=stale)
 
 
 async def test_invalid_media_never_reaches_x(

@@ -98,6 +98,53 @@ class AlertSettings(BaseModel):
     min_level: Literal["info", "warning", "critical"] = "warning"
 
 
+class ApiSettings(BaseModel):
+    """``[api]``: the REST API of ``pellacia-dist serve``."""
+
+    #: folders whose files a client may name as a post's video (a path outside is refused)
+    allowed_roots: list[Path] = Field(default_factory=list)
+    #: browser origins allowed to call the API (the editorial dashboard)
+    cors_origins: list[str] = Field(default_factory=list)
+    #: the largest request body; uploads are streamed to disk, never held in memory
+    max_upload_bytes: int = Field(default=8 * 1024**3, gt=0)
+    max_body_bytes: int = Field(default=1024**2, gt=0, description="any other request")
+    #: requests per minute for one API key (a burst of ``rate_burst`` at once)
+    rate_per_minute: float = Field(default=600.0, gt=0)
+    rate_burst: int = Field(default=60, ge=1)
+    #: /healthz and /readyz, /metrics without an API key
+    public_health: bool = True
+    public_metrics: bool = False
+
+
+class WebhookSettings(BaseModel):
+    """``[webhooks]``: lifecycle events to dashboards, signed the Standard Webhooks way."""
+
+    #: targets on loopback, private or link-local addresses are refused unless allowed
+    allow_private: bool = False
+    #: when set, the only hosts a webhook may target (whatever they resolve to)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: a message is retried with backoff for this long, then given up
+    retry_hours: float = Field(default=24.0, gt=0)
+    #: an endpoint failing without a success for this long is disabled, with an alert
+    disable_after_hours: float = Field(default=24.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0, description="seconds per request")
+    #: how often pending messages are looked for (serve and worker both dispatch)
+    interval: float = Field(default=2.0, gt=0)
+
+
+class IntakeSettings(BaseModel):
+    """``[intake]``: folders the production stage drops ``name.mp4`` + ``name.json`` into."""
+
+    #: watched by ``serve`` and ``worker`` (``pellacia-dist watch DIR`` watches one more)
+    folders: list[Path] = Field(default_factory=list)
+    #: a video written after its JSON counts once unchanged for this long
+    settle_seconds: float = Field(default=5.0, ge=0)
+    #: a full look at each folder this often, in case a file event was missed
+    rescan_seconds: float = Field(default=30.0, gt=0)
+    #: move submitted items to ``accepted/`` (else they stay, and are never sent again)
+    move_accepted: bool = True
+
+
 class Settings(BaseSettings):
     """All of pellacia-dist's settings."""
 
@@ -129,6 +176,9 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     lease_seconds: float = Field(default=15.0, gt=1)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
 
     # the TOML file in use; set by load_settings
     config_file: Path | None = None

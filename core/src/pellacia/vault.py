@@ -156,6 +156,14 @@ class CredentialInfo:
     #: what the account is bound to (e.g. a Facebook Page and its Instagram account)
     bound_to: str | None = None
 
+    def status(self, now: datetime) -> str:
+        """Token health in words: ``ok``, or what expired and what to do."""
+        if self.refresh_expires_at and self.refresh_expires_at <= now:
+            return "expired: log in again"
+        if self.expires_at and self.expires_at <= now:
+            return "access token expired: refreshed on next use"
+        return "ok"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "platform": self.platform,

@@ -13,12 +13,9 @@ are not rotated: the old one is kept when a refresh answer has none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from urllib.parse import urlencode
-
-from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
+from pellacia.contract import OAuthClient, PlatformContext, TokenSet
 from pellacia.errors import AuthExpired
-from pellacia.sdk import TokenEndpoint
+from pellacia.sdk import AuthorizationCodeGrant, TokenEndpoint
 
 from pellacia_youtube.client import ACCOUNTS_HOST, OAUTH_TOKEN_HOST, PLATFORM
 
@@ -37,57 +34,24 @@ TESTING_HINT = (
 TOKENS = TokenEndpoint(OAUTH_TOKEN_HOST, "/token", "Google", default_expires_in=3599)
 
 
-class YouTubeAuth:
+class YouTubeAuth(AuthorizationCodeGrant):
     """The ``AuthFlow`` of YouTube (Google OAuth 2.0 with PKCE S256)."""
 
-    kind = AuthKind.AUTHORIZATION_CODE
-    scopes: Sequence[str] = SCOPES
+    authorize_base = ACCOUNTS_HOST
+    authorize_path = "/o/oauth2/v2/auth"
+    # a refresh token (offline), a new one on every sign-in (consent)
+    authorize_params = {
+        "access_type": "offline",
+        "prompt": "consent",
+        "include_granted_scopes": "true",
+    }
+    refused_hint = TESTING_HINT
+
+    def __init__(self) -> None:
+        super().__init__(TOKENS, SCOPES)
 
     def __repr__(self) -> str:
         return "YouTubeAuth()"
-
-    def authorization_url(
-        self,
-        ctx: PlatformContext,
-        *,
-        client: OAuthClient,
-        redirect_uri: str,
-        state: str,
-        code_challenge: str,
-    ) -> str:
-        """The Google consent URL (offline access, forced consent, PKCE S256)."""
-        query = {
-            "client_id": client.client_id,
-            "redirect_uri": redirect_uri,
-            "response_type": "code",
-            "scope": " ".join(self.scopes),
-            "state": state,
-            "code_challenge": code_challenge,
-            "code_challenge_method": "S256",
-            "access_type": "offline",
-            "prompt": "consent",
-            "include_granted_scopes": "true",
-        }
-        return f"{ctx.endpoint(ACCOUNTS_HOST)}/o/oauth2/v2/auth?{urlencode(query)}"
-
-    async def exchange_code(
-        self,
-        ctx: PlatformContext,
-        *,
-        client: OAuthClient,
-        code: str,
-        redirect_uri: str,
-        code_verifier: str,
-    ) -> TokenSet:
-        """Trade the authorization code for tokens."""
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": code_verifier,
-            **_client_form(client),
-        }
-        return await TOKENS.post(ctx, form, what="code exchange", refused_hint="sign in again")
 
     async def refresh(
         self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
@@ -99,18 +63,4 @@ class YouTubeAuth:
                 "sign in again with `pellacia-dist auth login youtube`",
                 platform=PLATFORM,
             )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": tokens.refresh_token,
-            **_client_form(client),
-        }
-        return await TOKENS.post(
-            ctx, form, what="token refresh", previous=tokens, refused_hint=TESTING_HINT
-        )
-
-
-def _client_form(client: OAuthClient) -> dict[str, str]:
-    form = {"client_id": client.client_id}
-    if client.client_secret:
-        form["client_secret"] = client.client_secret
-    return form
+        return await super().refresh(ctx, client=client, tokens=tokens)

@@ -111,19 +111,14 @@ def set_(
 
 
 def _status(info: Any) -> str:
-    now = datetime.now(UTC)
-    if info.refresh_expires_at and info.refresh_expires_at <= now:
-        return "expired: log in again"
-    if info.expires_at and info.expires_at <= now:
-        return "access token expired: refreshed on next use"
-    return "ok"
+    return str(info.status(datetime.now(UTC)))
 
 
 @auth.command("list")
 @json_option
 @pass_app
 def list_(app: AppContext, as_json: bool) -> None:
-    """List stored credentials (never the tokens)."""
+    """List stored credentials (never the tokens); --json adds their scopes."""
 
     async def read(conn: Any, vault: Any) -> list[Any]:
         result: list[Any] = await vault.list(conn)
@@ -135,18 +130,18 @@ def list_(app: AppContext, as_json: bool) -> None:
         return
     from rich.table import Table
 
+    def when(at: datetime | None) -> str:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at else "never"
+
     table = Table(title="stored credentials")
-    columns = ("platform", "account", "bound to", "access expires", "refresh expires", "scopes")
-    for column in (*columns, "status"):
+    for column in ("account", "bound to", "access expires", "refresh expires", "status"):
         table.add_column(column, overflow="fold")
     for i in infos:
         table.add_row(
-            i.platform,
-            i.account,
+            f"{i.platform}/{i.account}",
             i.bound_to or "-",
-            i.expires_at.isoformat(timespec="minutes") if i.expires_at else "-",
-            i.refresh_expires_at.isoformat(timespec="minutes") if i.refresh_expires_at else "-",
-            " ".join(i.scopes) or "-",
+            when(i.expires_at),
+            when(i.refresh_expires_at),
             _status(i),
         )
     console().print(

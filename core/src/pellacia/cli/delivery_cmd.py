@@ -140,13 +140,15 @@ def _progress_renderer(as_json: bool) -> tuple[Callable[[list[DeliveryView]], No
         TextColumn,
         TransferSpeedColumn,
     )
+    from rich.table import Column
 
     progress = Progress(
-        TextColumn("{task.fields[label]:<24}"),
-        BarColumn(),
+        # names never cut; a long status (a URL, a reason) folds onto more lines
+        TextColumn("{task.fields[label]}", table_column=Column(no_wrap=True, min_width=18)),
+        BarColumn(bar_width=20),
         DownloadColumn(),
         TransferSpeedColumn(),
-        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[status]}", table_column=Column(overflow="fold")),
         console=console(stderr=True),
         transient=False,
     )
@@ -181,6 +183,10 @@ def _progress_renderer(as_json: bool) -> tuple[Callable[[list[DeliveryView]], No
 def _finish(views: list[DeliveryView], as_json: bool, created: CreatedPost) -> None:
     if as_json:
         emit_json({**created.to_json(), "deliveries": [v.to_json() for v in views]})
+    else:
+        for v in views:  # whole URLs, one a line, for copying
+            if v.state == "published":
+                click.echo(f"{v.platform}/{v.account}: {v.remote_url or v.state}")
     bad = [v for v in views if v.state != "published"]
     if bad:
         for v in bad:

@@ -23,6 +23,10 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "queue": "pellacia.cli.queue_cmd:queue",
     "manual": "pellacia.cli.manual_cmd:manual",
     "worker": "pellacia.cli.worker_cmd:worker",
+    "serve": "pellacia.cli.serve_cmd:serve",
+    "api-key": "pellacia.cli.api_key_cmd:api_key",
+    "webhook": "pellacia.cli.webhook_cmd:webhook",
+    "watch": "pellacia.cli.watch_cmd:watch",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from pellacia.cli.context import AppContext, fail, pass_app
@@ -47,6 +49,7 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
     app.default_log_level = "info"  # a long-running process: its log is the operator's view
     settings, registry = app.settings, app.registry
     pool = await connect(settings, registry.migrations, max_size=concurrency + 4)
+    webhooks = _webhook_dispatcher(pool, settings, registry)
     try:
         worker = Worker(
             pool,
@@ -57,10 +60,50 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
             # a dead worker's deliveries come back within about one lease
             sweep_seconds=min(SWEEP_SECONDS, settings.lease_seconds / 2),
         )
+        if webhooks is not None:
+            worker.add_timer("webhooks", webhooks.run_once, seconds=settings.webhooks.interval)
+        for intake in _intakes(pool, settings, registry):
+            worker.add_timer(f"intake:{intake.folder}", intake.scan, seconds=_INTAKE_SECONDS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
         click.echo(f"worker {worker.worker_id} running (concurrency {concurrency})", err=True)
         await worker.run(once=once)
     finally:
+        if webhooks is not None:
+            await webhooks.close()
         await pool.close()
+
+
+def _webhook_dispatcher(pool: Any, settings: Any, registry: Any) -> Any:
+    """The webhook sender, when its extra (``pellacia-dist[api]``) is installed."""
+    try:
+        import standardwebhooks  # noqa: F401  (the signer)
+
+        from pellacia.api.webhooks import Dispatcher
+    except ModuleNotFoundError:
+        return None
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.clock import SYSTEM_CLOCK
+
+    alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
+    return Dispatcher(pool, settings.webhooks, SYSTEM_CLOCK, alerts=alerts)
+
+
+#: how often the worker looks at each [intake] folder (``watch``/``serve`` also react to events)
+_INTAKE_SECONDS = 5.0
+
+
+def _intakes(pool: Any, settings: Any, registry: Any) -> list[Any]:
+    """A scanner per ``[intake] folders`` entry (none without the folders or the extra)."""
+    if not settings.intake.folders:
+        return []
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.intake.folder import FolderIntake
+
+    alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
+    return [
+        FolderIntake(pool, registry, settings, folder, SYSTEM_CLOCK, alerts=alerts)
+        for folder in settings.intake.folders
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -110,6 +110,7 @@ async def create_post(
     allow_duplicate: bool = False,
     force_vpn_fallback: bool = False,
     clock: Clock = SYSTEM_CLOCK,
+    in_transaction: Callable[[Any, uuid.UUID], Awaitable[None]] | None = None,
 ) -> CreatedPost:
     """Validate a post for every platform, then write it and its deliveries at once.
 
@@ -117,7 +118,9 @@ async def create_post(
     file that is not a video, an unknown platform, a bad time zone or time, a
     time in the past (unless ``allow_past``), any platform's rule violation,
     or a recent duplicate (unless ``allow_duplicate``). ``force_vpn_fallback``
-    starts each delivery at its chain's ``api+vpn`` layer.
+    starts each delivery at its chain's ``api+vpn`` layer. ``in_transaction(conn,
+    post_id)`` runs in the transaction that writes the post (a caller's own record
+    of it commits, or not, with the post).
     """
     from pellacia.media import media_json, probe, sha256_file_async
 
@@ -161,7 +164,7 @@ async def create_post(
         is_test=test,
     )
     since = None if allow_duplicate else now - DUPLICATE_WINDOW
-    await _write(pool, post, rows, names, duplicates_since=since)
+    await _write(pool, post, rows, names, duplicates_since=since, in_transaction=in_transaction)
     return CreatedPost(
         id=post.id,
         sha256=sha256,
@@ -277,6 +280,7 @@ async def _write(
     names: Sequence[str],
     *,
     duplicates_since: datetime | None,
+    in_transaction: Callable[[Any, uuid.UUID], Awaitable[None]] | None = None,
 ) -> None:
     """Insert the post and its deliveries in one transaction (refusing a recent
     duplicate unless ``duplicates_since`` is None) and wake the workers."""
@@ -298,6 +302,8 @@ async def _write(
                     "pass --allow-duplicate to post it again"
                 )
         await post_store.insert(conn, post, rows)
+        if in_transaction is not None:
+            await in_transaction(conn, post.id)
         await queue.notify(conn)
 
 

@@ -6,13 +6,19 @@
 - ``upload_chunks`` and ``Chunk``: the resumable upload loop, streaming from
   disk in constant memory, saving state after every acknowledged chunk.
 - ``parse_token_response`` and ``TokenEndpoint``: OAuth token answers → ``TokenSet``.
-- ``PasswordGrant``, ``ClientCredentialsGrant``, ``StaticApiKey``: ready auth
+- ``AuthorizationCodeGrant``, ``PasswordGrant``, ``ClientCredentialsGrant``, ``StaticApiKey``: ready auth
   flows of those kinds (``pellacia.contract.AuthKind``).
 """
 
 from __future__ import annotations
 
-from pellacia.sdk.auth import ClientCredentialsGrant, OAuthGrant, PasswordGrant, StaticApiKey
+from pellacia.sdk.auth import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    OAuthGrant,
+    PasswordGrant,
+    StaticApiKey,
+)
 from pellacia.sdk.http import NETWORK_ERRORS, ApiClient, Body, Reply
 from pellacia.sdk.tokens import TokenEndpoint, parse_token_response
 from pellacia.sdk.upload import PIECE, Chunk, read_slice, upload_chunks
@@ -21,6 +27,7 @@ __all__ = [
     "NETWORK_ERRORS",
     "PIECE",
     "ApiClient",
+    "AuthorizationCodeGrant",
     "Body",
     "Chunk",
     "ClientCredentialsGrant",

@@ -9,8 +9,10 @@ instance hands out its client id at ``/oauth-clients/local``) or ``extra_form``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
+from urllib.parse import quote, urlencode
 
 from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
 from pellacia.errors import AuthExpired
@@ -23,6 +25,9 @@ class OAuthGrant:
     kind: ClassVar[AuthKind]
     #: said after a refusal ("sign in again with ...")
     refused_hint: ClassVar[str] = ""
+    #: a client with a secret authenticates with HTTP Basic (RFC 6749 §2.3.1)
+    #: instead of sending the secret in the form (X's confidential clients)
+    client_basic_auth: ClassVar[bool] = False
 
     def __init__(self, endpoint: TokenEndpoint, scopes: Sequence[str] = ()) -> None:
         self.endpoint = endpoint
@@ -33,12 +38,21 @@ class OAuthGrant:
 
     async def client_form(self, ctx: PlatformContext, client: OAuthClient) -> dict[str, str]:
         """How the application identifies itself in the form (empty without a client)."""
+        if self.client_basic_auth and client.client_secret:
+            return {}  # in the Authorization header instead
         form: dict[str, str] = {}
         if client.client_id:
             form["client_id"] = client.client_id
         if client.client_secret:
             form["client_secret"] = client.client_secret
         return form
+
+    def client_headers(self, client: OAuthClient) -> dict[str, str]:
+        """HTTP Basic client authentication, where the flow uses it."""
+        if not (self.client_basic_auth and client.client_secret):
+            return {}
+        pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+        return {"Authorization": f"Basic {base64.b64encode(pair.encode()).decode()}"}
 
     def extra_form(self) -> dict[str, str]:
         """Fields every token request carries (``scope`` when the flow names scopes)."""
@@ -55,7 +69,12 @@ class OAuthGrant:
     ) -> TokenSet:
         full = {**form, **await self.client_form(ctx, client)}
         return await self.endpoint.post(
-            ctx, full, what=what, previous=previous, refused_hint=self.refused_hint
+            ctx,
+            full,
+            what=what,
+            previous=previous,
+            refused_hint=self.refused_hint,
+            headers=self.client_headers(client),
         )
 
     async def refresh(
@@ -69,6 +88,72 @@ class OAuthGrant:
             )
         form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
         return await self.token(ctx, client, form, what="token refresh", previous=tokens)
+
+
+class AuthorizationCodeGrant(OAuthGrant):
+    """``AuthKind.AUTHORIZATION_CODE``: RFC 6749 §4.1 with PKCE (S256), the
+    consent page redirecting to core's loopback listener.
+
+    A platform sets where its consent page is (``authorize_base`` +
+    ``authorize_path``) and what else that page wants (``authorize_params``,
+    ``scope_separator``); the code exchange and the refresh go to the
+    ``TokenEndpoint`` given at construction.
+    """
+
+    kind = AuthKind.AUTHORIZATION_CODE
+    #: the consent page's real host, and its path (the sandbox's fake when
+    #: pellacia-dist runs against the sandbox)
+    authorize_base: ClassVar[str] = ""
+    authorize_path: ClassVar[str] = ""
+    #: query parameters the consent page wants besides the standard ones
+    authorize_params: ClassVar[Mapping[str, str]] = {}
+    #: how the consent URL joins scopes (OAuth: a space; TikTok: a comma)
+    scope_separator: ClassVar[str] = " "
+
+    def extra_form(self) -> dict[str, str]:
+        """The code exchange names no scope: the consent page granted them."""
+        return {}
+
+    def authorization_url(
+        self,
+        ctx: PlatformContext,
+        *,
+        client: OAuthClient,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str,
+    ) -> str:
+        """The consent page's URL (spaces encoded as ``%20``, which every platform reads)."""
+        query = {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": self.scope_separator.join(self.scopes),
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+            **self.authorize_params,
+        }
+        base = f"{ctx.endpoint(self.authorize_base)}{self.authorize_path}"
+        return f"{base}?{urlencode(query, quote_via=quote)}"
+
+    async def exchange_code(
+        self,
+        ctx: PlatformContext,
+        *,
+        client: OAuthClient,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+    ) -> TokenSet:
+        """Trade the code (and the PKCE verifier) for tokens."""
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        return await self.token(ctx, client, form, what="code exchange")
 
 
 class PasswordGrant(OAuthGrant):

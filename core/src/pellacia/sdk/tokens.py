@@ -123,12 +123,16 @@ class TokenEndpoint:
         what: str,
         previous: TokenSet | None = None,
         refused_hint: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> TokenSet:
-        """POST ``form``; the tokens, or the typed error (``refused_hint`` follows a refusal)."""
+        """POST ``form`` (with ``headers``: HTTP Basic client authentication, ...);
+        the tokens, or the typed error (``refused_hint`` follows a refusal)."""
         url = f"{ctx.endpoint(self.base_url)}{self.path}"
         name = self.display_name
         try:
-            async with ctx.http.post(url, data=dict(form), allow_redirects=False) as resp:
+            async with ctx.http.post(
+                url, data=dict(form), headers=dict(headers or {}), allow_redirects=False
+            ) as resp:
                 status = resp.status
                 body = await resp.read()
         except NETWORK_ERRORS as exc:
@@ -157,7 +161,7 @@ class TokenEndpoint:
         text = f"{name} {what} refused: {code or f'HTTP {status}'}"
         if log_id:
             text += f" (log_id {log_id})"
-        if code == "invalid_client":
+        if code in ("invalid_client", "unauthorized_client"):
             text += "; check the OAuth client id and secret in the config"
         elif refused_hint:
             text += f". {refused_hint}"

@@ -1,0 +1,318 @@
+"""Webhooks: endpoints (add, list, remove, test) and the dispatcher that sends the
+events outbox to them, signed per Standard Webhooks, at least once and in order per
+delivery, retried with backoff, an endpoint disabled (with an alert) after sustained
+failure. The CLI, the API, ``serve`` and the worker all use this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pellacia.contract import Alert
+from pellacia.delivery.errors import BadInput, NotFound
+from pellacia.log import get_logger
+from pellacia.store import webhooks as store
+
+if TYPE_CHECKING:
+    import aiohttp
+    import asyncpg
+
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.clock import Clock
+    from pellacia.config import WebhookSettings
+
+log = get_logger("pellacia.webhooks")
+
+#: seconds before the 1st, 2nd, ... retry (then the last one, until the window ends)
+BACKOFF = (5, 30, 120, 600, 1800, 3600)
+#: the event types a filter may name (``delivery.*`` names every delivery one)
+EVENT_TYPES = (
+    "delivery.created",
+    "delivery.state",
+    "delivery.retrying",
+    "delivery.published",
+    "delivery.failed",
+    "delivery.manual",
+    "delivery.cancelled",
+    "delivery.cleared",
+    "alert",
+)
+_BY_STATE = {
+    "published": "delivery.published",
+    "failed": "delivery.failed",
+    "manual": "delivery.manual",
+    "retry_wait": "delivery.retrying",
+    "cancelled": "delivery.cancelled",
+}
+
+
+def event_type(kind: str, payload: dict[str, Any]) -> str:
+    """The webhook type of an outbox event."""
+    if kind != "delivery.state":
+        return kind
+    if payload.get("from") is None:
+        return "delivery.created"
+    return _BY_STATE.get(str(payload.get("to")), "delivery.state")
+
+
+def matches(filters: Sequence[str], kind: str) -> bool:
+    return not filters or any(
+        f == kind or (f.endswith(".*") and kind.startswith(f[:-1])) for f in filters
+    )
+
+
+def parse_filters(raw: str | Iterable[str] | None) -> list[str]:
+    parts = (raw.split(",") if isinstance(raw, str) else list(raw)) if raw else []
+    wanted = [p.strip() for p in parts if p.strip()]
+    known = {t.split(".")[0] + ".*" for t in EVENT_TYPES} | set(EVENT_TYPES)
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise BadInput(f"unknown event types {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+    return wanted
+
+
+async def check_target(url: str, settings: WebhookSettings) -> None:
+    """Refuse URLs that are not http(s); with ``allowed_hosts`` set, any other host;
+    else hosts resolving to loopback, private or link-local addresses (SSRF) unless
+    ``allow_private``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"a webhook URL must be http(s)://host/..., not {url!r}")
+    host = parts.hostname
+    if settings.allowed_hosts:
+        if host in settings.allowed_hosts:
+            return
+        raise BadInput(f"{host} is not one of [webhooks] allowed_hosts")
+    if settings.allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
+    except OSError as exc:
+        raise BadInput(f"cannot resolve the webhook host {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise BadInput(
+                f"{host} resolves to {address}, a non-public address: refused unless "
+                "[webhooks] allow_private = true or the host is in allowed_hosts"
+            )
+
+
+async def add(
+    conn: Any, url: str, events: str | Iterable[str] | None, settings: WebhookSettings
+) -> tuple[uuid.UUID, str]:
+    """Register an endpoint; returns (its id, its signing secret: shown once)."""
+    wanted = parse_filters(events)
+    await check_target(url, settings)
+    hook_id = uuid.uuid4()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    await store.add(conn, hook_id=hook_id, url=url, secret=secret, events=wanted)
+    return hook_id, secret
+
+
+async def listing(conn: Any) -> list[dict[str, Any]]:
+    return await store.all_hooks(conn)
+
+
+async def remove(conn: Any, hook_id: uuid.UUID) -> None:
+    if not await store.remove(conn, hook_id):
+        raise NotFound(f"no webhook {hook_id}")
+
+
+def sign(secret: str, message_id: str, at: datetime, body: str) -> dict[str, str]:
+    """The Standard Webhooks headers of one message."""
+    from standardwebhooks.webhooks import Webhook
+
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "content-type": "application/json",
+    }
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: str, seconds: float
+) -> tuple[int | None, str | None]:
+    """(HTTP status, error) of one send; 2xx is success."""
+    import aiohttp
+
+    try:
+        async with session.post(
+            url,
+            data=body.encode(),
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=seconds),
+            allow_redirects=False,
+        ) as answer:
+            await answer.read()
+            if 200 <= answer.status < 300:
+                return answer.status, None
+            return answer.status, f"HTTP {answer.status}"
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def send_test(
+    conn: Any, hook_id: uuid.UUID, settings: WebhookSettings, now: datetime
+) -> tuple[int | None, str | None]:
+    """Send a signed ``ping`` to one endpoint now."""
+    from pellacia.http import client_session
+
+    hook = await store.get(conn, hook_id)
+    if hook is None:
+        raise NotFound(f"no webhook {hook_id}")
+    await check_target(hook["url"], settings)
+    body = json.dumps({"type": "ping", "timestamp": now.isoformat(), "data": {}})
+    headers = sign(hook["secret"], f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
+    async with client_session() as session:
+        return await post(session, hook["url"], headers, body, settings.timeout)
+
+
+class Dispatcher:
+    """Sends the outbox to the endpoints; ``run_once`` is one pass (call it periodically)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: WebhookSettings,
+        clock: Clock,
+        *,
+        alerts: AlertDispatcher | None = None,
+    ) -> None:
+        self.pool, self.settings, self.clock, self.alerts = pool, settings, clock, alerts
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def run_once(self) -> int:
+        """Fan new events out and send what is due; returns how many were delivered."""
+        async with self.pool.acquire() as conn:
+            if not await store.try_lock(conn):
+                return 0  # another process is dispatching
+            try:
+                await self._fan_out(conn)
+                delivered = 0
+                for _ in range(20):  # later events of one delivery go in the same pass
+                    sent = await self._send_due(conn)
+                    delivered += sent
+                    if not sent:
+                        break
+                return delivered
+            finally:
+                await store.unlock(conn)
+
+    async def _fan_out(self, conn: Any) -> None:
+        async with conn.transaction():
+            events, cursor = await store.new_events(conn, limit=1000)
+            hooks = await store.live_hooks(conn)
+            rows = []
+            for event in events:
+                kind = event_type(event["kind"], event["payload"])
+                order = str(event["delivery_id"] or event["post_id"] or "global")
+                for hook in hooks:
+                    if event["created_at"] >= hook["created_at"] and matches(hook["events"], kind):
+                        rows.append((hook["id"], event["id"], kind, order))
+            if rows:
+                await store.enqueue(conn, rows, self.clock.now())
+            if events:
+                await store.advance(conn, max(cursor, events[-1]["id"]))
+
+    async def _send_due(self, conn: Any) -> int:
+        from pellacia.http import client_session
+
+        heads = await store.due_heads(conn, self.clock.now(), limit=200)
+        if not heads:
+            return 0
+        if self._session is None:
+            self._session = client_session()
+        results = await asyncio.gather(*(self._send(m) for m in heads))
+        delivered = 0
+        for message, (status, error) in zip(heads, results, strict=True):
+            if error is None:
+                await store.delivered(
+                    conn,
+                    message["webhook_id"],
+                    message["event_id"],
+                    status or 200,
+                    self.clock.now(),
+                )
+                delivered += 1
+            else:
+                await self._failed(conn, message, status, error)
+        return delivered
+
+    async def _send(self, message: dict[str, Any]) -> tuple[int | None, str | None]:
+        assert self._session is not None
+        body = json.dumps(
+            {
+                "type": message["type"],
+                "timestamp": message["at"].isoformat(),
+                "data": {
+                    "event_id": message["event_id"],
+                    "post_id": str(message["post_id"]) if message["post_id"] else None,
+                    "delivery_id": str(message["delivery_id"]) if message["delivery_id"] else None,
+                    **message["payload"],
+                },
+            },
+            default=str,
+        )
+        # the id is the event's: the same on every retry, so receivers can dedupe;
+        # the timestamp is this attempt's wall-clock time (receivers check it)
+        headers = sign(message["secret"], f"evt_{message['event_id']}", datetime.now(UTC), body)
+        try:
+            await check_target(message["url"], self.settings)
+        except BadInput as exc:
+            return None, str(exc)
+        return await post(self._session, message["url"], headers, body, self.settings.timeout)
+
+    async def _failed(
+        self, conn: Any, message: dict[str, Any], status: int | None, error: str
+    ) -> None:
+        now = self.clock.now()
+        attempt = message["attempts"]
+        delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+        window = timedelta(hours=self.settings.retry_hours)
+        next_at = now + timedelta(seconds=delay)
+        give_up = next_at - message["created_at"] > window
+        since = await store.failed(
+            conn,
+            message["webhook_id"],
+            message["event_id"],
+            status=status,
+            error=error,
+            next_at=None if give_up else next_at,
+            now=now,
+        )
+        log.warning("webhook send failed", url=message["url"], error=error, attempt=attempt + 1)
+        if now - since >= timedelta(hours=self.settings.disable_after_hours):
+            await self._disable(conn, message, since, error)
+
+    async def _disable(
+        self, conn: Any, message: dict[str, Any], since: datetime, error: str
+    ) -> None:
+        from pellacia.alerts.dispatch import record_alert
+
+        reason = f"failing since {since.isoformat(timespec='seconds')}: {error}"
+        await store.disable(conn, message["webhook_id"], reason, self.clock.now())
+        alert = Alert(
+            level="critical",
+            title="webhook endpoint disabled",
+            body=f"{message['url']} was disabled after sustained failure ({reason}); "
+            "fix it and add it again",
+        )
+        await record_alert(conn, alert)
+        if self.alerts is not None:
+            await self.alerts.send(alert)

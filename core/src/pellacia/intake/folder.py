@@ -1,0 +1,202 @@
+"""One watched folder: find complete items, submit each once, quarantine bad ones."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pellacia.contract import Alert
+from pellacia.delivery.errors import BadInput
+from pellacia.intake.item import ItemProblems, parse
+from pellacia.log import get_logger
+from pellacia.store import intake as ledger
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from pellacia.alerts import AlertDispatcher
+    from pellacia.clock import Clock
+    from pellacia.config import Settings
+    from pellacia.plugins import Registry
+
+log = get_logger("pellacia.intake")
+ACCEPTED, REJECTED = "accepted", "rejected"
+
+
+@dataclass
+class _Watch:
+    """What a scan saw of a video last time, to tell when it stopped changing."""
+
+    stamp: tuple[int, int]  # size, mtime_ns
+    since: datetime
+
+
+@dataclass
+class ScanResult:
+    submitted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+
+
+def _sha256(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as f:
+            while chunk := f.read(1024 * 1024):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class FolderIntake:
+    """Submits ``name.mp4`` + ``name.json`` pairs of ``folder`` as posts, once each.
+
+    An item is complete when its JSON is newer than its video (the JSON came last),
+    or, when the JSON came first, once the video has not changed for
+    ``settle_seconds``. The ledger row commits with the post, so a crash
+    anywhere leaves the item either submitted or still to submit.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        registry: Registry,
+        settings: Settings,
+        folder: Path,
+        clock: Clock,
+        *,
+        alerts: AlertDispatcher | None = None,
+    ) -> None:
+        self.pool, self.registry, self.settings, self.clock = pool, registry, settings, clock
+        self.folder = folder.expanduser().resolve()
+        self.alerts = alerts
+        self._watching: dict[str, _Watch] = {}
+
+    async def scan(self) -> ScanResult:
+        """Look at the folder once and handle every complete item."""
+        result = ScanResult()
+        pairs = await asyncio.to_thread(self._pairs)
+        for name, video, meta in pairs:
+            if not await asyncio.to_thread(self._complete, name, video, meta):
+                result.waiting.append(name)
+                continue
+            outcome = await self._handle(name, video, meta)
+            if outcome == "submitted":
+                result.submitted.append(name)
+            elif outcome == "rejected":
+                result.rejected.append(name)
+        return result
+
+    def _pairs(self) -> list[tuple[str, Path, Path]]:
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for meta in sorted(self.folder.glob("*.json")):
+            video = meta.with_suffix(".mp4")
+            if video.is_file() and not meta.name.startswith("."):
+                found.append((meta.stem, video, meta))
+        return found
+
+    def _complete(self, name: str, video: Path, meta: Path) -> bool:
+        v, m = video.stat(), meta.stat()
+        if m.st_mtime_ns >= v.st_mtime_ns:
+            self._watching.pop(name, None)
+            return True  # the JSON came last: the producer says the video is done
+        stamp, now = (v.st_size, v.st_mtime_ns), self.clock.now()
+        seen = self._watching.get(name)
+        if seen is None or seen.stamp != stamp:
+            self._watching[name] = _Watch(stamp, now)
+            return self.settings.intake.settle_seconds == 0
+        return (now - seen.since).total_seconds() >= self.settings.intake.settle_seconds
+
+    async def _handle(self, name: str, video: Path, meta: Path) -> str:
+        sha = await asyncio.to_thread(_sha256, video, meta)
+        key = (str(self.folder), name, sha)
+        async with self.pool.acquire() as conn:
+            done = await ledger.state(conn, *key)
+            if done is None:
+                await ledger.seen(conn, *key)
+        if done == "submitted":
+            await asyncio.to_thread(self._tidy, name, video, meta, ACCEPTED)
+            return "already"
+        if done == "rejected":
+            await asyncio.to_thread(self._tidy, name, video, meta, REJECTED)
+            return "already"
+        try:
+            await self._submit(key, video, meta)
+        except (ItemProblems, BadInput) as exc:
+            await self._reject(key, video, meta, str(exc))
+            return "rejected"
+        await asyncio.to_thread(self._tidy, name, video, meta, ACCEPTED)
+        self._watching.pop(name, None)
+        return "submitted"
+
+    async def _submit(self, key: tuple[str, str, str], video: Path, meta: Path) -> None:
+        from pellacia.delivery.service import create_post
+
+        item = parse(await asyncio.to_thread(meta.read_bytes))
+
+        async def record(conn: Any, post_id: Any) -> None:
+            if not await ledger.submitted(conn, *key, post_id):
+                raise _AlreadySubmitted
+
+        try:
+            created = await create_post(
+                self.pool,
+                self.registry,
+                self.settings,
+                file=video,
+                platforms=item.platforms,
+                title=item.title or key[1],
+                description=item.description,
+                hashtags=item.hashtags,
+                priority=item.priority,
+                scheduled_at=item.at,
+                timezone=item.timezone,
+                overrides=item.options,
+                fold=item.fold,
+                clock=self.clock,
+                in_transaction=record,
+            )
+        except _AlreadySubmitted:
+            return  # another watcher of this folder was first
+        log.info("intake item submitted", item=key[1], post=str(created.id))
+
+    async def _reject(self, key: tuple[str, str, str], video: Path, meta: Path, why: str) -> None:
+        async with self.pool.acquire() as conn:
+            await ledger.rejected(conn, *key, why)
+            alert = Alert(
+                level="warning",
+                title=f"intake item {key[1]} rejected",
+                body=f"{self.folder / REJECTED / key[1]}.error.txt:\n{why}",
+            )
+            from pellacia.alerts.dispatch import record_alert
+
+            await record_alert(conn, alert)
+        await asyncio.to_thread(self._tidy, key[1], video, meta, REJECTED, why)
+        if self.alerts is not None:
+            await self.alerts.send(alert)
+        log.warning("intake item rejected", item=key[1], error=why)
+
+    def _tidy(self, name: str, video: Path, meta: Path, where: str, why: str = "") -> None:
+        """Move an item out of the way: rejected ones always, accepted ones if configured."""
+        if where == ACCEPTED and not self.settings.intake.move_accepted:
+            return
+        target = self.folder / where
+        target.mkdir(exist_ok=True)
+        if why:
+            problems = why.replace("\n  ", "\n").splitlines()
+            text = f"{name} was not submitted:\n" + "".join(f"- {p}\n" for p in problems if p)
+            (target / f"{name}.error.txt").write_text(text, encoding="utf-8")
+        for path in (video, meta):
+            if path.exists():
+                shutil.move(str(path), str(target / path.name))
+
+
+class _AlreadySubmitted(Exception):
+    pass
