@@ -9,16 +9,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pellacia.testing.cli import CLI, sql, wait_for
 from pellacia.testing.videos import make_large, make_video
 
-CLI = str(Path(sys.executable).with_name("pellacia-dist"))
 PART = 4 * 1024 * 1024  # LinkedIn's part size (the fake's too)
 SIZE = 4 * PART
 
@@ -69,25 +65,6 @@ def test_linkedin_member_post_through_the_cli(sandbox, pg_dsn: str, tmp_path: Pa
     assert delivery["remote_url"] == f"https://www.linkedin.com/feed/update/{post['id']}/"
 
 
-async def _sql(dsn: str, query: str) -> list[Any]:
-    from pellacia.store.pool import connect_one
-
-    conn = await connect_one(dsn)
-    try:
-        return list(await conn.fetch(query))
-    finally:
-        await conn.close()
-
-
-def _wait_for(predicate: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_linkedin_sigkill_mid_upload_then_worker_resumes(
     sandbox, pg_dsn: str, tmp_path: Path
@@ -126,18 +103,18 @@ def test_linkedin_sigkill_mid_upload_then_worker_resumes(
     try:
 
         def mid_file() -> bool:
-            rows = asyncio.run(_sql(pg_dsn, "SELECT bytes_sent FROM deliveries"))
+            rows = sql(pg_dsn, "SELECT bytes_sent FROM deliveries")
             return len(rows) == 1 and 2 * PART <= (rows[0]["bytes_sent"] or 0) < SIZE
 
-        _wait_for(mid_file, "two parts to be acknowledged")
+        wait_for(mid_file, "two parts to be acknowledged")
     finally:
         upload.send_signal(signal.SIGKILL)
         upload.wait(timeout=10)
     asyncio.run(control.clear_faults())
-    [at_kill] = asyncio.run(_sql(pg_dsn, "SELECT state, bytes_sent FROM deliveries"))
+    [at_kill] = sql(pg_dsn, "SELECT state, bytes_sent FROM deliveries")
     assert at_kill["state"] == "uploading"
-    _wait_for(
-        lambda: not asyncio.run(_sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()")),
+    wait_for(
+        lambda: not sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()"),
         "the dead process's lease to expire",
         seconds=15,
     )
@@ -145,7 +122,7 @@ def test_linkedin_sigkill_mid_upload_then_worker_resumes(
         [CLI, "worker", "--once"], env=env, capture_output=True, text=True, timeout=180
     )
     assert worker.returncode == 0, worker.stderr
-    [row] = asyncio.run(_sql(pg_dsn, "SELECT state, remote_id FROM deliveries"))
+    [row] = sql(pg_dsn, "SELECT state, remote_id FROM deliveries")
     assert row["state"] == "published"
     state = asyncio.run(control.state("linkedin"))
     [post] = state["posts"]

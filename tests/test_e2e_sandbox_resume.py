@@ -6,75 +6,25 @@ without a second post anywhere."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pellacia.testing.cli import CLI, cli_env, fake_state, sandbox_up, sql, wait_for
 from pellacia.testing.videos import make_large, make_video
 
-CLI = str(Path(sys.executable).with_name("pellacia-dist"))
 SIZE = 48 * 1024 * 1024
 # the largest chunk either plugin sends by default (TikTok 10 MB, YouTube 8 MiB)
 ONE_CHUNK = 10_000_000
 
 
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def sandbox_process() -> Iterator[str]:
     """`pellacia-dist sandbox up` in its own process, as a user starts it."""
-    proc = subprocess.Popen(
-        [CLI, "sandbox", "up", "--port", "0", "--only", "tiktok", "--only", "youtube"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=cli_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("sandbox listening on "):
-                yield line.split()[-1]
-                break
-        else:
-            pytest.fail("the sandbox did not start")
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)  # reaps it and closes the pipe
-
-
-async def sql(dsn: str, query: str) -> list:
-    from pellacia.store.pool import connect_one
-
-    conn = await connect_one(dsn)
-    try:
-        return list(await conn.fetch(query))
-    finally:
-        await conn.close()
-
-
-def wait_for(predicate, what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def fake_state(url: str, platform: str) -> dict:
-    from pellacia_sandbox.control import SandboxControl
-
-    return asyncio.run(SandboxControl(url).state(platform))
+    with sandbox_up("tiktok", "youtube") as url:
+        yield url
 
 
 @pytest.mark.slow
@@ -125,9 +75,7 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
     try:
 
         def both_mid_file() -> bool:
-            rows = asyncio.run(
-                sql(pg_dsn, "SELECT bytes_sent FROM deliveries WHERE upload_state IS NOT NULL")
-            )
+            rows = sql(pg_dsn, "SELECT bytes_sent FROM deliveries WHERE upload_state IS NOT NULL")
             # at least two chunks acknowledged on each, the file not finished
             return len(rows) == 2 and all(
                 2 * ONE_CHUNK <= (r["bytes_sent"] or 0) < SIZE for r in rows
@@ -139,8 +87,7 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
         upload.wait(timeout=10)
     asyncio.run(control.clear_faults())
     at_kill = {
-        r["platform"]: r
-        for r in asyncio.run(sql(pg_dsn, "SELECT platform, state, bytes_sent FROM deliveries"))
+        r["platform"]: r for r in sql(pg_dsn, "SELECT platform, state, bytes_sent FROM deliveries")
     }
     assert {p: r["state"] for p, r in at_kill.items()} == {
         "tiktok": "uploading",
@@ -148,7 +95,7 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
     }
 
     wait_for(
-        lambda: not asyncio.run(sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()")),
+        lambda: not sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()"),
         "the dead process's leases to expire",
         seconds=15,
     )
@@ -157,9 +104,7 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
     )
     assert worker.returncode == 0, worker.stderr
 
-    rows = asyncio.run(
-        sql(pg_dsn, "SELECT platform, state, remote_id FROM deliveries ORDER BY platform")
-    )
+    rows = sql(pg_dsn, "SELECT platform, state, remote_id FROM deliveries ORDER BY platform")
     assert [(r["platform"], r["state"]) for r in rows] == [
         ("tiktok", "published"),
         ("youtube", "published"),

@@ -44,7 +44,8 @@ DISTRIBUTIONS: dict[str, Dist] = {
     "linkedin": Dist("plugin-linkedin", "pellacia_linkedin", {"platform:linkedin"}),
     "vpn": Dist("plugins/vpn", "pellacia_vpn", {"command:vpn", "command:test"}),
     "browser": Dist("plugins/browser", "pellacia_browser", {"command:browser"}),
-    "telegram": Dist("plugins/telegram", "pellacia_telegram", set()),  # a sink once configured
+    # a sink once configured; the operator bot's command always
+    "telegram": Dist("plugins/telegram", "pellacia_telegram", {"command:telegram"}),
     "sandbox": Dist("plugins/sandbox", "pellacia_sandbox", {"command:sandbox"}),
     "example": Dist("docs/example-plugin", "pellacia_example", {"platform:example"}),
     "peertube": Dist("docs/peertube-plugin", "pellacia_peertube", {"platform:peertube"}),

@@ -7,51 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pellacia.testing.cli import CLI, cli_env, fake_state, sandbox_up, sql, wait_for
 from pellacia.testing.videos import make_large, make_video
 
-CLI = str(Path(sys.executable).with_name("pellacia-dist"))
 PLATFORMS = ("instagram", "facebook")
 CHUNK = 1024 * 1024
 SIZE = 24 * CHUNK
 
 
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def sandbox_process() -> Iterator[str]:
     """`pellacia-dist sandbox up` with the two Meta fakes, in its own process."""
-    proc = subprocess.Popen(
-        [CLI, "sandbox", "up", "--port", "0", "--only", "instagram", "--only", "facebook"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=cli_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("sandbox listening on "):
-                yield line.split()[-1]
-                break
-        else:
-            pytest.fail("the sandbox did not start")
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
+    with sandbox_up("instagram", "facebook") as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,32 +58,6 @@ def env(sandbox_process: str, pg_dsn: str, tmp_path: Path) -> dict[str, str]:
         assert credential["bound_to"].startswith("Page ")
         assert " + Instagram @" in credential["bound_to"]
     return values
-
-
-def fake_state(url: str, platform: str) -> dict[str, Any]:
-    from pellacia_sandbox.control import SandboxControl
-
-    result: dict[str, Any] = asyncio.run(SandboxControl(url).state(platform))
-    return result
-
-
-async def sql(dsn: str, query: str) -> list[Any]:
-    from pellacia.store.pool import connect_one
-
-    conn = await connect_one(dsn)
-    try:
-        return list(await conn.fetch(query))
-    finally:
-        await conn.close()
-
-
-def wait_for(predicate: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_upload_test_wait_publishes_on_both(
@@ -178,9 +126,7 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
     try:
 
         def both_mid_file() -> bool:
-            rows = asyncio.run(
-                sql(pg_dsn, "SELECT bytes_sent FROM deliveries WHERE upload_state IS NOT NULL")
-            )
+            rows = sql(pg_dsn, "SELECT bytes_sent FROM deliveries WHERE upload_state IS NOT NULL")
             return len(rows) == 2 and all(2 * CHUNK <= (r["bytes_sent"] or 0) < SIZE for r in rows)
 
         wait_for(both_mid_file, "both uploads to be part-way")
@@ -189,11 +135,10 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
         upload.wait(timeout=10)
     asyncio.run(control.clear_faults())
     at_kill = {
-        r["platform"]: r
-        for r in asyncio.run(sql(pg_dsn, "SELECT platform, state, bytes_sent FROM deliveries"))
+        r["platform"]: r for r in sql(pg_dsn, "SELECT platform, state, bytes_sent FROM deliveries")
     }
     wait_for(
-        lambda: not asyncio.run(sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()")),
+        lambda: not sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()"),
         "the dead process's leases to expire",
         seconds=15,
     )
@@ -201,7 +146,7 @@ def test_kill_mid_upload_then_worker_finishes_without_resending(
         [CLI, "worker", "--once"], env=env, capture_output=True, text=True, timeout=180
     )
     assert worker.returncode == 0, worker.stderr
-    rows = asyncio.run(sql(pg_dsn, "SELECT platform, state FROM deliveries ORDER BY platform"))
+    rows = sql(pg_dsn, "SELECT platform, state FROM deliveries ORDER BY platform")
     assert [(r["platform"], r["state"]) for r in rows] == [
         ("facebook", "published"),
         ("instagram", "published"),

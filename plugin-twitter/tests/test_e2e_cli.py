@@ -6,51 +6,25 @@ with one post on X."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pellacia.testing.cli import CLI, cli_env, sandbox_up, sql, wait_for
 from pellacia.testing.videos import make_large, make_video
 from pellacia_sandbox.control import SandboxControl
 
-CLI = str(Path(sys.executable).with_name("pellacia-dist"))
 SEGMENT = 4 * 1024 * 1024  # the plugin's default APPEND size
 SIZE = 12 * SEGMENT + 12345
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
     """`pellacia-dist sandbox up --only twitter` in its own process."""
-    proc = subprocess.Popen(
-        [CLI, "sandbox", "up", "--port", "0", "--only", "twitter"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=cli_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("sandbox listening on "):
-                yield line.split()[-1]
-                break
-        else:
-            pytest.fail("the sandbox did not start")
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
+    with sandbox_up("twitter") as url:
+        yield url
 
 
 @pytest.fixture
@@ -66,25 +40,6 @@ def env(sandbox_url: str, pg_dsn: str, tmp_path: Path) -> dict[str, str]:
     )
     assert login.returncode == 0, login.stdout + login.stderr
     return env
-
-
-async def sql(dsn: str, query: str) -> list[Any]:
-    from pellacia.store.pool import connect_one
-
-    conn = await connect_one(dsn)
-    try:
-        return list(await conn.fetch(query))
-    finally:
-        await conn.close()
-
-
-def wait_for(predicate: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def upload_args(clip: Path, title: str) -> list[str]:
@@ -139,9 +94,7 @@ def test_kill_mid_upload_then_worker_resumes(
     try:
 
         def mid_file() -> bool:
-            rows = asyncio.run(
-                sql(pg_dsn, "SELECT bytes_sent FROM deliveries WHERE upload_state IS NOT NULL")
-            )
+            rows = sql(pg_dsn, "SELECT bytes_sent FROM deliveries WHERE upload_state IS NOT NULL")
             return len(rows) == 1 and 3 * SEGMENT <= (rows[0]["bytes_sent"] or 0) < SIZE
 
         wait_for(mid_file, "the upload to be part-way")
@@ -149,10 +102,10 @@ def test_kill_mid_upload_then_worker_resumes(
         upload.send_signal(signal.SIGKILL)
         upload.wait(timeout=10)
     asyncio.run(control.clear_faults())
-    [at_kill] = asyncio.run(sql(pg_dsn, "SELECT state, bytes_sent FROM deliveries"))
+    [at_kill] = sql(pg_dsn, "SELECT state, bytes_sent FROM deliveries")
     assert at_kill["state"] == "uploading"
     wait_for(
-        lambda: not asyncio.run(sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()")),
+        lambda: not sql(pg_dsn, "SELECT 1 FROM deliveries WHERE lease_until > now()"),
         "the dead process's lease to expire",
         seconds=15,
     )
@@ -160,7 +113,7 @@ def test_kill_mid_upload_then_worker_resumes(
         [CLI, "worker", "--once"], env=env, capture_output=True, text=True, timeout=180
     )
     assert worker.returncode == 0, worker.stderr
-    [row] = asyncio.run(sql(pg_dsn, "SELECT state, remote_id FROM deliveries"))
+    [row] = sql(pg_dsn, "SELECT state, remote_id FROM deliveries")
     assert row["state"] == "published"
     state = asyncio.run(control.state("twitter"))
     [post] = state["posts"]

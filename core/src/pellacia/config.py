@@ -53,6 +53,20 @@ class AccountSettings(BaseModel):
     base_url: str | None = None
     #: per-platform defaults merged into every post's options (privacy, mode, ...)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: posting slots ("HH:MM" in ``timezone``) for ``schedule --at next-slot``
+    slots: list[str] = Field(default_factory=list)
+    #: the account's IANA zone (slots, best times); default: the top-level ``timezone``
+    timezone: str | None = None
+
+    @field_validator("slots")
+    @classmethod
+    def _hh_mm(cls, value: list[str]) -> list[str]:
+        import re
+
+        for slot in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", slot):
+                raise ValueError(f"slots are 'HH:MM' (24 h), not {slot!r}")
+        return sorted(set(value))
 
     @field_validator("base_url")
     @classmethod
@@ -175,6 +189,8 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: the collector's cadence and budgets (checked by ``pellacia.analytics.settings``)
+    analytics: dict[str, Any] = Field(default_factory=dict)
     lease_seconds: float = Field(default=15.0, gt=1)
     api: ApiSettings = Field(default_factory=ApiSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

@@ -522,7 +522,14 @@ class Platform(Protocol):
     async def fetch_metrics(
         self, posts: Sequence[RemotePost], ctx: PlatformContext
     ) -> list[MetricsSnapshot]:
-        """Metrics for up to ``capabilities.metrics_batch_size`` posts of one account."""
+        """Metrics for up to ``capabilities.metrics_batch_size`` posts of one account.
+
+        A metric the platform does not report (yet) is left out of the snapshot,
+        never 0. A post left out of the answer is one the platform no longer
+        has: core's collector marks it removed when that repeats. A platform
+        may also offer ``async def account_metrics(ctx) -> dict[str, float]``
+        (followers and the like), snapshotted once a day.
+        """
         ...
 
 

@@ -157,12 +157,11 @@ class CredentialInfo:
     bound_to: str | None = None
 
     def status(self, now: datetime) -> str:
-        """Token health in words: ``ok``, or what expired and what to do."""
-        if self.refresh_expires_at and self.refresh_expires_at <= now:
-            return "expired: log in again"
-        if self.expires_at and self.expires_at <= now:
-            return "access token expired: refreshed on next use"
-        return "ok"
+        """Token health in words: ``ok``, or what expired and what to do
+        (``alerts.token_health.health``: also what dies soon)."""
+        from pellacia.alerts.token_health import health
+
+        return health(self, now).text
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -4,8 +4,9 @@ Each post's insights are one ``GET`` operation of the batch; the answer is
 an array in request order of ``{code, headers, body}`` (``body`` a JSON
 string). Insight values come as ``data[{name, values:[{value}]}]``; an empty
 ``values`` means "not available" (too recent, too few viewers) and the metric
-is left out of the snapshot, never stored as 0. A post whose operation
-failed (deleted, ``(#10) Not enough viewers``) is left out.
+is left out of the snapshot, never stored as 0. A post with too few viewers
+(``(#10) Not enough viewers``) gets a snapshot without metrics; a post whose
+operation failed otherwise (deleted) is left out: core marks it removed.
 """
 
 from __future__ import annotations
@@ -110,4 +111,12 @@ async def fetch(
         if code == 200 and isinstance(body, dict):
             metrics = read_insights(body, mapping)
             snapshots.append(MetricsSnapshot(remote_id=post.remote_id, metrics=metrics, raw=body))
+        elif _too_few_viewers(body):  # the post exists: its metrics are not available yet
+            snapshots.append(MetricsSnapshot(remote_id=post.remote_id, metrics={}, raw=body))
     return snapshots
+
+
+def _too_few_viewers(body: Any) -> bool:
+    """Graph's ``(#10) Not enough viewers`` error (code 10) on an insights read."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("code") == 10

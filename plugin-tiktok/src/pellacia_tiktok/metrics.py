@@ -34,13 +34,21 @@ def is_video_id(remote_id: str) -> bool:
 
 
 async def fetch(client: TikTokClient, posts: Sequence[RemotePost]) -> list[MetricsSnapshot]:
-    """Snapshots of ``posts`` (order kept; posts TikTok no longer returns are left out)."""
+    """Snapshots of ``posts`` (order kept; posts TikTok no longer returns are left out).
+
+    An inbox draft (a publish id) exists but has no metrics yet: a snapshot
+    without metrics, not left out (core would take it for a deleted post).
+    """
     ids = [p.remote_id for p in posts if is_video_id(p.remote_id)]
-    found: dict[str, MetricsSnapshot] = {}
+    found: dict[str, MetricsSnapshot] = {
+        p.remote_id: MetricsSnapshot(remote_id=p.remote_id, metrics={}, raw={"inbox_draft": True})
+        for p in posts
+        if not is_video_id(p.remote_id)
+    }
     for start in range(0, len(ids), BATCH):
         data = await client.video_query(ids[start : start + BATCH], fields=FIELDS)
         for video in data.get("videos") or []:
             if isinstance(video, dict) and video.get("id") is not None:
                 snap = snapshot_of(video)
                 found[snap.remote_id] = snap
-    return [found[i] for i in ids if i in found]
+    return [found[p.remote_id] for p in posts if p.remote_id in found]

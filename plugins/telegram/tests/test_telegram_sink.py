@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import aiohttp
@@ -121,8 +122,8 @@ async def test_token_never_shows(host: SandboxHost, fake, caplog: pytest.LogCapt
     assert TOKEN not in repr(sink) and TOKEN not in repr(sink.config)
     await sink.send(ALERT)
     fake.expire_tokens()
-    with pytest.raises(AuthExpired) as auth:
-        await sink.send(ALERT)
+    with pytest.raises(AuthExpired) as auth:  # another alert: the same one would be grouped
+        await sink.send(replace(ALERT, title="YouTube upload failed again"))
     assert "401" in str(auth.value)
     # a server that is not there: the network error names no token
     dead = sink_for(host, base_url="http://127.0.0.1:9/telegram", timeout=2)

@@ -110,6 +110,13 @@ def set_(
     click.echo(f"stored credentials for {platform}/{account} (encrypted)")
 
 
+def _health(info: Any) -> Any:
+    """The account's token health (``alerts.token_health.health``)."""
+    from pellacia.alerts.token_health import health
+
+    return health(info, datetime.now(UTC))
+
+
 def _status(info: Any) -> str:
     return str(info.status(datetime.now(UTC)))
 
@@ -126,7 +133,9 @@ def list_(app: AppContext, as_json: bool) -> None:
 
     infos = _with_vault(app, read)
     if as_json:
-        emit_json([{**i.to_json(), "status": _status(i)} for i in infos])
+        emit_json(
+            [{**i.to_json(), "status": _status(i), "health": _health(i).level} for i in infos]
+        )
         return
     from rich.table import Table
 

@@ -361,7 +361,12 @@ def upload(
 
 @click.group(invoke_without_command=True)
 @_common
-@click.option("--at", "at", metavar="'YYYY-MM-DD HH:MM'", help="Local time to publish at.")
+@click.option(
+    "--at",
+    "at",
+    metavar="'YYYY-MM-DD HH:MM' | next-slot",
+    help="Local time to publish at, or next-slot: the accounts' next free posting slot.",
+)
 @click.option(
     "--timezone",
     "timezone",
@@ -402,6 +407,7 @@ def schedule(
     Examples:
       pellacia-dist schedule --platforms youtube,tiktok --file clip.mp4 \\
           --at "2026-12-27 14:00" --timezone America/New_York
+      pellacia-dist schedule --platforms youtube --file clip.mp4 --at next-slot
       pellacia-dist schedule list
       pellacia-dist schedule cancel --id 3f2a
 

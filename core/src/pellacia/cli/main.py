@@ -23,11 +23,17 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "queue": "pellacia.cli.queue_cmd:queue",
     "manual": "pellacia.cli.manual_cmd:manual",
     "worker": "pellacia.cli.worker_cmd:worker",
+    "analytics": "pellacia.cli.analytics_cmd:analytics",
     "serve": "pellacia.cli.serve_cmd:serve",
     "api-key": "pellacia.cli.api_key_cmd:api_key",
     "webhook": "pellacia.cli.webhook_cmd:webhook",
     "watch": "pellacia.cli.watch_cmd:watch",
+    "account": "pellacia.cli.account_cmd:account",
+    "test": "pellacia.cli.test_cmd:test",
+    "dashboard": "pellacia.cli.dashboard_cmd:dashboard",
 }
+#: built-in groups plugins add sub-commands to (in ``cli.commands`` before plugins load)
+PLUGIN_EXTENDED_GROUPS = ("test",)
 
 
 class LazyGroup(click.Group):
@@ -41,8 +47,17 @@ class LazyGroup(click.Group):
         self._plugin_commands_loaded = True
         from pellacia.plugins import install_commands, load_plugins
 
+        for name in PLUGIN_EXTENDED_GROUPS:
+            group = self._import(name)
+            if group is not None:
+                self.add_command(group, name)
+
         # modules only: building every platform object is not needed for commands
         install_commands(load_plugins(register_objects=False), self)
+
+    def load_plugin_commands(self) -> None:
+        """Let plugins add their commands (once); groups call it before a lookup."""
+        self._load_plugin_commands()
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()

@@ -97,6 +97,9 @@ def _render(s: QueueStatus, zone: str) -> None:
             table.add_column(col)
         for a in s.accounts:
             notes = []
+            if a.paused:
+                until = _when(a.paused_until, zone) if a.paused_until else "resumed"
+                notes.append(f"paused until {until}: {a.pause_reason or 'no reason given'}")
             if a.breaking_active:
                 notes.append("breaking news: normal posts paused")
             if a.blocked_until is not None:

@@ -42,6 +42,7 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
     import asyncio
     import signal
 
+    from pellacia.analytics.collector import Collector
     from pellacia.clock import SYSTEM_CLOCK
     from pellacia.scheduling.worker import SWEEP_SECONDS, Worker
     from pellacia.store.pool import connect
@@ -60,10 +61,18 @@ async def _run(app: AppContext, concurrency: int, once: bool) -> None:
             # a dead worker's deliveries come back within about one lease
             sweep_seconds=min(SWEEP_SECONDS, settings.lease_seconds / 2),
         )
+        # one leader across all workers collects analytics (advisory lock)
+        collector = Collector(pool, settings, registry, SYSTEM_CLOCK)
+        worker.add_timer("analytics", collector.run_once, seconds=collector.conf.interval_s)
         if webhooks is not None:
             worker.add_timer("webhooks", webhooks.run_once, seconds=settings.webhooks.interval)
         for intake in _intakes(pool, settings, registry):
             worker.add_timer(f"intake:{intake.folder}", intake.scan, seconds=_INTAKE_SECONDS)
+        from pellacia.alerts.token_health import CHECK_MINUTES, TokenHealth
+
+        # refresh tokens ahead of expiry, warn before a sign-in dies
+        tokens = TokenHealth(pool, settings, registry)
+        worker.add_timer("token-health", tokens.run_once, minutes=CHECK_MINUTES)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)

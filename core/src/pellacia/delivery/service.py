@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 DUPLICATE_WINDOW = timedelta(hours=6)
 #: a scheduled time this far in the past is still "now" (clock skew, typing time)
 PAST_GRACE = timedelta(minutes=1)
+#: ``--at next-slot``: the next free posting slot of the target accounts
+NEXT_SLOT = "next-slot"
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ async def create_post(
     tz_name = timezone or settings.timezone
     zone(tz_name)  # refuse a bad zone even without a time
     now = clock.now()
+    if isinstance(scheduled_at, str) and scheduled_at.strip().lower() == NEXT_SLOT:
+        scheduled_at = await _next_slot(pool, settings, names, now)
     when = _when(scheduled_at, tz_name, fold=fold, now=now, allow_past=allow_past)
     start_layer = _start_layers(settings, names) if force_vpn_fallback else {}
     if test and not settings.sandbox_url:
@@ -173,6 +177,20 @@ async def create_post(
         timezone=tz_name,
         deliveries=[CreatedDelivery(r.id, r.platform, r.account, r.idempotency_key) for r in rows],
     )
+
+
+async def _next_slot(
+    pool: asyncpg.Pool, settings: Settings, names: Sequence[str], now: datetime
+) -> datetime:
+    """``--at next-slot``: the next free posting slot of every target account."""
+    from pellacia.analytics.slots import NoSlot, next_slot
+
+    targets = [(n, a.name) for n in names for a in settings.accounts_for(n)]
+    try:
+        async with pool.acquire() as conn:
+            return await next_slot(conn, settings, targets, now)
+    except NoSlot as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _when(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pellacia.delivery.errors import BadInput, NotFound
+from pellacia.store import accounts as store_accounts
 from pellacia.store import deliveries, queue, states
 from pellacia.store import status as store_status
 from pellacia.store.models import DISPATCHABLE, IN_FLIGHT
@@ -31,6 +32,9 @@ class AccountWindow:
     breaking_active: bool  # normal dispatch paused by breaking news
     blocked_until: datetime | None
     block_reason: str | None
+    paused: bool = False  # held back by an operator (``account pause``)
+    paused_until: datetime | None = None  # None while paused: until resumed
+    pause_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class QueueStatus:
                     "breaking_active": a.breaking_active,
                     "blocked_until": iso(a.blocked_until),
                     "block_reason": a.block_reason,
+                    "paused": a.paused,
+                    "paused_until": iso(a.paused_until),
+                    "pause_reason": a.pause_reason,
                 }
                 for a in self.accounts
             ],
@@ -177,6 +184,13 @@ async def queue_status(conn: Any, now: datetime) -> QueueStatus:
         await store_status.breaking_paused(conn, now),
         await store_status.blocks(conn, now),
     )
+    held = await store_accounts.paused(conn, now)
+    status.accounts = [
+        replace(a, paused=True, paused_until=p.until, pause_reason=p.reason)
+        if (p := held.get((a.platform, a.account)))
+        else a
+        for a in status.accounts
+    ]
     status.waiting = [
         Waiting(
             id=r["id"],

@@ -54,3 +54,12 @@ async def pending(conn: Any, *, kind: str | None = None, limit: int = 100) -> li
 
 async def mark_dispatched(conn: Any, ids: list[int]) -> None:
     await conn.execute("UPDATE events SET dispatched_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+
+async def recent(conn: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest events, newest first (dashboards)."""
+    rows = await conn.fetch(
+        "SELECT id, kind, delivery_id, payload, created_at FROM events ORDER BY id DESC LIMIT $1",
+        limit,
+    )
+    return [dict(r) for r in rows]

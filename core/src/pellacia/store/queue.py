@@ -20,7 +20,9 @@ hold across processes and restarts because they live in PostgreSQL:
 * quota budgets are reserved in the same transaction (``store.quotas``); an
   exhausted budget moves the delivery's ``due_at`` to the reset with
   ``wait_reason = 'quota:<budget>'``; announced blocks (``quotas.block``) keep
-  the account's deliveries queued.
+  the account's deliveries queued; so does an operator's pause
+  (``account_slots.paused_until``, ``store.accounts``), read from the slot row
+  the claim locks anyway.
 
 Wake-ups: a trigger (migration 0002) sends ``NOTIFY`` on :data:`QUEUE_CHANNEL`
 whenever a delivery is inserted or becomes dispatchable, or an in-flight one
@@ -87,6 +89,8 @@ _BUSY_NORMAL = f"""
             WHERE bz.platform = {{t}}.platform AND bz.account = {{t}}.account
               AND bz.state IN {_IN_FLIGHT} AND bz.priority = 0)
 """
+# An operator's pause, on the slot row (alias {s}); NULL: not paused.
+_UNPAUSED = "COALESCE({s}.paused_until, '-infinity') <= $1"
 _BLOCKED = """
     EXISTS (SELECT 1 FROM rate_limits rb
             WHERE rb.bucket IN ('block:' || {t}.platform || ':' || {t}.account,
@@ -130,11 +134,12 @@ WITH fast AS (
             LIMIT $3
         ) x
         CROSS JOIN LATERAL (
-            SELECT s.next_at, s.breaking_next_at, s.owner_delivery FROM account_slots s
+            SELECT s.next_at, s.breaking_next_at, s.owner_delivery, s.paused_until
+            FROM account_slots s
             WHERE s.platform = x.platform AND s.account = x.account LIMIT 1
         ) s
         -- the slot row first: most held rows go no further
-        WHERE CASE WHEN x.priority > 0
+        WHERE {_UNPAUSED.format(s="s")} AND CASE WHEN x.priority > 0
                    THEN (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1)
                         AND NOT {_BLOCKED.format(t="x")}
                    ELSE (s.next_at IS NULL OR s.next_at <= $1 OR s.owner_delivery = x.id)
@@ -160,7 +165,8 @@ WITH fast AS (
         CROSS JOIN LATERAL (
             SELECT 1 FROM account_slots s
             WHERE s.platform = d.platform AND s.account = d.account
-              AND (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1) LIMIT 1
+              AND (s.breaking_next_at IS NULL OR s.breaking_next_at <= $1)
+              AND {_UNPAUSED.format(s="s")} LIMIT 1
         ) s
         WHERE d.priority > 0 AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
           AND NOT {_BLOCKED.format(t="d")}
@@ -173,7 +179,7 @@ WITH fast AS (
               AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
             ORDER BY d.due_at LIMIT 1
         ) c
-        WHERE COALESCE(s.next_at, '-infinity') <= $1
+        WHERE COALESCE(s.next_at, '-infinity') <= $1 AND {_UNPAUSED.format(s="s")}
           AND {_free_for_normal("c")} AND NOT {_BLOCKED.format(t="c")}
         UNION ALL
         SELECT d.id, d.priority, d.due_at
@@ -181,7 +187,8 @@ WITH fast AS (
         CROSS JOIN LATERAL (
             SELECT 1 FROM account_slots s
             WHERE s.platform = d.platform AND s.account = d.account
-              AND s.owner_delivery = d.id AND s.next_at > $1 LIMIT 1
+              AND s.owner_delivery = d.id AND s.next_at > $1
+              AND {_UNPAUSED.format(s="s")} LIMIT 1
         ) s
         WHERE d.dispatched_at IS NOT NULL AND d.priority = 0
           AND d.state IN {_DISPATCHABLE} AND d.due_at <= $1
@@ -204,13 +211,15 @@ WITH fast AS (
     SELECT DISTINCT platform, account FROM c
 ), locked AS (
     -- latest version of each slot row, unless another claimer holds it
-    SELECT s.platform, s.account, s.next_at, s.owner_delivery, s.breaking_next_at
+    SELECT s.platform, s.account, s.next_at, s.owner_delivery, s.breaking_next_at,
+           NOT {_UNPAUSED.format(s="s")} AS held
     FROM account_slots s JOIN keys k ON k.platform = s.platform AND k.account = s.account
     ORDER BY s.platform, s.account
     FOR UPDATE OF s SKIP LOCKED
 )
 SELECT c.*, s.next_at, s.owner_delivery, s.breaking_next_at
 FROM c JOIN locked s ON s.platform = c.platform AND s.account = c.account
+WHERE NOT s.held  -- the latest slot row: a pause that just began holds the account
 ORDER BY c.priority DESC, c.due_at
 """
 
@@ -490,7 +499,7 @@ WITH by_slot AS (
           AND d.state IN {_DISPATCHABLE}
         ORDER BY d.due_at LIMIT 1
     ) fd
-    WHERE {{scope_s}} AND fd.due_at <= GREATEST(s.next_at, $1)
+    WHERE {{scope_s}} AND fd.due_at <= GREATEST(s.next_at, $1) AND {_UNPAUSED.format(s="s")}
       AND {_free_for_normal("fd")} AND {{unblocked_f}}
     ORDER BY COALESCE(s.next_at, '-infinity') LIMIT 1
 )
@@ -501,7 +510,8 @@ SELECT LEAST(
      CROSS JOIN LATERAL (
          SELECT 1 FROM account_slots s
          WHERE s.platform = d.platform AND s.account = d.account
-           AND COALESCE(s.next_at, '-infinity') <= d.due_at LIMIT 1
+           AND COALESCE(s.next_at, '-infinity') <= d.due_at
+           AND {_UNPAUSED.format(s="s")} LIMIT 1
      ) s
      WHERE d.priority = 0 AND d.state IN {_DISPATCHABLE} AND d.due_at > $1 AND {{scope_d}}
        -- no need to look past what the first stream found
@@ -512,7 +522,8 @@ SELECT LEAST(
      FROM deliveries d
      CROSS JOIN LATERAL (
          SELECT 1 FROM account_slots s
-         WHERE s.platform = d.platform AND s.account = d.account AND s.owner_delivery = d.id LIMIT 1
+         WHERE s.platform = d.platform AND s.account = d.account AND s.owner_delivery = d.id
+           AND {_UNPAUSED.format(s="s")} LIMIT 1
      ) s
      WHERE d.dispatched_at IS NOT NULL AND d.priority = 0 AND d.state IN {_DISPATCHABLE}
        AND {{scope_d}} AND {_free_for_normal("d")} AND {{unblocked_d}})
@@ -556,7 +567,7 @@ SELECT min(GREATEST(d.due_at, s.breaking_next_at, blk.until))
 FROM deliveries d
 CROSS JOIN LATERAL (
     SELECT s.breaking_next_at FROM account_slots s
-    WHERE s.platform = d.platform AND s.account = d.account LIMIT 1
+    WHERE s.platform = d.platform AND s.account = d.account AND {_UNPAUSED.format(s="s")} LIMIT 1
 ) s
 LEFT JOIN LATERAL (
     SELECT max(r.blocked_until) AS until FROM rate_limits r
@@ -564,6 +575,15 @@ LEFT JOIN LATERAL (
       AND r.blocked_until > $1
 ) blk ON true
 WHERE d.priority > 0 AND d.state IN {_DISPATCHABLE}
+"""
+# Paused accounts are left out above; a pause with an end wakes the worker
+# then (when the account has something queued). Few rows: the paused ones.
+_PAUSE_ENDS = f"""
+SELECT min(s.paused_until) FROM account_slots s
+WHERE s.paused_until > $1 AND s.paused_until < 'infinity'
+  AND EXISTS (SELECT 1 FROM deliveries d
+              WHERE d.platform = s.platform AND d.account = s.account
+                AND d.state IN {_DISPATCHABLE})
 """
 
 
@@ -577,6 +597,7 @@ async def next_due(conn: Any, now: datetime) -> datetime | None:
         found = [
             await conn.fetchval(_NEXT_UNBLOCKED, now),
             await conn.fetchval(_NEXT_BREAKING, now),
+            await conn.fetchval(_PAUSE_ENDS, now),
         ]
         # Blocked accounts: max(block end, their own next time), and max()
         # distributes over min(), so one query per block, not per account.
@@ -622,6 +643,8 @@ CROSS JOIN LATERAL (
 ) g
 CROSS JOIN LATERAL (
     SELECT CASE WHEN d.state NOT IN {_DISPATCHABLE} OR d.due_at > $1 THEN d.wait_reason
+                WHEN NOT {_UNPAUSED.format(s="s")}
+                     THEN 'paused: ' || COALESCE(s.pause_reason, 'by ' || s.paused_by)
                 WHEN blk.blocked_until IS NOT NULL
                      THEN 'rate-limit' || COALESCE(': ' || blk.reason, '')
                 WHEN d.priority = 0 AND {_PAUSING_BREAKING.format(t="d")} THEN 'breaking'
@@ -632,6 +655,7 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT r.reason,
            CASE WHEN d.state NOT IN {_DISPATCHABLE} OR d.due_at > $1 THEN d.wait_until
+                WHEN r.reason LIKE 'paused: %' THEN NULLIF(s.paused_until, 'infinity')
                 WHEN blk.blocked_until IS NOT NULL THEN blk.blocked_until
                 WHEN r.reason = 'spacing' THEN g.slot_at
            END AS until

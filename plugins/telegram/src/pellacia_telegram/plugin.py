@@ -1,6 +1,7 @@
 """pellacia-dist hooks of the telegram plugin (hookimpls only; imports stay light).
 
-Registers the ``telegram`` alert sink when ``[plugins.telegram]`` has a
+Adds ``pellacia-dist telegram bot`` (the operator bot). Registers the
+``telegram`` alert sink when ``[plugins.telegram]`` has a
 ``bot_token`` and a ``chat_id``; registers nothing when the section is absent
 or empty. A half-filled section makes ``register_alert_sinks`` raise
 ``ConfigError``, so ``plugins list`` shows the plugin as failed with the reason.
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pellacia.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    import click
+    from pellacia.cli.context import CommandContext
     from pellacia.contract import AlertSink
 
 PLUGIN_API_VERSION = 1
@@ -30,3 +33,10 @@ def register_alert_sinks(
     config = TelegramConfig.from_section(settings)  # ConfigError when half configured
     if config is not None:
         register(TelegramAlertSink(config))
+
+
+@hookimpl
+def register_commands(cli: click.Group, context: CommandContext) -> None:
+    from pellacia_telegram.cli import telegram_commands
+
+    cli.add_command(telegram_commands(context))

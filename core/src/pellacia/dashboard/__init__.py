@@ -1,0 +1,1 @@
+"""``pellacia-dist dashboard``: the operator's live terminal view (Textual)."""
