@@ -139,8 +139,9 @@ def test_upload_force_vpn_fallback_publishes_through_an_openvpn_route(
     assert [(r["layer"], r["route"], r["outcome"]) for r in rows] == [
         ("api+vpn", "vpn:o1", "published")
     ]
-    # the upload process took its tunnel down on exit
+    # the upload process took its tunnel down on exit, and left nothing behind
     assert not [n for n in netns.run_sync("ip", "netns", "list").split() if n.startswith("pve")]
+    assert not list(netns.RUN_DIR.glob("pve-*"))
 
     direct_path(True)
     state = asyncio.run(SandboxControl(fake_url).state("tiktok"))

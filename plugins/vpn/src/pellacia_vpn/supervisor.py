@@ -157,6 +157,7 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     child.proc.kill()
             netns.destroy(tunnel.names)
+            shutil.rmtree(tunnel.names.run_dir, ignore_errors=True)  # still ours: lock held
             self.tunnels.pop(route, None)
 
     # --------------------------------------------------------------- health
