@@ -42,7 +42,7 @@ DISTRIBUTIONS: dict[str, Dist] = {
     "meta": Dist("plugin-meta", "pellacia_meta", {"platform:instagram", "platform:facebook"}),
     "twitter": Dist("plugin-twitter", "pellacia_twitter", {"platform:twitter", "validator:x-text"}),
     "linkedin": Dist("plugin-linkedin", "pellacia_linkedin", {"platform:linkedin"}),
-    "vpn": Dist("plugins/vpn", "pellacia_vpn", {"command:vpn"}),
+    "vpn": Dist("plugins/vpn", "pellacia_vpn", {"command:vpn", "command:test"}),
     "browser": Dist("plugins/browser", "pellacia_browser", {"command:browser"}),
     # a sink once configured; the operator bot's command always
     "telegram": Dist("plugins/telegram", "pellacia_telegram", {"command:telegram"}),

@@ -28,11 +28,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
-from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
+from pellacia.contract import OAuthClient, PlatformContext, TokenSet
 from pellacia.errors import AuthExpired, ConfigError, Rejected
-from pellacia.sdk import TokenEndpoint
+from pellacia.sdk import AuthorizationCodeGrant, TokenEndpoint
 
 from pellacia_meta.graph import GRAPH, VERSION, WWW, GraphApi
 
@@ -58,40 +57,24 @@ FACEBOOK_SCOPES: tuple[str, ...] = (
 )
 
 
-class MetaLogin:
-    """The ``AuthFlow`` of Instagram and Facebook (``AuthorizationCodeFlow``)."""
+class MetaLogin(AuthorizationCodeGrant):
+    """The ``AuthFlow`` of Instagram and Facebook: the Facebook Login dialog
+    (comma-separated scopes, PKCE S256), then the Page's tokens."""
 
-    kind = AuthKind.AUTHORIZATION_CODE
+    authorize_base = WWW
+    authorize_path = f"/{VERSION}/dialog/oauth"
+    scope_separator = ","
 
     def __init__(self, platform: str, scopes: Sequence[str]) -> None:
+        super().__init__(TOKENS, scopes)
         self.platform = platform
-        self.scopes: Sequence[str] = tuple(scopes)
 
     def __repr__(self) -> str:
         return f"MetaLogin({self.platform!r})"
 
-    def authorization_url(
-        self,
-        ctx: PlatformContext,
-        *,
-        client: OAuthClient,
-        redirect_uri: str,
-        state: str,
-        code_challenge: str,
-    ) -> str:
-        """The Facebook Login dialog (comma-separated scopes, PKCE S256)."""
-        query = urlencode(
-            {
-                "client_id": client.client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "response_type": "code",
-                "scope": ",".join(self.scopes),
-                "code_challenge": code_challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        return f"{ctx.endpoint(WWW)}/{VERSION}/dialog/oauth?{query}"
+    async def client_form(self, ctx: PlatformContext, client: OAuthClient) -> dict[str, str]:
+        """The Meta app's id and secret (Facebook Login takes no public client)."""
+        return _client(client)
 
     async def exchange_code(
         self,
@@ -103,13 +86,9 @@ class MetaLogin:
         code_verifier: str,
     ) -> TokenSet:
         """Code → short-lived → long-lived user token → the Page token (and IG account)."""
-        form = {
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": code_verifier,
-            **_client(client),
-        }
-        short = await TOKENS.post(ctx, form, what="code exchange")
+        short = await super().exchange_code(
+            ctx, client=client, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
         user = await _long_lived(ctx, client, short.access_token)
         return await self.bind(ctx, user, previous=None, app_id=client.client_id)
 

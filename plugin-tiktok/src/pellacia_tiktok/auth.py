@@ -16,84 +16,33 @@ the returned ``TokenSet``; core persists it). Lifetimes come from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from urllib.parse import urlencode
+from pellacia.contract import OAuthClient, PlatformContext
+from pellacia.errors import ConfigError
+from pellacia.sdk import AuthorizationCodeGrant, TokenEndpoint
 
-from pellacia.contract import AuthKind, OAuthClient, PlatformContext, TokenSet
-from pellacia.errors import AuthExpired, ConfigError
-from pellacia.sdk import TokenEndpoint
-
-from pellacia_tiktok.client import API_BASE, AUTH_BASE, PLATFORM
+from pellacia_tiktok.client import API_BASE, AUTH_BASE
 
 SCOPES: tuple[str, ...] = ("user.info.basic", "video.publish", "video.upload", "video.list")
 TOKENS = TokenEndpoint(API_BASE, "/v2/oauth/token/", "TikTok")
 
 
-class TikTokAuth:
-    """``AuthFlow`` of TikTok (``pellacia.contract.AuthorizationCodeFlow``)."""
+class TikTokAuth(AuthorizationCodeGrant):
+    """``AuthFlow`` of TikTok: Login Kit's authorization code with PKCE S256;
+    the app is a ``client_key`` with its secret, and refresh tokens rotate."""
 
-    kind = AuthKind.AUTHORIZATION_CODE
-    scopes: Sequence[str] = SCOPES
+    authorize_base = AUTH_BASE
+    authorize_path = "/v2/auth/authorize/"
+    scope_separator = ","
+    client_id_param = "client_key"
 
-    def authorization_url(
-        self,
-        ctx: PlatformContext,
-        *,
-        client: OAuthClient,
-        redirect_uri: str,
-        state: str,
-        code_challenge: str,
-    ) -> str:
-        """The Login Kit page the user opens (S256 PKCE)."""
-        query = urlencode(
-            {
-                "client_key": client.client_id,
-                "scope": ",".join(self.scopes),
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "response_type": "code",
-                "code_challenge": code_challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        return f"{ctx.endpoint(AUTH_BASE)}/v2/auth/authorize/?{query}"
+    def __init__(self) -> None:
+        super().__init__(TOKENS, SCOPES)
 
-    async def exchange_code(
-        self,
-        ctx: PlatformContext,
-        *,
-        client: OAuthClient,
-        code: str,
-        redirect_uri: str,
-        code_verifier: str,
-    ) -> TokenSet:
-        """Trade the authorization code (and PKCE verifier) for tokens."""
-        form = {
-            "client_key": client.client_id,
-            "client_secret": _secret(client),
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": redirect_uri,
-            "code_verifier": code_verifier,
-        }
-        return await TOKENS.post(ctx, form, what="code exchange")
+    def __repr__(self) -> str:
+        return "TikTokAuth()"
 
-    async def refresh(
-        self, ctx: PlatformContext, *, client: OAuthClient, tokens: TokenSet
-    ) -> TokenSet:
-        """New tokens; the rotated refresh token replaces the old one."""
-        if not tokens.refresh_token:
-            raise AuthExpired("TikTok: no refresh token stored; sign in again", platform=PLATFORM)
-        form = {
-            "client_key": client.client_id,
-            "client_secret": _secret(client),
-            "grant_type": "refresh_token",
-            "refresh_token": tokens.refresh_token,
-        }
-        return await TOKENS.post(ctx, form, what="token refresh", previous=tokens)
-
-
-def _secret(client: OAuthClient) -> str:
-    if not client.client_secret:
-        raise ConfigError("TikTok needs the app's client secret (client_key + client_secret)")
-    return client.client_secret
+    async def client_form(self, ctx: PlatformContext, client: OAuthClient) -> dict[str, str]:
+        """``client_key`` and ``client_secret``: TikTok takes no public client."""
+        if not client.client_secret:
+            raise ConfigError("TikTok needs the app's client secret (client_key + client_secret)")
+        return await super().client_form(ctx, client)

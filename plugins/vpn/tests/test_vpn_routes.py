@@ -210,31 +210,37 @@ async def test_unreachable_proxy_is_transient_and_hides_the_password() -> None:
     assert err.value.retryable
 
 
-async def test_tunnel_routes_explain_what_is_missing(tmp_path: Path) -> None:
+async def test_tunnel_route_says_what_is_wrong(tmp_path: Path) -> None:
     config = tmp_path / "nl.ovpn"
-    config.write_text("client\n")
+    config.write_text("client\n")  # no remote: openvpn refuses it
     routes = parse_routes(
         {
+            "dir": str(tmp_path / "none"),
+            "prefix": "pvq",
             "routes": {
                 "ovpn": {"kind": "openvpn", "config_file": str(config)},
                 "wg": {"kind": "wireguard", "config_file": str(tmp_path / "absent.conf")},
-            }
+            },
         }
     )
-    for route in routes:
-        assert isinstance(route, TunnelRoute)
-        with pytest.raises(Unsupported) as err:
-            async with route.open():
-                pass
-        message = str(err.value)
-        assert route.name in message
-        missing = route.missing()
-        if missing:
-            assert all(problem in message for problem in missing)
-        else:
-            assert "not implemented yet" in message
-    wg = routes[1]
+    ovpn, wg = routes
+    assert isinstance(ovpn, TunnelRoute) and isinstance(wg, TunnelRoute)
     assert any("absent.conf does not exist" in p for p in wg.missing())
+    with pytest.raises(Unsupported) as missing:
+        async with wg.open():
+            pass
+    assert "route vpn:wg (WireGuard) cannot be used" in str(missing.value)
+    if ovpn.missing():  # not root, or the programs are absent: said exactly
+        with pytest.raises(Unsupported) as err:
+            async with ovpn.open():
+                pass
+        assert all(problem in str(err.value) for problem in ovpn.missing())
+        return
+    with pytest.raises(Transient) as failed:
+        async with ovpn.open():
+            pass
+    assert "OpenVPN route ovpn failed" in str(failed.value) and "--remote" in str(failed.value)
+    await ovpn.supervisor.close()
 
 
 def test_plugin_registers_one_route_per_table(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ from pellacia.delivery import policy
 from pellacia.delivery.context import Contexts, media_problem, publish_request
 from pellacia.delivery.layers import Layer, LayerKind, route_for, unavailable
 from pellacia.delivery.policy import INLINE_RETRY_MAX, Failure, Stage
-from pellacia.errors import OutcomeUnknown
+from pellacia.errors import ErrorClass, OutcomeUnknown
 from pellacia.log import get_logger
 from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
@@ -68,6 +68,10 @@ class _LayerDone(Exception):
 
 class _Ended(Exception):
     """The delivery reached a state that ends this run (parked, failed, manual)."""
+
+
+class _ReRoute(Exception):
+    """A '+vpn' try lost its network: the next try takes the best route again."""
 
 
 @dataclass
@@ -175,6 +179,11 @@ class DeliveryExecutor:
         self.on_progress = on_progress
         self.limits = policy.Limits.of(settings.retry, inline_retry_max)
         self.contexts = Contexts(pool, settings, clock)
+        self._route_alerts: set[asyncio.Task[None]] = set()
+        for route in registry.routes.values():
+            subscribe = getattr(route, "on_alert", None)  # optional: routes watching their health
+            if callable(subscribe):
+                subscribe(self._route_alert)
 
     # ------------------------------------------------------------------ entry
 
@@ -267,7 +276,15 @@ class DeliveryExecutor:
     async def _layer(self, run: _Run, layer: Layer) -> None:
         if layer.kind is LayerKind.MANUAL:
             await self._to_manual(run)
-        route = route_for(self.registry, layer, run.claimed.platform)
+        while True:
+            try:
+                return await self._through_route(run, layer)
+            except _ReRoute:  # a dead tunnel is left behind; the upload resumes elsewhere
+                continue
+
+    async def _through_route(self, run: _Run, layer: Layer) -> None:
+        prefer = await run.held.last_vpn_route() if layer.via_vpn else None
+        route = route_for(self.registry, layer, run.claimed.platform, prefer)
         request = publish_request(run.claimed, self.settings)
         if layer.kind is LayerKind.API:
             platform = self.registry.platforms[run.claimed.platform]
@@ -338,6 +355,8 @@ class DeliveryExecutor:
                     waiting=run.waiting(now),
                 )
                 await self._carry_out(run, layer, policy.decide(failure, situation, self.limits))
+                if layer.via_vpn and failure.error_class is ErrorClass.NETWORK:
+                    raise _ReRoute from None  # an inline retry: take the best route for it
             else:
                 return
 
@@ -601,6 +620,23 @@ class DeliveryExecutor:
                 f"{who}: the platform asks for a human",
                 f"{run.last_error}\nLayer {layer} stopped; trying the next layer.",
             )
+
+    def _route_alert(self, alert: Alert) -> None:
+        """A route's own event (a VPN route down, every route down): recorded and sent."""
+        task = asyncio.get_running_loop().create_task(self._send_route_alert(alert))
+        self._route_alerts.add(task)
+        task.add_done_callback(self._route_alerts.discard)
+
+    async def _send_route_alert(self, alert: Alert) -> None:
+        from pellacia.alerts import record_alert
+
+        try:
+            async with self.pool.acquire() as conn:
+                await record_alert(conn, alert)
+            if self.alerts is not None:
+                await self.alerts.send(alert)
+        except Exception as exc:  # an alert must never break a delivery
+            log.warning("route alert not recorded", title=alert.title, error=str(exc))
 
     async def _alert(self, run: _Run, level: AlertLevel, title: str, body: str) -> None:
         from pellacia.alerts import record_alert

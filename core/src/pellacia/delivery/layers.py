@@ -77,10 +77,18 @@ def vpn_routes(registry: Registry, platform: str) -> list[Route]:
     return out
 
 
-def route_for(registry: Registry, layer: Layer, platform: str) -> Route:
-    """The route ``layer`` goes out through (call only when :func:`unavailable` is None)."""
+def route_for(registry: Registry, layer: Layer, platform: str, prefer: str | None = None) -> Route:
+    """The route ``layer`` goes out through (call only when :func:`unavailable` is None).
+
+    Among VPN routes the lowest optional ``score`` wins (a route's own health
+    estimate; absent: 0), then ``prefer`` (the route the account used last),
+    then registration order.
+    """
     if layer.via_vpn:
-        return vpn_routes(registry, platform)[0]
+        return min(
+            vpn_routes(registry, platform),
+            key=lambda r: (float(getattr(r, "score", 0.0)), r.name != prefer),
+        )
     return registry.routes["direct"]
 
 

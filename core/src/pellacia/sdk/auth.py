@@ -28,6 +28,8 @@ class OAuthGrant:
     #: a client with a secret authenticates with HTTP Basic (RFC 6749 §2.3.1)
     #: instead of sending the secret in the form (X's confidential clients)
     client_basic_auth: ClassVar[bool] = False
+    #: the name the platform gives the client id (TikTok: ``client_key``)
+    client_id_param: ClassVar[str] = "client_id"
 
     def __init__(self, endpoint: TokenEndpoint, scopes: Sequence[str] = ()) -> None:
         self.endpoint = endpoint
@@ -42,7 +44,7 @@ class OAuthGrant:
             return {}  # in the Authorization header instead
         form: dict[str, str] = {}
         if client.client_id:
-            form["client_id"] = client.client_id
+            form[self.client_id_param] = client.client_id
         if client.client_secret:
             form["client_secret"] = client.client_secret
         return form
@@ -126,7 +128,7 @@ class AuthorizationCodeGrant(OAuthGrant):
         """The consent page's URL (spaces encoded as ``%20``, which every platform reads)."""
         query = {
             "response_type": "code",
-            "client_id": client.client_id,
+            self.client_id_param: client.client_id,
             "redirect_uri": redirect_uri,
             "scope": self.scope_separator.join(self.scopes),
             "state": state,

@@ -184,6 +184,19 @@ async def layer_history(
     return LayerHistory(failures, since, acked)
 
 
+async def last_vpn_route(conn: Any, platform: str, account: str) -> str | None:
+    """The route the account's latest published '+vpn' try went out through (an
+    account keeps its egress country: platforms flag logins that hop countries)."""
+    route: str | None = await conn.fetchval(
+        "SELECT a.route FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id "
+        "WHERE d.platform = $1 AND d.account = $2 AND a.outcome = 'published' "
+        "AND a.layer LIKE '%+vpn' ORDER BY a.id DESC LIMIT 1",
+        platform,
+        account,
+    )
+    return route
+
+
 async def close_lost_attempts(conn: Any, delivery_ids: Iterable[uuid.UUID], at: datetime) -> int:
     """Close attempts a dead worker left open (killed mid-try): ``worker lost``,
     with the bytes its delivery had saved. Returns how many were closed."""
@@ -403,6 +416,10 @@ class HeldDelivery:
     async def layer_history(self, layer: str, counted: Iterable[str]) -> LayerHistory:
         async with self.pool.acquire() as conn:
             return await layer_history(conn, self.claimed.id, layer, counted)
+
+    async def last_vpn_route(self) -> str | None:
+        async with self.pool.acquire() as conn:
+            return await last_vpn_route(conn, self.claimed.platform, self.claimed.account)
 
     async def close_lost_attempts(self, at: datetime) -> None:
         """Attempts of this delivery still open belong to a holder that died."""

@@ -32,6 +32,13 @@ def register_routes(register: Callable[[Route], None], settings: Mapping[str, An
 
 @hookimpl
 def register_commands(cli: click.Group, context: CommandContext) -> None:
-    from pellacia_vpn.cli import vpn_commands
+    import click
+
+    from pellacia_vpn.cli import test_vpn_command, vpn_commands
 
     cli.add_command(vpn_commands(context))
+    test = cli.commands.get("test")
+    if not isinstance(test, click.Group):
+        test = click.Group("test", help="End-to-end checks of this installation.")
+        cli.add_command(test)
+    test.add_command(test_vpn_command(context))
