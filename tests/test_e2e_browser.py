@@ -29,6 +29,14 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_fault_left_behind(sandbox: Any) -> Any:
+    """These tests arm faults until removed on the session's sandbox: remove them,
+    so the tests after these meet a healthy platform."""
+    yield
+    asyncio.run(sandbox.control.clear_faults())
+
+
 def _env(sandbox: Any, pg_dsn: str, data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
     env.update(

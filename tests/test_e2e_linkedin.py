@@ -29,6 +29,7 @@ def test_linkedin_member_post_through_the_cli(sandbox, pg_dsn: str, tmp_path: Pa
         PELLACIA_SANDBOX_URL=sandbox.base_url,
     )
     asyncio.run(sandbox.control.reset("linkedin"))
+    asyncio.run(sandbox.control.clear_faults())
     login = subprocess.run(
         [CLI, "auth", "login", "linkedin"], env=env, capture_output=True, text=True, timeout=60
     )
@@ -80,6 +81,7 @@ def test_linkedin_sigkill_mid_upload_then_worker_resumes(
     )
     control = sandbox.control
     asyncio.run(control.reset("linkedin"))
+    asyncio.run(control.clear_faults())
     login = subprocess.run(
         [CLI, "auth", "login", "linkedin"], env=env, capture_output=True, text=True, timeout=60
     )
