@@ -94,7 +94,7 @@ def _render(s: QueueStatus, zone: str) -> None:
     if s.accounts:
         table = Table(title="Accounts", title_justify="left")
         for col in ("platform", "account", "next post allowed", "in flight", "queued", "status"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for a in s.accounts:
             notes = []
             if a.paused:
@@ -118,7 +118,7 @@ def _render(s: QueueStatus, zone: str) -> None:
     if s.waiting:
         table = Table(title="Waiting", title_justify="left")
         for col in ("delivery", "platform", "account", "reason", "until"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for w in s.waiting:
             table.add_row(
                 str(w.id)[:8],
@@ -131,7 +131,7 @@ def _render(s: QueueStatus, zone: str) -> None:
     if s.budgets:
         table = Table(title="Quota budgets and blocks", title_justify="left")
         for col in ("bucket", "used", "window resets", "blocked until"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for b in s.budgets:
             table.add_row(
                 b.bucket,
