@@ -1,10 +1,11 @@
-"""What every fake upload page shares: web sessions (a cookie per signed-in browser)."""
+"""What every fake upload page shares: web sessions (a cookie per signed-in browser),
+the failure modes and their control route, received uploads."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -29,6 +30,55 @@ class WebSessions:
 
     def expire_all(self) -> None:
         self.accounts.clear()
+
+
+#: the modes of every fake upload page (browser-flows.md's failure modes), with defaults
+MODES: dict[str, Any] = {
+    "login_wall": False,
+    "captcha": False,
+    "too_many": False,
+    "overlay": False,
+    "processing_ms": 300,
+    "drop_upload": False,
+    "lose_confirmation": False,
+}
+
+
+class UploadPages:
+    """The state every fake web upload page keeps: signed-in sessions, its modes
+    (``configure``, or ``POST /_sandbox/web`` from a test), and received uploads."""
+
+    #: the platform's name in messages
+    label: ClassVar[str] = ""
+
+    def __init__(self, fake: Any) -> None:
+        self.fake = fake
+        self.sessions = WebSessions()
+        self.config = dict(MODES)
+        self.uploads: dict[str, dict[str, Any]] = {}
+
+    def configure(self, **modes: Any) -> dict[str, Any]:
+        """Set modes (``login_wall=True``, ``processing_ms=2000``, ...); the modes now."""
+        unknown = set(modes) - set(MODES)
+        if unknown:
+            raise KeyError(f"unknown {self.label} web modes: {', '.join(sorted(unknown))}")
+        self.config.update(modes)
+        return dict(self.config)
+
+    def reset(self) -> None:
+        """Signed out, default modes, no uploads."""
+        self.sessions.expire_all()
+        self.config = dict(MODES)
+        self.uploads.clear()
+
+    def _account(self, request: web.Request) -> str | None:
+        return None if self.config["login_wall"] else self.sessions.account(request)
+
+    async def _configure_http(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self.configure(**await request.json()))
+        except (ValueError, TypeError, KeyError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
 
 
 async def receive_upload(request: web.Request, *, drop: bool) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from aiohttp import web
 from pellacia_sandbox.fakes.pages.common import (
     PAGE_JS,
     SESSION_COOKIE,
-    WebSessions,
+    UploadPages,
     html,
     receive_upload,
 )
@@ -39,37 +39,15 @@ from pellacia_sandbox.fakes.pages.common import (
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.facebook import FacebookFake
 
-DEFAULTS: dict[str, Any] = {
-    "login_wall": False,
-    "captcha": False,
-    "too_many": False,
-    "overlay": False,
-    "processing_ms": 300,
-    "drop_upload": False,
-    "lose_confirmation": False,
-}
 
-
-class FacebookWeb:
+class FacebookWeb(UploadPages):
     """The reel composer and the Page's reels tab, bound to the Facebook fake's videos."""
 
+    label = "Facebook"
+
     def __init__(self, fake: FacebookFake) -> None:
-        self.fake = fake
-        self.sessions = WebSessions()
-        self.config = dict(DEFAULTS)
-        self.uploads: dict[str, dict[str, Any]] = {}
-
-    def configure(self, **modes: Any) -> dict[str, Any]:
-        unknown = set(modes) - set(DEFAULTS)
-        if unknown:
-            raise KeyError(f"unknown Facebook web modes: {', '.join(sorted(unknown))}")
-        self.config.update(modes)
-        return dict(self.config)
-
-    def reset(self) -> None:
-        self.sessions.expire_all()
-        self.config = dict(DEFAULTS)
-        self.uploads.clear()
+        super().__init__(fake)
+        self.fake: FacebookFake = fake
 
     def setup(self, app: web.Application) -> None:
         r = app.router
@@ -81,9 +59,6 @@ class FacebookWeb:
         r.add_post("/web/publish", self._publish)
         r.add_post("/_sandbox/web", self._configure_http)
         r.add_get(r"/{page:\d+}/reels", self._reels)
-
-    def _account(self, request: web.Request) -> str | None:
-        return None if self.config["login_wall"] else self.sessions.account(request)
 
     def _wall(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(self.fake.url(f"/login/?next={request.path}"))
@@ -179,12 +154,6 @@ class FacebookWeb:
             published=True,
         )
         return str(video["id"])
-
-    async def _configure_http(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(self.configure(**await request.json()))
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
 
 
 LOGIN_HTML = """

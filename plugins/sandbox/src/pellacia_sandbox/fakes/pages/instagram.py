@@ -32,7 +32,7 @@ from aiohttp import web
 from pellacia_sandbox.fakes.pages.common import (
     PAGE_JS,
     SESSION_COOKIE,
-    WebSessions,
+    UploadPages,
     html,
     receive_upload,
 )
@@ -40,41 +40,19 @@ from pellacia_sandbox.fakes.pages.common import (
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.instagram import InstagramFake
 
-DEFAULTS: dict[str, Any] = {
-    "login_wall": False,
-    "captcha": False,
-    "too_many": False,
-    "overlay": False,
-    "processing_ms": 300,
-    "drop_upload": False,
-    "lose_confirmation": False,
-}
-
 
 def shortcode(media_id: str) -> str:
     return media_id[-11:]
 
 
-class InstagramWeb:
+class InstagramWeb(UploadPages):
     """The Create flow and profile pages, bound to the Instagram fake's media."""
 
+    label = "Instagram"
+
     def __init__(self, fake: InstagramFake) -> None:
-        self.fake = fake
-        self.sessions = WebSessions()
-        self.config = dict(DEFAULTS)
-        self.uploads: dict[str, dict[str, Any]] = {}
-
-    def configure(self, **modes: Any) -> dict[str, Any]:
-        unknown = set(modes) - set(DEFAULTS)
-        if unknown:
-            raise KeyError(f"unknown Instagram web modes: {', '.join(sorted(unknown))}")
-        self.config.update(modes)
-        return dict(self.config)
-
-    def reset(self) -> None:
-        self.sessions.expire_all()
-        self.config = dict(DEFAULTS)
-        self.uploads.clear()
+        super().__init__(fake)
+        self.fake: InstagramFake = fake
 
     def setup(self, app: web.Application) -> None:
         r = app.router
@@ -86,9 +64,6 @@ class InstagramWeb:
         r.add_post("/_sandbox/web", self._configure_http)
         r.add_get("/reel/{code}/", self._reel)
         r.add_get("/{handle:[A-Za-z0-9_.]+}/", self._profile)
-
-    def _account(self, request: web.Request) -> str | None:
-        return None if self.config["login_wall"] else self.sessions.account(request)
 
     def _wall(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(self.fake.url(f"/accounts/login/?next={request.path}"))
@@ -182,12 +157,6 @@ class InstagramWeb:
             "published_at": fake.clock.time(),
         }
         return media_id
-
-    async def _configure_http(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(self.configure(**await request.json()))
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
 
 
 LOGIN_HTML = """

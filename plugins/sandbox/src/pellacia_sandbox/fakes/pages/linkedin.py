@@ -31,7 +31,7 @@ from aiohttp import web
 from pellacia_sandbox.fakes.pages.common import (
     PAGE_JS,
     SESSION_COOKIE,
-    WebSessions,
+    UploadPages,
     html,
     receive_upload,
 )
@@ -39,37 +39,15 @@ from pellacia_sandbox.fakes.pages.common import (
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.linkedin import LinkedInFake
 
-DEFAULTS: dict[str, Any] = {
-    "login_wall": False,
-    "captcha": False,
-    "too_many": False,
-    "overlay": False,
-    "processing_ms": 300,
-    "drop_upload": False,
-    "lose_confirmation": False,
-}
 
-
-class LinkedInWeb:
+class LinkedInWeb(UploadPages):
     """The feed's share box and the member's activity page, bound to the fake's posts."""
 
+    label = "LinkedIn"
+
     def __init__(self, fake: LinkedInFake) -> None:
-        self.fake = fake
-        self.sessions = WebSessions()
-        self.config = dict(DEFAULTS)
-        self.uploads: dict[str, dict[str, Any]] = {}
-
-    def configure(self, **modes: Any) -> dict[str, Any]:
-        unknown = set(modes) - set(DEFAULTS)
-        if unknown:
-            raise KeyError(f"unknown LinkedIn web modes: {', '.join(sorted(unknown))}")
-        self.config.update(modes)
-        return dict(self.config)
-
-    def reset(self) -> None:
-        self.sessions.expire_all()
-        self.config = dict(DEFAULTS)
-        self.uploads.clear()
+        super().__init__(fake)
+        self.fake: LinkedInFake = fake
 
     def setup(self, app: web.Application) -> None:
         r = app.router
@@ -80,9 +58,6 @@ class LinkedInWeb:
         r.add_post("/voyager/api/upload", self._upload)
         r.add_post("/voyager/api/share", self._share)
         r.add_post("/_sandbox/web", self._configure_http)
-
-    def _account(self, request: web.Request) -> str | None:
-        return None if self.config["login_wall"] else self.sessions.account(request)
 
     def _wall(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(self.fake.url(f"/login?session_redirect={request.path}"))
@@ -181,12 +156,6 @@ class LinkedInWeb:
         )
         fake.posts[post.urn] = post
         return post.urn
-
-    async def _configure_http(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(self.configure(**await request.json()))
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
 
 
 LOGIN_HTML = """

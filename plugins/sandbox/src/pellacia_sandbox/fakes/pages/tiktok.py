@@ -37,7 +37,7 @@ from aiohttp import web
 from pellacia_sandbox.fakes.pages.common import (
     PAGE_JS,
     SESSION_COOKIE,
-    WebSessions,
+    UploadPages,
     html,
     receive_upload,
 )
@@ -45,38 +45,19 @@ from pellacia_sandbox.fakes.pages.common import (
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.tiktok import TikTokFake
 
-DEFAULTS: dict[str, Any] = {
-    "login_wall": False,
-    "captcha": False,
-    "too_many": False,
-    "overlay": False,
-    "processing_ms": 300,
-    "drop_upload": False,
-    "lose_confirmation": False,
-}
 
-
-class TikTokStudio:
+class TikTokStudio(UploadPages):
     """The upload and content pages, bound to the TikTok fake's state."""
 
+    label = "TikTok"
+
     def __init__(self, fake: TikTokFake) -> None:
-        self.fake = fake
-        self.sessions = WebSessions()
-        self.config = dict(DEFAULTS)
-        self.uploads: dict[str, dict[str, Any]] = {}
+        super().__init__(fake)
+        self.fake: TikTokFake = fake
         self.posts: list[str] = []  # video ids posted through the page
 
-    def configure(self, **modes: Any) -> dict[str, Any]:
-        unknown = set(modes) - set(DEFAULTS)
-        if unknown:
-            raise KeyError(f"unknown TikTok web modes: {', '.join(sorted(unknown))}")
-        self.config.update(modes)
-        return dict(self.config)
-
     def reset(self) -> None:
-        self.sessions.expire_all()
-        self.config = dict(DEFAULTS)
-        self.uploads.clear()
+        super().reset()
         self.posts.clear()
 
     def setup(self, app: web.Application) -> None:
@@ -90,9 +71,6 @@ class TikTokStudio:
         r.add_post("/_sandbox/web", self._configure_http)
 
     # ------------------------------------------------------------ pages
-
-    def _account(self, request: web.Request) -> str | None:
-        return None if self.config["login_wall"] else self.sessions.account(request)
 
     def _wall(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(self.fake.url(f"/login?redirect_url={request.path_qs}"))
@@ -196,12 +174,6 @@ class TikTokStudio:
         fake._finish(publish)
         self.posts.append(str(publish.video_id))
         return str(publish.video_id)
-
-    async def _configure_http(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(self.configure(**await request.json()))
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
 
 
 LOGIN_HTML = """

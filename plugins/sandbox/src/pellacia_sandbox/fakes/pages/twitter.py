@@ -32,7 +32,7 @@ from aiohttp import web
 from pellacia_sandbox.fakes.pages.common import (
     PAGE_JS,
     SESSION_COOKIE,
-    WebSessions,
+    UploadPages,
     html,
     receive_upload,
 )
@@ -40,37 +40,15 @@ from pellacia_sandbox.fakes.pages.common import (
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.twitter import TwitterFake
 
-DEFAULTS: dict[str, Any] = {
-    "login_wall": False,
-    "captcha": False,
-    "too_many": False,
-    "overlay": False,
-    "processing_ms": 300,
-    "drop_upload": False,
-    "lose_confirmation": False,
-}
 
-
-class XWeb:
+class XWeb(UploadPages):
     """The composer and profile pages, bound to the X fake's tweets."""
 
+    label = "X"
+
     def __init__(self, fake: TwitterFake) -> None:
-        self.fake = fake
-        self.sessions = WebSessions()
-        self.config = dict(DEFAULTS)
-        self.uploads: dict[str, dict[str, Any]] = {}
-
-    def configure(self, **modes: Any) -> dict[str, Any]:
-        unknown = set(modes) - set(DEFAULTS)
-        if unknown:
-            raise KeyError(f"unknown X web modes: {', '.join(sorted(unknown))}")
-        self.config.update(modes)
-        return dict(self.config)
-
-    def reset(self) -> None:
-        self.sessions.expire_all()
-        self.config = dict(DEFAULTS)
-        self.uploads.clear()
+        super().__init__(fake)
+        self.fake: TwitterFake = fake
 
     def setup(self, app: web.Application) -> None:
         r = app.router
@@ -82,9 +60,6 @@ class XWeb:
         r.add_post("/i/web/post", self._post)
         r.add_post("/_sandbox/web", self._configure_http)
         r.add_get("/{user:[A-Za-z0-9_-]{1,40}}", self._profile)
-
-    def _account(self, request: web.Request) -> str | None:
-        return None if self.config["login_wall"] else self.sessions.account(request)
 
     def _wall(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(self.fake.url(f"/i/flow/login?redirect_after_login={request.path}"))
@@ -192,12 +167,6 @@ class XWeb:
         )
         fake.tweets.append(tweet)
         return tweet.id
-
-    async def _configure_http(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(self.configure(**await request.json()))
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
 
 
 LOGIN_HTML = """

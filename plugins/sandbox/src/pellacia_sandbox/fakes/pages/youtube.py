@@ -34,7 +34,7 @@ from aiohttp import web
 from pellacia_sandbox.fakes.pages.common import (
     PAGE_JS,
     SESSION_COOKIE,
-    WebSessions,
+    UploadPages,
     html,
     receive_upload,
 )
@@ -42,37 +42,15 @@ from pellacia_sandbox.fakes.pages.common import (
 if TYPE_CHECKING:
     from pellacia_sandbox.fakes.youtube import YouTubeFake
 
-DEFAULTS: dict[str, Any] = {
-    "login_wall": False,
-    "captcha": False,
-    "too_many": False,
-    "overlay": False,
-    "processing_ms": 300,
-    "drop_upload": False,
-    "lose_confirmation": False,
-}
 
-
-class YouTubeStudio:
+class YouTubeStudio(UploadPages):
     """The upload dialog and content list, bound to the YouTube fake's videos."""
 
+    label = "YouTube"
+
     def __init__(self, fake: YouTubeFake) -> None:
-        self.fake = fake
-        self.sessions = WebSessions()
-        self.config = dict(DEFAULTS)
-        self.uploads: dict[str, dict[str, Any]] = {}
-
-    def configure(self, **modes: Any) -> dict[str, Any]:
-        unknown = set(modes) - set(DEFAULTS)
-        if unknown:
-            raise KeyError(f"unknown YouTube web modes: {', '.join(sorted(unknown))}")
-        self.config.update(modes)
-        return dict(self.config)
-
-    def reset(self) -> None:
-        self.sessions.expire_all()
-        self.config = dict(DEFAULTS)
-        self.uploads.clear()
+        super().__init__(fake)
+        self.fake: YouTubeFake = fake
 
     def setup(self, app: web.Application) -> None:
         r = app.router
@@ -84,9 +62,6 @@ class YouTubeStudio:
         r.add_post("/studio/api/upload", self._upload)
         r.add_post("/studio/api/publish", self._publish)
         r.add_post("/_sandbox/web", self._configure_http)
-
-    def _account(self, request: web.Request) -> str | None:
-        return None if self.config["login_wall"] else self.sessions.account(request)
 
     def _wall(self, request: web.Request) -> web.Response:
         raise web.HTTPFound(self.fake.url(f"/ServiceLogin?continue={request.path_qs}"))
@@ -185,12 +160,6 @@ class YouTubeStudio:
             "_via": "web",
         }
         fake.polls[video_id] = 99
-
-    async def _configure_http(self, request: web.Request) -> web.Response:
-        try:
-            return web.json_response(self.configure(**await request.json()))
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
 
 
 LOGIN_HTML = """
