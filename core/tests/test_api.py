@@ -110,12 +110,14 @@ def test_refusals_carry_the_cli_message_as_problem_json(
             "/v1/posts",
             json={**body, "title": "T2", "at": "2030-01-01 10:00", "timezone": "Mars/X"},
         )
+        nul = c.get("/v1/posts", params={"state": "a\x00b"})  # schemathesis found a 500 here
     assert dup.status_code == 400
     problem = dup.json()
     assert problem["status"] == 400 and problem["title"] == "Bad input"
     assert "pass --allow-duplicate to post it again" in problem["detail"]
     assert outside.status_code == 400 and "outside the allowed roots" in outside.json()["detail"]
     assert bad_zone.status_code == 400 and "unknown time zone" in bad_zone.json()["detail"]
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
 
 
 def test_upload_is_streamed_and_idempotent(api: LiveApi, video: Path) -> None:

@@ -92,6 +92,14 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, str(exc.detail), headers=headers)
 
+    async def not_storable(_: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL text holds no NUL character: such input is bad input, not a 500
+        return problem(400, "Bad input", "text may not contain NUL (\\x00) characters")
+
+    from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
+
+    app.add_exception_handler(CharacterNotInRepertoireError, not_storable)
+    app.add_exception_handler(UntranslatableCharacterError, not_storable)
     app.add_exception_handler(BadInput, bad_input)
     app.add_exception_handler(ConfigError, bad_input)
     app.add_exception_handler(NotFound, not_found)
