@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import ipaddress
 import json
 import secrets
@@ -80,10 +81,55 @@ def parse_filters(raw: str | Iterable[str] | None) -> list[str]:
     return wanted
 
 
+#: NAT64's well-known prefix: the last 32 bits are an IPv4 address (RFC 6052)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64, IPv4-compatible)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    low = int(address) & 0xFFFFFFFF
+    if address in _NAT64 or (int(address) >> 32 == 0 and low > 1):  # ::a.b.c.d
+        return ipaddress.IPv4Address(low)
+    return None
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may connect to ``address``: global unicast, and when it
+    carries an IPv4 address, that one global too."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            return is_public(inner)
+    return True
+
+
+def _refusal(host: str, address: object) -> str:
+    return (
+        f"{host} resolves to {address}, a non-public address: refused unless "
+        "[webhooks] allow_private = true or the host is in allowed_hosts"
+    )
+
+
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
 async def check_target(url: str, settings: WebhookSettings) -> None:
     """Refuse URLs that are not http(s); with ``allowed_hosts`` set, any other host;
-    else hosts resolving to loopback, private or link-local addresses (SSRF) unless
-    ``allow_private``."""
+    else hosts resolving to loopback, private, link-local or other non-public
+    addresses (SSRF; IPv4 inside IPv6 counts as the IPv4) unless ``allow_private``.
+
+    The addresses are checked again when connecting (:class:`PublicOnlyResolver`),
+    so a name that resolves elsewhere the second time gets nowhere either."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadInput(f"a webhook URL must be http(s)://host/..., not {url!r}")
@@ -94,17 +140,46 @@ async def check_target(url: str, settings: WebhookSettings) -> None:
         raise BadInput(f"{host} is not one of [webhooks] allowed_hosts")
     if settings.allow_private:
         return
+    literal = _literal(host)
+    if literal is not None:
+        if not is_public(literal):
+            raise BadInput(_refusal(host, literal))
+        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
     except OSError as exc:
         raise BadInput(f"cannot resolve the webhook host {host}: {exc}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise BadInput(
-                f"{host} resolves to {address}, a non-public address: refused unless "
-                "[webhooks] allow_private = true or the host is in allowed_hosts"
-            )
+        address = _literal(str(info[4][0]))
+        if address is None or not is_public(address):
+            raise BadInput(_refusal(host, info[4][0]))
+
+
+def webhook_session(settings: WebhookSettings) -> aiohttp.ClientSession:
+    """The HTTP session webhooks are sent with: unless private targets are
+    allowed, it connects only to public addresses, whatever DNS says then."""
+    from pellacia.http import client_session
+
+    if settings.allowed_hosts or settings.allow_private:
+        return client_session()
+    return client_session(resolver=public_only_resolver())
+
+
+def public_only_resolver() -> aiohttp.abc.AbstractResolver:
+    """aiohttp's resolver, refusing a name when any address it resolves to is not
+    public: the check and the connection use the same answer (no DNS rebinding)."""
+    from aiohttp.resolver import ThreadedResolver
+
+    class PublicOnlyResolver(ThreadedResolver):
+        async def resolve(self, host: str, port: int = 0, family: Any = 0) -> Any:
+            found = await super().resolve(host, port, family)
+            for entry in found:
+                address = _literal(str(entry["host"]))
+                if address is None or not is_public(address):
+                    raise OSError(errno.EACCES, _refusal(host, entry["host"]))
+            return found
+
+    return PublicOnlyResolver()
 
 
 async def add(
@@ -166,15 +241,13 @@ async def send_test(
     conn: Any, hook_id: uuid.UUID, settings: WebhookSettings, now: datetime
 ) -> tuple[int | None, str | None]:
     """Send a signed ``ping`` to one endpoint now."""
-    from pellacia.http import client_session
-
     hook = await store.get(conn, hook_id)
     if hook is None:
         raise NotFound(f"no webhook {hook_id}")
     await check_target(hook["url"], settings)
     body = json.dumps({"type": "ping", "timestamp": now.isoformat(), "data": {}})
     headers = sign(hook["secret"], f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
-    async with client_session() as session:
+    async with webhook_session(settings) as session:
         return await post(session, hook["url"], headers, body, settings.timeout)
 
 
@@ -231,13 +304,11 @@ class Dispatcher:
                 await store.advance(conn, max(cursor, events[-1]["id"]))
 
     async def _send_due(self, conn: Any) -> int:
-        from pellacia.http import client_session
-
         heads = await store.due_heads(conn, self.clock.now(), limit=200)
         if not heads:
             return 0
         if self._session is None:
-            self._session = client_session()
+            self._session = webhook_session(self.settings)
         results = await asyncio.gather(*(self._send(m) for m in heads))
         delivered = 0
         for message, (status, error) in zip(heads, results, strict=True):
