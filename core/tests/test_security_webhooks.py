@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +26,12 @@ from pellacia.plugins import load_plugins
 from pellacia.store.pool import create_pool
 from pellacia.testing.api import WebhookReceiver, webhook_receiver
 from pellacia.testing.videos import make_video
+from pellacia.vault import Key, KeyRing
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
 
 STRICT = WebhookSettings()
+KEYRING = KeyRing((Key.generate(),), "test")
 #: a documentation-only public address: checked, never connected to
 PUBLIC_V4, PUBLIC_V6 = "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"
 
@@ -141,11 +144,11 @@ async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
     dns("rebind.test", [[PUBLIC_V4], [PUBLIC_V4], ["127.0.0.1"]])
     pool = await create_pool(pg_dsn, max_size=4)
     clock = FakeClock(datetime(2030, 6, 1, 12, 0, tzinfo=UTC))
-    dispatcher = webhooks.Dispatcher(pool, STRICT, clock)
+    dispatcher = webhooks.Dispatcher(pool, STRICT, clock, keyring=KEYRING)
     try:
         async with pool.acquire() as conn:
             hook_id, rec.secret = await webhooks.add(
-                conn, f"http://rebind.test:{port}/hook", None, STRICT
+                conn, f"http://rebind.test:{port}/hook", None, STRICT, keyring=KEYRING
             )
         created = await create_post(
             pool,
@@ -167,10 +170,63 @@ async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
         # and the ping of `webhook test` connects through the same guard
         async with pool.acquire() as conn:
             dns("rebind.test", [[PUBLIC_V4], ["::1", "127.0.0.1"]])
-            status, error = await webhooks.send_test(conn, hook_id, STRICT, clock.now())
+            status, error = await webhooks.send_test(
+                conn, hook_id, STRICT, clock.now(), keyring=KEYRING
+            )
         assert status is None and error is not None and "non-public" in error
     finally:
         await dispatcher.close()
         await pool.close()
     await asyncio.sleep(0)  # let the receiver's loop settle before counting
     assert rec.requests == 0
+
+
+async def test_signing_secrets_are_sealed_in_the_database(
+    receiver: tuple[WebhookReceiver, str], pg_dsn: str
+) -> None:
+    """The database holds a webhook's signing secret only sealed with the vault key:
+    new ones on add, older plain ones on the dispatcher's first pass; a key
+    rotation re-seals them, and signatures still verify after it."""
+    from pellacia.store import webhooks as store
+    from pellacia.vault import Vault
+
+    rec, url = receiver
+    loose = WebhookSettings(allowed_hosts=["127.0.0.1"])
+    pool = await create_pool(pg_dsn, max_size=2)
+    clock = FakeClock(datetime(2030, 6, 1, 12, 0, tzinfo=UTC))
+    try:
+        async with pool.acquire() as conn:
+            hook_id, rec.secret = await webhooks.add(conn, url, None, loose, keyring=KEYRING)
+            legacy = "whsec_" + "bGVnYWN5LXBsYWluLXNlY3JldC1mcm9tLWJlZm9yZQ=="
+            old_id = uuid.uuid4()
+            await store.add(conn, hook_id=old_id, url=url, secret=legacy, events=[])
+        dispatcher = webhooks.Dispatcher(pool, loose, clock, keyring=KEYRING)
+        await dispatcher.run_once()
+        await dispatcher.close()
+        async with pool.acquire() as conn:
+            stored = dict(await store.secrets(conn))
+            assert all(v.startswith("sealed:") for v in stored.values()), stored
+            assert rec.secret not in str(stored) and legacy not in str(stored)
+            assert await webhooks.send_test(conn, hook_id, loose, clock.now(), keyring=KEYRING) == (
+                204,
+                None,
+            )
+            # rotate: only the new key remains, and the ping still verifies
+            new = Key.generate()
+            await Vault(KEYRING).reseal_all(conn, new)
+            rotated = KeyRing((new,), "test")
+            assert await webhooks.send_test(conn, hook_id, loose, clock.now(), keyring=rotated) == (
+                204,
+                None,
+            )
+            rec.secret = webhooks.signing_secret(
+                rotated, old_id, (await store.get(conn, old_id) or {})["secret"]
+            )
+            assert rec.secret == legacy
+            assert await webhooks.send_test(conn, old_id, loose, clock.now(), keyring=rotated) == (
+                204,
+                None,
+            )
+    finally:
+        await pool.close()
+    assert rec.bad_signatures == 0 and rec.requests == 3

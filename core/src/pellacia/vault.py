@@ -142,6 +142,57 @@ def unseal(key: Key, platform: str, account: str, blob: bytes) -> TokenSet:
     return TokenSet.from_json(json.loads(plaintext))
 
 
+#: how a sealed text column value begins: ``sealed:<key id>:<base64 nonce+ciphertext>``
+SEALED_PREFIX = "sealed:"
+
+
+def seal_text(key: Key, purpose: str, text: str) -> str:
+    """``text`` encrypted under ``key`` and bound to ``purpose`` (e.g. ``webhook:<id>``),
+    as text for a database column: a secret the code must read back (a webhook's
+    signing secret) is never stored in the clear."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    blob = nonce + AESGCM(key.material).encrypt(nonce, text.encode(), _purpose_aad(purpose))
+    return f"{SEALED_PREFIX}{key.key_id}:{base64.urlsafe_b64encode(blob).decode()}"
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(SEALED_PREFIX)
+
+
+def unseal_text(ring: KeyRing, purpose: str, stored: str) -> str:
+    """What :func:`seal_text` sealed; a value stored before sealing existed comes back as is."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not is_sealed(stored):
+        return stored
+    key_id, _, body = stored.removeprefix(SEALED_PREFIX).partition(":")
+    key = ring.find(key_id)
+    try:
+        blob = base64.urlsafe_b64decode(body.encode())
+        plain = AESGCM(key.material).decrypt(
+            blob[:NONCE_BYTES], blob[NONCE_BYTES:], _purpose_aad(purpose)
+        )
+    except (InvalidTag, ValueError):
+        raise VaultError(
+            f"the sealed {purpose.split(':')[0]} secret does not open with key {key.key_id} "
+            "(tampered, or sealed for another row)"
+        ) from None
+    return plain.decode()
+
+
+def _purpose_aad(purpose: str) -> bytes:
+    return f"pellacia-dist:sealed:{purpose}".encode()
+
+
+def keyring_for(settings: Any) -> KeyRing:
+    """The key ring of these settings: ``PELLACIA_SECRET_KEY`` or the data directory's key file."""
+    env = settings.secret_key.get_secret_value() if settings.secret_key is not None else None
+    return load_keyring(settings.data_dir, env)
+
+
 @dataclass(frozen=True)
 class CredentialInfo:
     """What may be shown about a stored credential (never a token)."""
@@ -240,8 +291,15 @@ class Vault:
         return await credentials.delete(conn, platform, account)
 
     async def reseal_all(self, conn: Any, new_key: Key) -> int:
-        """Re-encrypt every credential under ``new_key`` in one transaction."""
+        """Re-encrypt every credential (and every webhook's signing secret) under
+        ``new_key`` in one transaction; returns how many credentials."""
+        from pellacia.store import webhooks as webhook_store
+
         async with conn.transaction():
+            for hook_id, stored in await webhook_store.secrets(conn, for_update=True):
+                purpose = f"webhook:{hook_id}"
+                plain = unseal_text(self.keyring, purpose, stored)
+                await webhook_store.set_secret(conn, hook_id, seal_text(new_key, purpose, plain))
             rows = await credentials.all_rows(conn, for_update=True)
             for row in rows:
                 platform, account = row["platform"], row["account"]

@@ -41,9 +41,11 @@ async def _dispatch_webhooks(
     from pellacia.alerts import AlertDispatcher
     from pellacia.api.webhooks import Dispatcher
     from pellacia.log import get_logger
+    from pellacia.vault import keyring_for
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
-    dispatcher = Dispatcher(pool, settings.webhooks, clock, alerts=alerts)
+    keyring = keyring_for(settings)
+    dispatcher = Dispatcher(pool, settings.webhooks, clock, keyring=keyring, alerts=alerts)
     try:
         while True:
             try:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pellacia.alerts import AlertDispatcher
     from pellacia.clock import Clock
     from pellacia.config import WebhookSettings
+    from pellacia.vault import KeyRing
 
 log = get_logger("pellacia.webhooks")
 
@@ -182,16 +183,52 @@ def public_only_resolver() -> aiohttp.abc.AbstractResolver:
     return PublicOnlyResolver()
 
 
+def _purpose(hook_id: uuid.UUID | str) -> str:
+    return f"webhook:{hook_id}"
+
+
+def signing_secret(keyring: KeyRing, hook_id: uuid.UUID | str, stored: str) -> str:
+    """The endpoint's signing secret from its stored (sealed) form."""
+    from pellacia.vault import unseal_text
+
+    return unseal_text(keyring, _purpose(hook_id), stored)
+
+
 async def add(
-    conn: Any, url: str, events: str | Iterable[str] | None, settings: WebhookSettings
+    conn: Any,
+    url: str,
+    events: str | Iterable[str] | None,
+    settings: WebhookSettings,
+    *,
+    keyring: KeyRing,
 ) -> tuple[uuid.UUID, str]:
-    """Register an endpoint; returns (its id, its signing secret: shown once)."""
+    """Register an endpoint; returns (its id, its signing secret: shown once).
+
+    The database keeps the secret sealed with the vault's key (``keyring``)."""
+    from pellacia.vault import seal_text
+
     wanted = parse_filters(events)
     await check_target(url, settings)
     hook_id = uuid.uuid4()
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    await store.add(conn, hook_id=hook_id, url=url, secret=secret, events=wanted)
+    sealed = seal_text(keyring.current, _purpose(hook_id), secret)
+    await store.add(conn, hook_id=hook_id, url=url, secret=sealed, events=wanted)
     return hook_id, secret
+
+
+async def seal_plain_secrets(conn: Any, keyring: KeyRing) -> int:
+    """Seal the secrets stored in the clear before sealing existed; returns how many."""
+    from pellacia.vault import is_sealed, seal_text
+
+    sealed = 0
+    async with conn.transaction():
+        for hook_id, stored in await store.secrets(conn, for_update=True):
+            if not is_sealed(stored):
+                await store.set_secret(
+                    conn, hook_id, seal_text(keyring.current, _purpose(hook_id), stored)
+                )
+                sealed += 1
+    return sealed
 
 
 async def listing(conn: Any) -> list[dict[str, Any]]:
@@ -238,7 +275,12 @@ async def post(
 
 
 async def send_test(
-    conn: Any, hook_id: uuid.UUID, settings: WebhookSettings, now: datetime
+    conn: Any,
+    hook_id: uuid.UUID,
+    settings: WebhookSettings,
+    now: datetime,
+    *,
+    keyring: KeyRing,
 ) -> tuple[int | None, str | None]:
     """Send a signed ``ping`` to one endpoint now."""
     hook = await store.get(conn, hook_id)
@@ -246,7 +288,8 @@ async def send_test(
         raise NotFound(f"no webhook {hook_id}")
     await check_target(hook["url"], settings)
     body = json.dumps({"type": "ping", "timestamp": now.isoformat(), "data": {}})
-    headers = sign(hook["secret"], f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
+    secret = signing_secret(keyring, hook_id, hook["secret"])
+    headers = sign(secret, f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
     async with webhook_session(settings) as session:
         return await post(session, hook["url"], headers, body, settings.timeout)
 
@@ -260,10 +303,13 @@ class Dispatcher:
         settings: WebhookSettings,
         clock: Clock,
         *,
+        keyring: KeyRing,
         alerts: AlertDispatcher | None = None,
     ) -> None:
         self.pool, self.settings, self.clock, self.alerts = pool, settings, clock, alerts
+        self.keyring = keyring
         self._session: aiohttp.ClientSession | None = None
+        self._plain_checked = False
 
     async def close(self) -> None:
         if self._session is not None:
@@ -276,6 +322,9 @@ class Dispatcher:
             if not await store.try_lock(conn):
                 return 0  # another process is dispatching
             try:
+                if not self._plain_checked:
+                    await seal_plain_secrets(conn, self.keyring)
+                    self._plain_checked = True
                 await self._fan_out(conn)
                 delivered = 0
                 for _ in range(20):  # later events of one delivery go in the same pass
@@ -342,7 +391,8 @@ class Dispatcher:
         )
         # the id is the event's: the same on every retry, so receivers can dedupe;
         # the timestamp is this attempt's wall-clock time (receivers check it)
-        headers = sign(message["secret"], f"evt_{message['event_id']}", datetime.now(UTC), body)
+        secret = signing_secret(self.keyring, message["webhook_id"], message["secret"])
+        headers = sign(secret, f"evt_{message['event_id']}", datetime.now(UTC), body)
         try:
             await check_target(message["url"], self.settings)
         except BadInput as exc:
