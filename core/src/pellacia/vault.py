@@ -106,7 +106,9 @@ def load_keyring(data_dir: Path, env_value: str | None, *, create: bool = True) 
 
 def write_key_file(path: Path, keys: Sequence[Key]) -> None:
     """Write keys (current first) atomically to a 0600 file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from pellacia.private_files import private_dir
+
+    private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

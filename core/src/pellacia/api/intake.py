@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pellacia.api.problems import ApiError
 from pellacia.delivery.errors import BadInput
+from pellacia.private_files import private_dir
 from pellacia.store import api_keys as store
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ async def save_upload(upload: UploadFile, uploads_dir: Path) -> tuple[Path, str]
     """Copy an uploaded file to its own folder under ``uploads_dir``, chunk by chunk;
     returns (its path, its sha256)."""
     folder = uploads_dir / uuid.uuid4().hex
-    await asyncio.to_thread(folder.mkdir, parents=True)
+    await asyncio.to_thread(private_dir, folder)
     dest = folder / _safe_name(upload.filename)
     digest = hashlib.sha256()
     try:

@@ -36,6 +36,7 @@ from pellacia.delivery.layers import Layer, LayerKind, route_for, unavailable
 from pellacia.delivery.policy import INLINE_RETRY_MAX, Failure, Stage
 from pellacia.errors import ErrorClass, OutcomeUnknown
 from pellacia.log import get_logger
+from pellacia.private_files import private_dir
 from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
 
@@ -301,7 +302,7 @@ class DeliveryExecutor:
         async with route.open() as handle:
 
             async def browser_once() -> None:
-                await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread(private_dir, artifacts)
                 await self._to_publishing(run)
                 job = self.contexts.browser_job(request, handle, artifacts)
                 if run.need_reconcile and look is not None:  # a page script looks first

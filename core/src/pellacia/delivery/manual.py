@@ -258,7 +258,9 @@ def write_package(
     the privacy it would have chosen. When the delivery's receipt names an
     uploaded video, the package says to check and publish that one instead.
     """
-    target.mkdir(parents=True, exist_ok=True)
+    from pellacia.private_files import private_dir
+
+    private_dir(target)
     video = Path(post["video_path"])
     video_name = f"video{video.suffix.lower() or '.mp4'}"
     if video.exists():
