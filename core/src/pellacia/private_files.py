@@ -1,4 +1,5 @@
-"""Folders only their owner may enter, whatever the umask.
+"""Folders only their owner may enter, whatever the umask; files written where
+they are, never through a link someone planted in their place.
 
 The data directory holds the vault key, manual packages (videos not yet
 published), uploads and screenshots of signed-in pages: each folder we create
@@ -28,3 +29,13 @@ def private_dir(path: Path) -> Path:
             continue
         os.chmod(part, 0o700)  # the umask may have taken bits off
     return path
+
+
+def write_text_here(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``path`` as a new file, replacing a link found there instead of
+    writing through it (a folder others can write to, like an intake folder or
+    a shared export target, could hold a link to a file of ours)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)

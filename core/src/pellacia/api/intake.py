@@ -34,6 +34,8 @@ def allowed_path(raw: str, roots: Sequence[Path]) -> Path:
             "posting from a server-side path is off: set [api] allowed_roots in the config, "
             "or upload the file"
         )
+    if "\0" in raw:  # no file has one; resolve() would raise
+        raise BadInput("the path must not contain a NUL character")
     path = Path(raw)
     if not path.is_absolute() or ".." in path.parts:
         raise BadInput(f"the path must be absolute and without '..': {raw!r}")

@@ -167,6 +167,8 @@ def package_dir(data_dir: Path, delivery_id: uuid.UUID) -> Path:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.is_symlink():
+        dst.unlink()  # never copy through a link planted in the package
     if dst.exists():
         return
     try:
@@ -258,8 +260,10 @@ def write_package(
     the privacy it would have chosen. When the delivery's receipt names an
     uploaded video, the package says to check and publish that one instead.
     """
-    from pellacia.private_files import private_dir
+    from pellacia.private_files import private_dir, write_text_here
 
+    if target.is_symlink():
+        raise BadInput(f"{target} is a link: refusing to write a package through it")
     private_dir(target)
     video = Path(post["video_path"])
     video_name = f"video{video.suffix.lower() or '.mp4'}"
@@ -267,12 +271,13 @@ def write_package(
         _link_or_copy(video, target / video_name)
     meta = _metadata(delivery, post, options, plugin_settings or {}, video, video_name)
     meta.update(outcome_unknown=outcome_unknown, reason=reason)
-    (target / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    (target / "errors.json").write_text(
-        json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n"
+    write_text_here(target / "metadata.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    write_text_here(
+        target / "errors.json",
+        json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n",
     )
-    (target / "INSTRUCTIONS.md").write_text(
-        _instructions(meta, video_name, outcome_unknown, reason)
+    write_text_here(
+        target / "INSTRUCTIONS.md", _instructions(meta, video_name, outcome_unknown, reason)
     )
     if screenshots_from is not None and screenshots_from.is_dir():
         shots = target / "screenshots"
@@ -321,6 +326,9 @@ def _metadata(
 def zip_package(folder: Path, dest: Path | None = None) -> Path:
     """A .zip of the package folder (next to it unless ``dest``)."""
     base = (dest or folder.parent) / folder.name
+    zipped = base.with_name(base.name + ".zip")
+    if zipped.is_symlink():
+        zipped.unlink()  # never write the archive through a planted link
     return Path(shutil.make_archive(str(base), "zip", root_dir=folder))
 
 

@@ -14,6 +14,7 @@ from pellacia.contract import Alert
 from pellacia.delivery.errors import BadInput
 from pellacia.intake.item import ItemProblems, parse
 from pellacia.log import get_logger
+from pellacia.private_files import write_text_here
 from pellacia.store import intake as ledger
 
 if TYPE_CHECKING:
@@ -115,7 +116,12 @@ class FolderIntake:
         return (now - seen.since).total_seconds() >= self.settings.intake.settle_seconds
 
     async def _handle(self, name: str, video: Path, meta: Path) -> str:
-        sha = await asyncio.to_thread(_sha256, video, meta)
+        outside = await asyncio.to_thread(self._outside, video, meta)
+        if outside is None:
+            sha = await asyncio.to_thread(_sha256, video, meta)
+        else:  # never read what lies outside: name the item by where its links lead
+            targets = "\0".join(str(p.resolve()) for p in (video, meta))
+            sha = hashlib.sha256(targets.encode()).hexdigest()
         key = (str(self.folder), name, sha)
         async with self.pool.acquire() as conn:
             done = await ledger.state(conn, *key)
@@ -128,6 +134,8 @@ class FolderIntake:
             await asyncio.to_thread(self._tidy, name, video, meta, REJECTED)
             return "already"
         try:
+            if outside is not None:
+                raise BadInput(outside)
             await self._submit(key, video, meta)
         except (ItemProblems, BadInput) as exc:
             await self._reject(key, video, meta, str(exc))
@@ -135,6 +143,18 @@ class FolderIntake:
         await asyncio.to_thread(self._tidy, name, video, meta, ACCEPTED)
         self._watching.pop(name, None)
         return "submitted"
+
+    def _outside(self, *paths: Path) -> str | None:
+        """Why an item is refused when a file of it is a link leading out of the
+        folder (whoever may drop files here must not get another file of this
+        machine published), else None."""
+        for path in paths:
+            if not path.resolve().is_relative_to(self.folder):
+                return (
+                    f"{path.name} is a link to a file outside the intake folder; "
+                    "put the file itself in the folder"
+                )
+        return None
 
     async def _submit(self, key: tuple[str, str, str], video: Path, meta: Path) -> None:
         from pellacia.delivery.service import create_post
@@ -188,11 +208,14 @@ class FolderIntake:
         if where == ACCEPTED and not self.settings.intake.move_accepted:
             return
         target = self.folder / where
+        if target.is_symlink():  # a link planted to send our writes elsewhere
+            log.error("intake folder link refused", folder=str(target), item=name)
+            return
         target.mkdir(exist_ok=True)
         if why:
             problems = why.replace("\n  ", "\n").splitlines()
             text = f"{name} was not submitted:\n" + "".join(f"- {p}\n" for p in problems if p)
-            (target / f"{name}.error.txt").write_text(text, encoding="utf-8")
+            write_text_here(target / f"{name}.error.txt", text)
         for path in (video, meta):
             if path.exists():
                 shutil.move(str(path), str(target / path.name))
