@@ -119,3 +119,29 @@ def test_commands_from_other_chats_get_nothing(
     assert before["deliveries"] == [{"id": did, "state": "manual"}] and before["paused"] == []
     assert str(did)[:8] in _to(fake, CHAT)[-1]["text"]  # /manual answered the operator
     assert TOKEN.encode() not in output
+
+
+def test_a_refused_token_is_a_clear_error_that_never_shows_it(
+    telegram: Any, sandbox: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    """python-telegram-bot's own message for a refused token quotes the token."""
+    fake = telegram
+    base_url = f"{sandbox.base_url}/telegram"
+    section = {"bot_token": TOKEN, "chat_id": str(CHAT), "base_url": base_url}
+    asyncio.run(TelegramAlertSink(TelegramConfig.from_section(section)).send(  # type: ignore[arg-type]
+        Alert(level="info", title="first use of the token")))  # fmt: skip
+    fake.expire_tokens()  # as if regenerated at BotFather: now refused
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[plugins.telegram]\nbot_token = "{TOKEN}"\nchat_id = "{CHAT}"\nbase_url = "{base_url}"\n'
+    )
+    for url in (base_url, "http://127.0.0.1:9/telegram"):  # refused, then unreachable
+        config.write_text(config.read_text().replace(base_url, url))
+        env = cli_env(PELLACIA_CONFIG=str(config), PELLACIA_DATABASE_URL=pg_dsn)
+        done = subprocess.run(
+            [CLI, "telegram", "bot"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.startswith("Error: cannot start the operator bot"), done.stderr
+        assert "Traceback" not in done.stderr and TOKEN not in done.stdout + done.stderr
+        assert TOKEN.split(":")[1] not in done.stdout + done.stderr
