@@ -94,7 +94,7 @@ def load_keyring(data_dir: Path, env_value: str | None, *, create: bool = True) 
     if not path.exists():
         if not create:
             raise ConfigError(f"no vault key: set PELLACIA_SECRET_KEY or create {path}")
-        write_key_file(path, [Key.generate()])
+        _create_key_file(path)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
@@ -106,14 +106,32 @@ def load_keyring(data_dir: Path, env_value: str | None, *, create: bool = True) 
 
 def write_key_file(path: Path, keys: Sequence[Key]) -> None:
     """Write keys (current first) atomically to a 0600 file."""
+    tmp = _written_aside(path, keys)
+    os.replace(tmp, path)
+
+
+def _create_key_file(path: Path) -> None:
+    """Make the key file, unless another process made it first: then that one is
+    the key (two processes starting at once must not each seal with their own)."""
+    tmp = _written_aside(path, [Key.generate()])
+    try:
+        os.link(tmp, path)  # atomic, and fails when the file exists
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+
+
+def _written_aside(path: Path, keys: Sequence[Key]) -> Path:
+    """A complete new 0600 file beside ``path`` holding ``keys``, under a name of its own."""
     from pellacia.private_files import private_dir
 
     private_dir(path.parent)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write("".join(f"{key.encoded()}\n" for key in keys))
-    os.replace(tmp, path)
+    return tmp
 
 
 def _aad(platform: str, account: str) -> bytes:
