@@ -92,3 +92,17 @@ def test_secret_files_are_private_whatever_the_umask(
     loose = {str(p): oct(_mode(p)) for p in made if _mode(p) != 0o700}
     assert loose == {}
     assert os.access(key, os.R_OK)  # and the owner still reads it
+
+
+def test_the_embedded_cluster_is_reachable_by_its_owner_only(pg_dsn: str) -> None:
+    """No password guards the embedded PostgreSQL: only the 0700 folder holding its
+    socket does (``trust`` on a socket nobody else can reach)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    host = parse_qs(urlsplit(pg_dsn).query).get("host", [""])[0]
+    if not host.startswith("/"):
+        pytest.fail(f"the test database is not the embedded cluster: {pg_dsn}")
+    socket_dir = Path(host)
+    cluster = socket_dir.parent
+    assert _mode(cluster) == 0o700, oct(_mode(cluster))
+    assert (cluster / "pgdata" / "PG_VERSION").is_file() or any(cluster.iterdir())

@@ -97,6 +97,27 @@ def test_api_video_paths_outside_the_roots_are_refused(
     ]
 
 
+def test_an_uploaded_file_name_cannot_place_the_file_elsewhere(
+    live: LiveApi, tmp_path: Path, video: Path
+) -> None:
+    uploads = Path(live.settings.data_dir) / "uploads"
+    names = ["../../../escaped.mp4", "/tmp/absolute.mp4", "..", "a/../../b.mp4", "\\..\\w.mp4"]
+    with httpx.Client(base_url=live.url, headers=live.headers("write"), timeout=60) as c:
+        for i, name in enumerate(names):
+            answer = c.post(
+                "/v1/posts/upload",
+                files={"file": (name, video.read_bytes(), "video/mp4")},
+                data={"metadata": json.dumps({"platforms": ["testplatform"], "title": f"n{i}"})},
+            )
+            assert answer.status_code == 201, (name, answer.text)
+    saved = [p for p in uploads.rglob("*") if p.is_file()]
+    assert len(saved) == len(names)
+    # each in a folder of its own right under uploads/, named without a path
+    assert all(p.parent.parent == uploads and ".." not in p.name for p in saved), saved
+    assert [p.parent.parent for p in tmp_path.rglob("escaped.mp4")] == [uploads]
+    assert not Path("/tmp/absolute.mp4").exists()
+
+
 # --------------------------------------------------------------------- intake
 
 
