@@ -55,6 +55,8 @@ CLIENT_SECRETS = {
 }
 BOT_TOKEN = "4242424242:AAHscanBotTokenVq7Xm2Lp9Rz4WkE5sT1u"
 VPN_PASSWORD = "vpn-pw-scan-Jf8Dq3Xs6Ln1"
+#: in the database URL every process gets (the test cluster trusts its socket: any works)
+DB_PASSWORD = "db-pw-scan-Rk2Vn7Hq4Ws9"
 SPARE = {
     "access_token": "spare-at-scan-Yb5Hc8Ne2Tm7",
     "refresh_token": "spare-rt-scan-Gv4Kw9Pa1Sx6",
@@ -232,7 +234,7 @@ def test_no_secret_in_any_artefact_of_an_e2e_run(
     config = _config(tmp_path, sandbox.base_url)
     env = cli_env(
         PELLACIA_CONFIG=str(config),
-        PELLACIA_DATABASE_URL=pg_dsn,
+        PELLACIA_DATABASE_URL=pg_dsn.replace("://postgres@", f"://postgres:{DB_PASSWORD}@"),
         PELLACIA_DATA_DIR=str(tmp_path / "data"),
         PELLACIA_SANDBOX_URL=sandbox.base_url,
     )
@@ -401,6 +403,11 @@ def test_no_secret_in_any_artefact_of_an_e2e_run(
         "telegram bot token": BOT_TOKEN,
         "browser session cookie": cookie,
         "vpn password": VPN_PASSWORD,
+        **(
+            {"database password": DB_PASSWORD}
+            if DB_PASSWORD in env["PELLACIA_DATABASE_URL"]
+            else {}
+        ),
         "webhook secret": webhook_secret,
         **{f"api key {scope}": key for scope, key in keys.items()},
     }
