@@ -116,7 +116,9 @@ async def test_names_resolving_to_private_addresses_are_refused(dns: Any) -> Non
     dns("mapped.test", [["::ffff:192.168.0.7"]])
     dns("v6.test", [[PUBLIC_V6, "fd00::5"]])
     dns("fine.test", [[PUBLIC_V4, PUBLIC_V6]])
-    for name in ("localhost", "inside.test", "mixed.test", "mapped.test", "v6.test"):
+    # and the spellings of 127.0.0.1 the C resolver accepts
+    odd = ("2130706433", "0x7f000001", "0x7f.1", "127.1", "017700000001")
+    for name in ("localhost", "inside.test", "mixed.test", "mapped.test", "v6.test", *odd):
         with pytest.raises(BadInput, match="non-public"):
             await webhooks.check_target(f"https://{name}/hook", STRICT)
     await webhooks.check_target("https://fine.test/hook", STRICT)
