@@ -174,7 +174,7 @@ def remove(app: AppContext, platform: str, account: str) -> None:
     click.echo(f"removed credentials for {platform}/{account}")
 
 
-SECRET_ENV = "PELLACIA_AUTH_SECRET"
+SECRET_ENV = "PELLACIA_AUTH_SECRET"  # noqa: S105  the variable's name, not a secret
 _PROMPTS = {"password": "password", "api_key": "API key", "token": "token to exchange"}
 
 
