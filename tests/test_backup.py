@@ -243,8 +243,21 @@ def test_password_travels_outside_the_command_line() -> None:
     assert "p@ss:w" not in db.scrub("FATAL: password p@ss:w refused") and "p@ss:w" not in repr(db)
 
 
+async def _refresh_through(vault: Any, dsn: str) -> list[str]:
+    """Read the stored token and write it back (a refresh), through ``vault``."""
+    from pellacia.store.pool import connect_one
+
+    conn = await connect_one(dsn)
+    try:
+        tokens = await vault.get(conn, "youtube", "default")
+        await vault.put(conn, "youtube", "default", tokens)
+        return [str(r["key_id"]) for r in await conn.fetch("SELECT key_id FROM credentials")]
+    finally:
+        await conn.close()
+
+
 def test_vault_key_export_import_and_rotation(pg_dsn: str, tmp_path: Path) -> None:
-    from pellacia.vault import load_keyring
+    from pellacia.vault import load_keyring, open_vault
 
     old_dir, new_dir = tmp_path / "old", tmp_path / "new"
     env = {"PELLACIA_DATABASE_URL": pg_dsn, "PELLACIA_DATA_DIR": str(old_dir)}
@@ -268,6 +281,7 @@ def test_vault_key_export_import_and_rotation(pg_dsn: str, tmp_path: Path) -> No
     listed = _invoke(other, "auth", "list", "--json")  # the credential opens here
     assert listed.exit_code == 0 and '"account": "default"' in listed.output
 
+    running = open_vault(old_dir, None)  # a worker's, opened before the rotation
     rotated = _invoke(env, "vault", "rotate-key", "--json")
     assert rotated.exit_code == 0, rotated.output
     result = json.loads(rotated.output)
@@ -279,6 +293,9 @@ def test_vault_key_export_import_and_rotation(pg_dsn: str, tmp_path: Path) -> No
     assert key.encoded() in saved.read_text() and key.encoded() not in rotated.output
     stored = sql(pg_dsn, "SELECT key_id FROM credentials")
     assert [r["key_id"] for r in stored] == [result["key_id"]]
+    # the running process follows the rotation: it opens the re-sealed row and
+    # seals a refreshed token with the new key, never the retired one
+    assert asyncio.run(_refresh_through(running, pg_dsn)) == [result["key_id"]]
 
     one_env_key = {**env, "PELLACIA_SECRET_KEY": key.encoded()}
     refused = _invoke(one_env_key, "vault", "rotate-key")

@@ -251,16 +251,40 @@ class CredentialInfo:
         }
 
 
-class Vault:
-    """Encrypted credentials in the ``credentials`` table."""
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
-    def __init__(self, keyring: KeyRing) -> None:
+
+class Vault:
+    """Encrypted credentials in the ``credentials`` table.
+
+    With ``key_file``, the ring is read again whenever that file changes, so a
+    long-running process follows a rotation made by another one (it never
+    seals with a retired key, and opens rows re-sealed under the new one).
+    """
+
+    def __init__(self, keyring: KeyRing, *, key_file: Path | None = None) -> None:
         self.keyring = keyring
+        self._key_file = key_file
+        self._stamp = _stamp(key_file) if key_file is not None else None
+
+    def _follow_key_file(self) -> None:
+        if self._key_file is None:
+            return
+        stamp = _stamp(self._key_file)
+        if stamp is not None and stamp != self._stamp:
+            self.keyring = load_keyring(self._key_file.parent, None, create=False)
+            self._stamp = stamp
 
     def __repr__(self) -> str:
         return f"Vault(keys={[k.key_id for k in self.keyring.keys]})"
 
     async def put(self, conn: Any, platform: str, account: str, tokens: TokenSet) -> None:
+        self._follow_key_file()
         key = self.keyring.current
         await credentials.upsert(
             conn,
@@ -277,6 +301,7 @@ class Vault:
         self, conn: Any, platform: str, account: str, *, for_update: bool = False
     ) -> TokenSet | None:
         """The account's tokens, or None. ``for_update`` row-locks (inside a transaction)."""
+        self._follow_key_file()
         found = await credentials.sealed(conn, platform, account, for_update=for_update)
         if found is None:
             return None
@@ -286,6 +311,7 @@ class Vault:
     async def list(self, conn: Any) -> list[CredentialInfo]:
         """What may be shown of every stored credential: dates, scopes, and what the
         account is bound to (a non-secret fact the platform's sign-in recorded)."""
+        self._follow_key_file()
         infos = []
         for r in await credentials.all_rows(conn):
             try:
@@ -333,7 +359,8 @@ class Vault:
 
 def open_vault(data_dir: Path, env_value: str | None) -> Vault:
     """The vault for these settings (creates the key file on first use)."""
-    return Vault(load_keyring(data_dir, env_value))
+    key_file = None if env_value else data_dir / KEY_FILE_NAME
+    return Vault(load_keyring(data_dir, env_value), key_file=key_file)
 
 
 @dataclass(frozen=True)
