@@ -197,6 +197,20 @@ def _invoke(env: dict[str, str], *args: str, input: str | None = None) -> Any:
     return CliRunner().invoke(cli, list(args), env=env, input=input)
 
 
+def _invoke_while_connected(dsn: str, env: dict[str, str], *args: str) -> Any:
+    """The command while another client (a worker, say) holds a connection."""
+    from pellacia.store.pool import connect_one
+
+    async def run() -> Any:
+        conn = await connect_one(dsn)
+        try:
+            return await asyncio.to_thread(_invoke, env, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 def test_backup_and_restore_refuse_to_overwrite_and_never_show_a_password(
     pg_dsn: str, tmp_path: Path
 ) -> None:
@@ -214,6 +228,8 @@ def test_backup_and_restore_refuse_to_overwrite_and_never_show_a_password(
     assert _invoke(env, "auth", "set", "youtube", "--stdin", input="tok").exit_code == 0
     refused = _invoke(env, "db", "restore", str(dump))
     assert refused.exit_code == 1 and "holds data" in refused.output
+    busy = _invoke_while_connected(pg_dsn, env, "db", "restore", str(dump))
+    assert busy.exit_code == 1 and "other client(s) are connected" in busy.output
     replaced = _invoke(env, "db", "restore", str(dump), "--force", "--json")
     assert replaced.exit_code == 0, replaced.output
     assert json.loads(replaced.output)["credentials"] == 0  # the state of the backup

@@ -158,8 +158,11 @@ def _size(n: int) -> str:
 
 
 def _progress(as_json: bool, verb: str) -> Any:
-    """A callback printing each table reached on stderr (not with --json)."""
-    if as_json:
+    """A callback printing each table reached on stderr, for a person watching
+    (not with --json, nor into a log: a timer's journal needs only the result)."""
+    import sys
+
+    if as_json or not sys.stderr.isatty():
         return None
 
     def report(table: str) -> None:
