@@ -321,3 +321,73 @@ def test_vault_key_export_import_and_rotation(pg_dsn: str, tmp_path: Path) -> No
     assert _invoke(env, "vault", "new-key", str(fresh)).exit_code == 0
     assert fresh.stat().st_mode & 0o777 == 0o600
     assert os.path.getsize(fresh) > 44
+
+
+async def test_a_restored_delivery_is_looked_for_before_its_missing_video_fails_it(
+    pg_dsn: str, testplatform: Any, tmp_path: Path
+) -> None:
+    """On a new machine without the videos, a delivery the backup saw queued but
+    that went out after it is found on the platform (published), not failed over
+    the missing file (which an operator would answer by submitting it again)."""
+    from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.delivery.executor import DeliveryExecutor
+    from pellacia.delivery.service import create_post
+    from pellacia.plugins import load_plugins
+    from pellacia.store import queue
+    from pellacia.store.models import RunControl
+    from pellacia.store.pool import create_pool
+    from pellacia_testplatform.fixtures import settings_for
+
+    video = make_video(tmp_path / "clip.mp4", seconds=1.0)
+    settings = settings_for(
+        testplatform, tmp_path / "data", spacing={"min_interval": 0, "jitter": 0}
+    )
+    registry = load_plugins()
+    env = {"PELLACIA_DATABASE_URL": pg_dsn, "PELLACIA_DATA_DIR": str(tmp_path / "data")}
+    dump = tmp_path / "before.dump"
+
+    async def run_due(pool: Any, limit: int) -> None:
+        """Claim and run, one at a time (one in flight per account), ``limit`` times."""
+        executor = DeliveryExecutor(pool, registry, settings, SYSTEM_CLOCK, worker_id="w")
+        for _ in range(limit):
+            async with pool.acquire() as conn:
+                claimed = await queue.claim(
+                    conn, worker_id="w", now=SYSTEM_CLOCK.now(), lease_seconds=60, limit=1,
+                    spacing=settings.spacing_for,
+                )  # fmt: skip
+            for one in claimed:
+                await executor.run(one, RunControl())
+
+    pool = await create_pool(pg_dsn, max_size=2)
+    try:
+        out, never = [
+            (await create_post(
+                pool, registry, settings, file=video, platforms="testplatform", title=title
+            )).deliveries[0].id
+            for title in ("Out after the backup", "Never out")
+        ]  # fmt: skip
+        assert (await asyncio.to_thread(_invoke, env, "db", "backup", str(dump))).exit_code == 0
+        await run_due(pool, limit=1)  # the first one goes out after the backup
+        assert testplatform.posts_created == 1
+    finally:
+        await pool.close()
+
+    video.unlink()  # the new machine has no copy of the video
+    restored = await asyncio.to_thread(
+        _invoke, env, "db", "restore", str(dump), "--force", "--json"
+    )
+    assert restored.exit_code == 0, restored.output
+    assert json.loads(restored.output)["to_reconcile"] == 2
+    pool = await create_pool(pg_dsn, max_size=2)
+    try:
+        await run_due(pool, limit=2)
+        rows = {
+            r["id"]: r
+            for r in await pool.fetch("SELECT id, state, remote_id, last_error FROM deliveries")
+        }
+    finally:
+        await pool.close()
+    assert rows[out]["state"] == "published"
+    assert rows[out]["remote_id"] == testplatform.posts[0].id
+    assert testplatform.posts_created == 1  # found, not posted again
+    assert rows[never]["state"] == "failed" and "is gone" in rows[never]["last_error"]
