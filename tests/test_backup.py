@@ -38,8 +38,9 @@ def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complet
 def _config(path: Path) -> Path:
     path.write_text(
         "lease_seconds = 3\n"
-        # one post a second on the account: the run lasts long enough to back it up midway
-        "[spacing]\nmin_interval = 1\njitter = 0\n"
+        # a post every 2 s on the account: the run outlasts the backup, however slow the
+        # machine, so some posts go out after it and some are still queued at the loss
+        "[spacing]\nmin_interval = 2\njitter = 0\n"
         f'[chains]\n{PLATFORM} = ["api", "manual"]\n'
     )
     return path
@@ -137,10 +138,10 @@ def test_restore_on_a_fresh_cluster_continues_the_queue_nothing_lost_or_doubled(
         exported = old.cli("vault", "export-key", str(key_file))
         assert dump.stat().st_mode & 0o777 == 0o600 and key_file.stat().st_mode & 0o777 == 0o600
 
-        # posts go out after the backup: the restored queue does not know them
+        # a post goes out after the backup: the restored queue does not know it
         wait_for(
-            lambda: len(fake_state(sandbox, PLATFORM)["posts"]) >= published_then + 2,
-            "two more posts after the backup",
+            lambda: len(fake_state(sandbox, PLATFORM)["posts"]) > published_then,
+            "a post after the backup",
         )
         _stop(workers.pop())
         posted_before_loss = len(fake_state(sandbox, PLATFORM)["posts"])
