@@ -132,6 +132,7 @@ def inspect(path: Path) -> ArchiveInfo:
         text=True,
         check=False,
         timeout=120,
+        env={**os.environ, "TZ": "UTC"},  # "Archive created at" in UTC, whatever the zone
     )
     if result.returncode != 0:
         raise BackupError(
