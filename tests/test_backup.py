@@ -221,7 +221,7 @@ def test_backup_and_restore_refuse_to_overwrite_and_never_show_a_password(
     assert first.exit_code == 0, first.output
     assert "backup written" in first.output and dump.stat().st_mode & 0o777 == 0o600
     again = _invoke(env, "db", "backup", str(dump))
-    assert again.exit_code == 1 and "exists; pass --force" in again.output
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
     forced = _invoke(env, "db", "backup", str(dump), "--force", "--json")
     assert forced.exit_code == 0 and json.loads(forced.output)["bytes"] == dump.stat().st_size
 
@@ -286,7 +286,7 @@ def test_vault_key_export_import_and_rotation(pg_dsn: str, tmp_path: Path) -> No
     assert done.exit_code == 0 and key.key_id in done.output and key.encoded() not in done.output
     assert export.stat().st_mode & 0o777 == 0o600
     refused = _invoke(env, "vault", "export-key", str(export))
-    assert refused.exit_code == 1 and "exists" in refused.output
+    assert refused.exit_code == 2 and "exists" in refused.output
 
     # a new machine that already made a key of its own keeps it, after the imported one
     other = {**env, "PELLACIA_DATA_DIR": str(new_dir)}

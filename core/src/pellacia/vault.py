@@ -165,6 +165,8 @@ def import_keys(data_dir: Path, source: Path) -> ImportResult:
         imported = read_keys(source.expanduser())
     except OSError as exc:
         raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
+    except (UnicodeDecodeError, ConfigError):
+        raise ConfigError(f"{source} is not a key file (vault export-key writes one)") from None
     if not imported:
         raise ConfigError(f"{source} holds no key")
     path = data_dir / KEY_FILE_NAME

@@ -199,6 +199,9 @@ def backup(app: AppContext, file: Path, force: bool, as_json: bool) -> None:
 
     try:
         store.check_destination(file, force=force)
+    except store.BackupError as exc:  # bad input: nothing written
+        fail(str(exc), code=2)
+    try:
         dsn, schema = asyncio.run(schema_of())
         if not as_json:
             click.echo(f"backing up {redact_text(dsn)} (schema {schema}) ...", err=True)

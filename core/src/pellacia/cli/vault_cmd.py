@@ -45,9 +45,12 @@ def export_key(app: AppContext, file: Path, force: bool, as_json: bool) -> None:
 
     try:
         ring = load_keyring(app.settings.data_dir, _env_key(app), create=False)
-        path = export_keys(ring, file, force=force)
     except ConfigError as exc:
         fail(str(exc))
+    try:
+        path = export_keys(ring, file, force=force)
+    except ConfigError as exc:  # FILE exists, or cannot be written: nothing written
+        fail(str(exc), code=2)
     ids = [key.key_id for key in ring.keys]
     if as_json:
         emit_json({"file": str(path), "key_ids": ids})
@@ -105,7 +108,7 @@ def new_key(file: Path) -> None:
     try:
         key = new_key_file(file)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), code=2)
     click.echo(f"new vault key {key.key_id} written to {file.expanduser()} (mode 0600)")
 
 
