@@ -5,6 +5,7 @@ and the queue goes on — every post on the platform exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -50,7 +51,10 @@ class Cluster:
     """One data directory with its embedded cluster, driven through the CLI."""
 
     def __init__(self, data_dir: Path, config: Path, sandbox: str) -> None:
+        from pellacia.store.cluster import embedded_cluster
+
         self.data_dir = data_dir
+        self.directory = embedded_cluster(data_dir).directory  # where `db up` puts it
         self.env = cli_env(
             PELLACIA_CONFIG=str(config),
             PELLACIA_DATA_DIR=str(data_dir),
@@ -62,13 +66,15 @@ class Cluster:
 
     def up(self) -> None:
         self.cli("db", "up")
-        status = json.loads(self.cli("db", "status", "--json").stdout)
-        self.directory = Path(status["directory"])
+        assert json.loads(self.cli("db", "status", "--json").stdout)["running"]
         self.dsn = self.cli("db", "url").stdout.strip()
 
     def destroy(self) -> None:
         """The machine is gone: the cluster stops, its files and the key file too."""
-        self.cli("db", "down", ok=False)
+        from pellacia.store.cluster import EmbeddedCluster
+
+        with contextlib.suppress(Exception):  # not started, or already stopped
+            EmbeddedCluster(self.directory).stop()
         shutil.rmtree(self.directory, ignore_errors=True)
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -187,8 +193,7 @@ def test_restore_on_a_fresh_cluster_continues_the_queue_nothing_lost_or_doubled(
             proc.kill()
             proc.wait()
         for cluster in (old, new):
-            if cluster.data_dir.exists():
-                cluster.destroy()
+            cluster.destroy()
 
 
 # ------------------------------------------------------------------ refusals
