@@ -31,6 +31,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "account": "pellacia.cli.account_cmd:account",
     "test": "pellacia.cli.test_cmd:test",
     "dashboard": "pellacia.cli.dashboard_cmd:dashboard",
+    "vault": "pellacia.cli.vault_cmd:vault",
 }
 #: built-in groups plugins add sub-commands to (in ``cli.commands`` before plugins load)
 PLUGIN_EXTENDED_GROUPS = ("test",)
