@@ -23,15 +23,16 @@ from pellacia.config import WebhookSettings
 from pellacia.delivery.errors import BadInput
 from pellacia.delivery.service import cancel_post, create_post
 from pellacia.plugins import load_plugins
+from pellacia.store import events
 from pellacia.store.pool import create_pool
 from pellacia.testing.api import WebhookReceiver, webhook_receiver
 from pellacia.testing.videos import make_video
-from pellacia.vault import Key, KeyRing
+from pellacia.vault import Key, KeyRing, Vault
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
 
 STRICT = WebhookSettings()
-KEYRING = KeyRing((Key.generate(),), "test")
+VAULT = Vault(KeyRing((Key.generate(),), "test"))
 #: a documentation-only public address: checked, never connected to
 PUBLIC_V4, PUBLIC_V6 = "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"
 
@@ -146,11 +147,11 @@ async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
     dns("rebind.test", [[PUBLIC_V4], [PUBLIC_V4], ["127.0.0.1"]])
     pool = await create_pool(pg_dsn, max_size=4)
     clock = FakeClock(datetime(2030, 6, 1, 12, 0, tzinfo=UTC))
-    dispatcher = webhooks.Dispatcher(pool, STRICT, clock, keyring=KEYRING)
+    dispatcher = webhooks.Dispatcher(pool, STRICT, clock, vault=VAULT)
     try:
         async with pool.acquire() as conn:
             hook_id, rec.secret = await webhooks.add(
-                conn, f"http://rebind.test:{port}/hook", None, STRICT, keyring=KEYRING
+                conn, f"http://rebind.test:{port}/hook", None, STRICT, vault=VAULT
             )
         created = await create_post(
             pool,
@@ -173,7 +174,7 @@ async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
         async with pool.acquire() as conn:
             dns("rebind.test", [[PUBLIC_V4], ["::1", "127.0.0.1"]])
             status, error = await webhooks.send_test(
-                conn, hook_id, STRICT, clock.now(), keyring=KEYRING
+                conn, hook_id, STRICT, clock.now(), vault=VAULT
             )
         assert status is None and error is not None and "non-public" in error
     finally:
@@ -184,51 +185,45 @@ async def test_a_name_rebound_to_loopback_after_the_check_gets_nothing(
 
 
 async def test_signing_secrets_are_sealed_in_the_database(
-    receiver: tuple[WebhookReceiver, str], pg_dsn: str
+    receiver: tuple[WebhookReceiver, str], pg_dsn: str, tmp_path: Path
 ) -> None:
     """The database holds a webhook's signing secret only sealed with the vault key:
-    new ones on add, older plain ones on the dispatcher's first pass; a key
-    rotation re-seals them, and signatures still verify after it."""
+    new ones on add, older plain ones on the dispatcher's first pass. A key
+    rotation by another process re-seals them, and a running dispatcher follows
+    it: signatures still verify."""
     from pellacia.store import webhooks as store
-    from pellacia.vault import Vault
+    from pellacia.vault import open_vault, rotate
 
     rec, url = receiver
     loose = WebhookSettings(allowed_hosts=["127.0.0.1"])
+    data = tmp_path / "data"
+    vault = open_vault(data, None)  # a key file, as serve and the worker use
     pool = await create_pool(pg_dsn, max_size=2)
     clock = FakeClock(datetime(2030, 6, 1, 12, 0, tzinfo=UTC))
+    dispatcher = webhooks.Dispatcher(pool, loose, clock, vault=vault)
     try:
         async with pool.acquire() as conn:
-            hook_id, rec.secret = await webhooks.add(conn, url, None, loose, keyring=KEYRING)
+            hook_id, rec.secret = await webhooks.add(conn, url, None, loose, vault=vault)
             legacy = "whsec_" + "bGVnYWN5LXBsYWluLXNlY3JldC1mcm9tLWJlZm9yZQ=="
             old_id = uuid.uuid4()
             await store.add(conn, hook_id=old_id, url=url, secret=legacy, events=[])
-        dispatcher = webhooks.Dispatcher(pool, loose, clock, keyring=KEYRING)
         await dispatcher.run_once()
-        await dispatcher.close()
         async with pool.acquire() as conn:
             stored = dict(await store.secrets(conn))
             assert all(v.startswith("sealed:") for v in stored.values()), stored
             assert rec.secret not in str(stored) and legacy not in str(stored)
-            assert await webhooks.send_test(conn, hook_id, loose, clock.now(), keyring=KEYRING) == (
-                204,
-                None,
-            )
-            # rotate: only the new key remains, and the ping still verifies
-            new = Key.generate()
-            await Vault(KEYRING).reseal_all(conn, new)
-            rotated = KeyRing((new,), "test")
-            assert await webhooks.send_test(conn, hook_id, loose, clock.now(), keyring=rotated) == (
-                204,
-                None,
-            )
-            rec.secret = webhooks.signing_secret(
-                rotated, old_id, (await store.get(conn, old_id) or {})["secret"]
-            )
-            assert rec.secret == legacy
-            assert await webhooks.send_test(conn, old_id, loose, clock.now(), keyring=rotated) == (
-                204,
-                None,
-            )
+            ping = await webhooks.send_test(conn, hook_id, loose, clock.now(), vault=vault)
+            assert ping == (204, None)
+            done = await rotate(conn, data, None)  # as `vault rotate-key` does
+            assert done.new_key_id in str(dict(await store.secrets(conn)))
+            # both secrets open under the new key only
+            after = dict(await store.secrets(conn))
+            assert webhooks.signing_secret(vault, old_id, after[old_id]) == legacy
+            await store.remove(conn, old_id)
+            await events.record(conn, "alert", payload={"title": "after the rotation"})
+        # the dispatcher, started before the rotation, signs with the re-sealed secret
+        assert await dispatcher.run_once() == 1
     finally:
+        await dispatcher.close()
         await pool.close()
-    assert rec.bad_signatures == 0 and rec.requests == 3
+    assert rec.bad_signatures == 0 and rec.types() == ["ping", "alert"]

@@ -282,10 +282,10 @@ def _purpose_aad(purpose: str) -> bytes:
     return f"pellacia-dist:sealed:{purpose}".encode()
 
 
-def keyring_for(settings: Any) -> KeyRing:
-    """The key ring of these settings: ``PELLACIA_SECRET_KEY`` or the data directory's key file."""
+def vault_for(settings: Any) -> Vault:
+    """The vault of these settings: ``PELLACIA_SECRET_KEY`` or the data directory's key file."""
     env = settings.secret_key.get_secret_value() if settings.secret_key is not None else None
-    return load_keyring(settings.data_dir, env)
+    return open_vault(settings.data_dir, env)
 
 
 @dataclass(frozen=True)
@@ -355,6 +355,11 @@ class Vault:
 
     def __repr__(self) -> str:
         return f"Vault(keys={[k.key_id for k in self.keyring.keys]})"
+
+    def ring(self) -> KeyRing:
+        """The key ring now (read again if the key file changed since)."""
+        self._follow_key_file()
+        return self.keyring
 
     async def put(self, conn: Any, platform: str, account: str, tokens: TokenSet) -> None:
         self._follow_key_file()

@@ -41,11 +41,11 @@ async def _dispatch_webhooks(
     from pellacia.alerts import AlertDispatcher
     from pellacia.api.webhooks import Dispatcher
     from pellacia.log import get_logger
-    from pellacia.vault import keyring_for
+    from pellacia.vault import vault_for
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
-    keyring = keyring_for(settings)
-    dispatcher = Dispatcher(pool, settings.webhooks, clock, keyring=keyring, alerts=alerts)
+    vault = vault_for(settings)
+    dispatcher = Dispatcher(pool, settings.webhooks, clock, vault=vault, alerts=alerts)
     try:
         while True:
             try:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pellacia.alerts import AlertDispatcher
     from pellacia.clock import Clock
     from pellacia.config import WebhookSettings
-    from pellacia.vault import KeyRing
+    from pellacia.vault import Vault
 
 log = get_logger("pellacia.webhooks")
 
@@ -187,11 +187,11 @@ def _purpose(hook_id: uuid.UUID | str) -> str:
     return f"webhook:{hook_id}"
 
 
-def signing_secret(keyring: KeyRing, hook_id: uuid.UUID | str, stored: str) -> str:
+def signing_secret(vault: Vault, hook_id: uuid.UUID | str, stored: str) -> str:
     """The endpoint's signing secret from its stored (sealed) form."""
     from pellacia.vault import unseal_text
 
-    return unseal_text(keyring, _purpose(hook_id), stored)
+    return unseal_text(vault.ring(), _purpose(hook_id), stored)
 
 
 async def add(
@@ -200,23 +200,23 @@ async def add(
     events: str | Iterable[str] | None,
     settings: WebhookSettings,
     *,
-    keyring: KeyRing,
+    vault: Vault,
 ) -> tuple[uuid.UUID, str]:
     """Register an endpoint; returns (its id, its signing secret: shown once).
 
-    The database keeps the secret sealed with the vault's key (``keyring``)."""
+    The database keeps the secret sealed with the vault's key."""
     from pellacia.vault import seal_text
 
     wanted = parse_filters(events)
     await check_target(url, settings)
     hook_id = uuid.uuid4()
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    sealed = seal_text(keyring.current, _purpose(hook_id), secret)
+    sealed = seal_text(vault.ring().current, _purpose(hook_id), secret)
     await store.add(conn, hook_id=hook_id, url=url, secret=sealed, events=wanted)
     return hook_id, secret
 
 
-async def seal_plain_secrets(conn: Any, keyring: KeyRing) -> int:
+async def seal_plain_secrets(conn: Any, vault: Vault) -> int:
     """Seal the secrets stored in the clear before sealing existed; returns how many."""
     from pellacia.vault import is_sealed, seal_text
 
@@ -225,7 +225,7 @@ async def seal_plain_secrets(conn: Any, keyring: KeyRing) -> int:
         for hook_id, stored in await store.secrets(conn, for_update=True):
             if not is_sealed(stored):
                 await store.set_secret(
-                    conn, hook_id, seal_text(keyring.current, _purpose(hook_id), stored)
+                    conn, hook_id, seal_text(vault.ring().current, _purpose(hook_id), stored)
                 )
                 sealed += 1
     return sealed
@@ -280,7 +280,7 @@ async def send_test(
     settings: WebhookSettings,
     now: datetime,
     *,
-    keyring: KeyRing,
+    vault: Vault,
 ) -> tuple[int | None, str | None]:
     """Send a signed ``ping`` to one endpoint now."""
     hook = await store.get(conn, hook_id)
@@ -288,7 +288,7 @@ async def send_test(
         raise NotFound(f"no webhook {hook_id}")
     await check_target(hook["url"], settings)
     body = json.dumps({"type": "ping", "timestamp": now.isoformat(), "data": {}})
-    secret = signing_secret(keyring, hook_id, hook["secret"])
+    secret = signing_secret(vault, hook_id, hook["secret"])
     headers = sign(secret, f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
     async with webhook_session(settings) as session:
         return await post(session, hook["url"], headers, body, settings.timeout)
@@ -303,11 +303,12 @@ class Dispatcher:
         settings: WebhookSettings,
         clock: Clock,
         *,
-        keyring: KeyRing,
+        vault: Vault,
         alerts: AlertDispatcher | None = None,
     ) -> None:
         self.pool, self.settings, self.clock, self.alerts = pool, settings, clock, alerts
-        self.keyring = keyring
+        #: follows a key rotation made by another process (it re-reads the key file)
+        self.vault = vault
         self._session: aiohttp.ClientSession | None = None
         self._plain_checked = False
 
@@ -323,7 +324,7 @@ class Dispatcher:
                 return 0  # another process is dispatching
             try:
                 if not self._plain_checked:
-                    await seal_plain_secrets(conn, self.keyring)
+                    await seal_plain_secrets(conn, self.vault)
                     self._plain_checked = True
                 await self._fan_out(conn)
                 delivered = 0
@@ -391,7 +392,12 @@ class Dispatcher:
         )
         # the id is the event's: the same on every retry, so receivers can dedupe;
         # the timestamp is this attempt's wall-clock time (receivers check it)
-        secret = signing_secret(self.keyring, message["webhook_id"], message["secret"])
+        from pellacia.vault import VaultError
+
+        try:
+            secret = signing_secret(self.vault, message["webhook_id"], message["secret"])
+        except VaultError as exc:  # the key is gone: a failed send, not a stopped dispatcher
+            return None, str(exc)
         headers = sign(secret, f"evt_{message['event_id']}", datetime.now(UTC), body)
         try:
             await check_target(message["url"], self.settings)
