@@ -45,7 +45,7 @@ def _under_umask(mask: int, argv: list[str], env: dict[str, str], stdin: str = "
         capture_output=True,
         text=True,
         timeout=60,
-        preexec_fn=lambda: os.umask(mask),
+        umask=mask,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
