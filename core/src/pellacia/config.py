@@ -235,7 +235,42 @@ _active_toml_path: Path | None = None
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from every source; ``config_file`` wins over the default path."""
+    """Read settings from every source; ``config_file`` wins over the default path.
+
+    A file that is not TOML, cannot be read, or holds a value of the wrong kind
+    (in it or in a ``PELLACIA_*`` variable) is a ``ConfigError`` naming the file,
+    the line or the key, never the value (it may be a secret).
+    """
+    import tomllib
+
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from pellacia.errors import ConfigError
+
+    where = config_file or default_config_path()
+    try:
+        return read_settings(config_file, **overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {where} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file {where}: {exc}") from None
+    except SettingsError as exc:  # a PELLACIA_* variable that should hold JSON does not
+        raise ConfigError(f"invalid PELLACIA_* environment: {exc} (it must be JSON)") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(
+            f"invalid settings (config file {where} or PELLACIA_* environment): {problems}"
+            " (pellacia-dist config check explains)"
+        ) from None
+
+
+def read_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """``load_settings`` that lets pydantic's and tomllib's own errors through
+    (``config check`` reports each of them)."""
     global _active_toml_path
     _active_toml_path = config_file or default_config_path()
     try:
