@@ -34,6 +34,8 @@ def allowed_path(raw: str, roots: Sequence[Path]) -> Path:
             "or upload the file"
         )
     path = Path(raw)
+    if "\x00" in raw:  # resolve() would raise ValueError: a 500
+        raise BadInput("the path may not contain a NUL (\\x00) character")
     if not path.is_absolute() or ".." in path.parts:
         raise BadInput(f"the path must be absolute and without '..': {raw!r}")
     real = path.resolve()
