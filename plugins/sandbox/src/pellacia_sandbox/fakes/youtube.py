@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from pellacia_sandbox.fakes.base import FakePlatform, Grant, IssuedTokens, TokenError, TokenStore
+from pellacia_sandbox.fakes.ranges import parse_content_range, stored_range
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 CHUNK_ALIGN = 256 * 1024
@@ -382,27 +383,24 @@ class YouTubeFake(FakePlatform):
         if (denied := self._auth_error(request)) is not None:
             return denied
         crange = request.headers.get("Content-Range", "")
-        unit, _, spec = crange.partition(" ")
-        if unit != "bytes" or "/" not in spec:
-            if crange == "" and upload.stored == 0:
-                spec = f"0-{upload.total - 1}/{upload.total}"  # single-shot PUT
-            else:
-                return google_error(400, "badRequest", "Invalid Content-Range header.")
-        rng, _, total_s = spec.partition("/")
-        if rng == "*" and total_s in ("*", str(upload.total)):
+        if crange == "" and upload.stored == 0:
+            crange = f"bytes 0-{upload.total - 1}/{upload.total}"  # single-shot PUT
+        parsed = parse_content_range(crange)
+        if parsed is None:
+            return google_error(400, "badRequest", "Invalid Content-Range header.")
+        if parsed.query and parsed.total in (None, upload.total):
             # status query: "bytes */TOTAL" (the guide) or "bytes */*" (a client that
             # does not know the size); both are valid readings
             await request.read()
             return self._progress_response(upload)
-        if total_s != str(upload.total):
+        if parsed.total != upload.total:
             return google_error(400, "badRequest", "Content-Range total does not match.")
         if upload.video_id is not None:
             await self._drain(request, upload)
             return self._progress_response(upload)
-        try:
-            first, last = (int(x) for x in rng.split("-"))
-        except ValueError:
-            return google_error(400, "badRequest", "Invalid Content-Range header.")
+        assert parsed.first is not None and parsed.last is not None
+        first, last = parsed.first, parsed.last
+        rng = f"{first}-{last}"
         length = last - first + 1
         final = last == upload.total - 1
         if first > upload.stored or last >= upload.total or length <= 0:
@@ -454,8 +452,8 @@ class YouTubeFake(FakePlatform):
         if upload.video_id is not None:
             return web.json_response(self.videos[upload.video_id], status=200)
         headers = {}
-        if upload.stored > 0:
-            headers["Range"] = f"bytes=0-{upload.stored - 1}"
+        if (stored := stored_range(upload.stored)) is not None:
+            headers["Range"] = stored
         if self.config.location_on_308:
             headers["Location"] = self.url("/_trap/redirect")
         return web.Response(status=308, headers=headers)
