@@ -1,0 +1,60 @@
+"""schemathesis over the REST API with data that breaks the schema (negative
+mode: wrong types, missing fields, out-of-range values, strange strings): every
+operation answers 4xx, never 5xx, and a refused request writes nothing.
+
+The positive half (schema-valid requests, responses that match the spec) is
+``test_api_schema.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import given
+from hypothesis.errors import Unsatisfiable
+from pellacia.testing.api import LiveApi, api_settings, live_api
+from pellacia.testing.cli import sql
+from pellacia.testing.fuzz import fuzz_settings
+from pellacia_testplatform.fake import FakeTestPlatform
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import negative_data_rejection
+
+#: never ends by design (test_api covers it)
+SKIPPED = {"/v1/events/stream"}
+ROWS = """SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM deliveries),
+    (SELECT count(*) FROM api_keys), (SELECT count(*) FROM webhooks)"""
+
+
+@pytest.fixture
+def live(pg_dsn: str, testplatform: FakeTestPlatform, tmp_path: Path) -> Iterator[LiveApi]:
+    with live_api(api_settings(testplatform, tmp_path, pg_dsn)) as api:
+        yield api
+
+
+def test_every_operation_refuses_invalid_data_with_a_4xx(live: LiveApi, pg_dsn: str) -> None:
+    spec = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    tested = []
+    for found in spec.get_all_operations():
+        operation = found.ok()
+        if operation.path in SKIPPED:
+            continue
+
+        @fuzz_settings(max_examples=15)
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+        def check(case: schemathesis.Case) -> None:
+            before = sql(pg_dsn, ROWS)
+            response = case.call(headers=live.headers("admin"))
+            case.validate_response(response, checks=[not_a_server_error, negative_data_rejection])
+            if 400 <= response.status_code < 500:
+                assert sql(pg_dsn, ROWS) == before, (case.method, case.path, response.text)
+
+        try:
+            check()
+        except Unsatisfiable:
+            continue  # nothing to break: no parameters and no body
+        tested.append(operation.label)
+    assert len(tested) >= 10, tested
