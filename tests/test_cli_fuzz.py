@@ -72,6 +72,8 @@ def _leaves(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()) 
         assert command is not None, name
         sub = click.Context(command, parent=ctx, info_name=name)
         if isinstance(command, click.Group):
+            if command.invoke_without_command and command.params:
+                yield (*path, name), command  # `schedule --at ...` is a command too
             yield from _leaves(command, sub, (*path, name))
         else:
             yield (*path, name), command
@@ -95,6 +97,10 @@ WORDS = (
     "manual",
     "failed",
     "2026-12-27 14:00",
+    "2030-11-03 01:30",  # happens twice in New York
+    "2030-03-10 02:30",  # does not exist in New York
+    "next-slot",
+    "America/New_York",
     "2h",
     "0",
     "-1",
@@ -296,6 +302,7 @@ def test_long_running_and_external_commands_refuse_unknown_options(
         ["account", "pause", "yt/news", "--until", "garbage"],  # was a BadInput traceback
         ["account", "pause", "yt/news", "--until", "99999999999d"],  # was an OverflowError
         ["account", "pause", "yt/news", "--until", "0001-01-01 00:00"],  # was an OverflowError
+        ["schedule", "--at", "0"],  # no --file: was an AssertionError traceback
         ["--config", "bad.toml", "queue", "status"],  # was a pydantic traceback
         ["--config", "broken.toml", "schedule", "list"],  # was a tomllib traceback
     ],

@@ -51,7 +51,9 @@ def test_the_sdk_content_range_reads_back_as_its_chunk(
         st.sampled_from(["bytes */*", "bytes */10", "bytes *\n/10", "bytes 0-0/1"]),
     )
 )
-@example(header="bytes \u0660-\u0661/\u0662")  # Arabic-Indic digits: the old \d pattern and int() took them
+@example(
+    header="bytes \u0660-\u0661/\u0662"
+)  # Arabic-Indic digits: the old \d pattern and int() took them
 @example(header="bytes 1_0-2_0/3_0")  # int() takes underscores
 @example(header="bytes 5-1/10")  # first after last
 @example(header="bytes 1-2-3/10")
@@ -83,7 +85,9 @@ def test_the_fakes_range_reads_back_in_the_youtube_client(stored: int) -> None:
     range_header=st.one_of(st.none(), st.text(max_size=30), sizes.map(lambda n: f"bytes=0-{n}")),
     body=st.one_of(st.binary(max_size=30), st.sampled_from([b'{"id": "x"}', b"[]", b"null"])),
 )
-@example(status=308, range_header="bytes=0-\u0661\u0662", body=b"")  # non-ASCII digits: not an offset
+@example(
+    status=308, range_header="bytes=0-\u0661\u0662", body=b""
+)  # non-ASCII digits: not an offset
 def test_any_youtube_answer_is_progress_or_transient(
     status: int, range_header: str | None, body: bytes
 ) -> None:
