@@ -259,13 +259,25 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(f"invalid PELLACIA_* environment: {exc} (it must be JSON)") from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {error['msg']}"
+            f"{key_path(error['loc'])}: {error['msg']}"
             for error in exc.errors(include_input=False, include_url=False)
         )
         raise ConfigError(
             f"invalid settings (config file {where} or PELLACIA_* environment): {problems}"
             " (pellacia-dist config check explains)"
         ) from None
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``spacing.min_interval`` for a validation error's location; a key the user
+    wrote with odd characters (a newline, a dot) is quoted, so the path stays one line."""
+    parts = [
+        part
+        if isinstance(part, int) or (part.isprintable() and part.strip() == part and part)
+        else repr(part)
+        for part in loc
+    ]
+    return ".".join(str(part) for part in parts) or "config"
 
 
 def read_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
-from pellacia.config import KNOWN_LAYERS, Settings, read_settings
+from pellacia.config import KNOWN_LAYERS, Settings, key_path, read_settings
 from pellacia.contract import auth_kind, needs_client
 from pellacia.log import MASK, redact_text
 
@@ -102,7 +102,7 @@ def inspect_config(config_file: Path | None = None, **overrides: Any) -> Inspect
         return inspection
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in error["loc"]) or "config"
+            where = key_path(error["loc"])
             inspection.problems.append(Problem("error", where, error["msg"]))
         return inspection
     inspection.problems.extend(_unknown_keys(raw, Settings))
