@@ -144,6 +144,8 @@ def _loads_or_config_error(path: Path, names: str | None = None) -> Settings | C
 @example(data={"secret_key": [SECRET]})  # never echoed
 @example(data={"accounts": {"youtube": [{"client_secret": {"x": SECRET}}]}})
 @example(data={"lease_seconds": "nan"})
+@example(data={"accounts": {"x": [{"base_url": SECRET}]}})  # was echoed in the error
+@example(data={"accounts": {"x": [{"slots": [SECRET]}]}})  # was echoed in the error
 @example(data={"spacing_overrides": {"\n": 0}})  # a key with a newline made the message two lines
 def test_any_toml_table_is_settings_or_a_config_error(
     clean_env: Path, data: dict[str, Any]

@@ -63,9 +63,10 @@ class AccountSettings(BaseModel):
     def _hh_mm(cls, value: list[str]) -> list[str]:
         import re
 
-        for slot in value:
-            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", slot):
-                raise ValueError(f"slots are 'HH:MM' (24 h), not {slot!r}")
+        for number, slot in enumerate(value, 1):
+            if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", slot):
+                # the value is not echoed: config errors never show what was written
+                raise ValueError(f"slots are 'HH:MM' (24 h); slot {number} is not")
         return sorted(set(value))
 
     @field_validator("base_url")
@@ -77,7 +78,8 @@ class AccountSettings(BaseModel):
 
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"base_url must be an http(s) URL, not {value!r}")
+            # not echoed: the URL may carry a user and password
+            raise ValueError("base_url must be an http(s) URL with a host")
         return value.rstrip("/")
 
 
