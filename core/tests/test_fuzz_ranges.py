@@ -9,9 +9,11 @@ loops forever."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from pellacia.sdk.upload import NO_PROGRESS_LIMIT
 from pellacia.testing.fuzz import fuzz_settings
 from pellacia.testing.sessions import MemoryUploadSession
 from pellacia_sandbox.fakes.ranges import parse_content_range, stored_range
+from pellacia_sandbox.fakes.youtube import UPLOADS_PLAYLIST
 from pellacia_youtube.upload import parse_progress
 
 sizes = st.integers(0, 2**53)
@@ -182,3 +185,122 @@ def test_the_upload_loop_stores_the_file_or_stops_with_the_offset_saved(
     offsets = [s["offset"] for s in session.saved]
     assert all(o in said for o in offsets)
     assert sends <= len(plan) + total + NO_PROGRESS_LIMIT
+
+
+# ------------------------------------------------------- the fakes, over HTTP
+
+
+@pytest.fixture
+def youtube_fake(sandbox: Any) -> Iterator[dict[str, Any]]:
+    """A resumable YouTube upload session on the session's sandbox; the fake is
+    reset afterwards (quota, sessions) for the tests that share it."""
+    sandbox.require("youtube")
+    fake = sandbox.host.fakes["youtube"]
+    token = fake.issue_token()["access_token"]
+    base = f"{sandbox.base_url}/youtube"
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+        started = http.post(
+            "/upload/youtube/v3/videos",
+            params={"uploadType": "resumable", "part": "snippet,status"},
+            headers={
+                "X-Upload-Content-Length": str(UPLOAD_TOTAL),
+                "X-Upload-Content-Type": "video/mp4",
+            },
+            json={"snippet": {"title": "fuzz"}, "status": {"privacyStatus": "private"}},
+        )
+        assert started.status_code == 200, started.text
+        try:
+            yield {"http": http, "session": started.headers["Location"]}
+        finally:
+            asyncio.run(sandbox.control.reset("youtube"))
+
+
+UPLOAD_TOTAL = 4 * 256 * 1024
+headers_for_chunks = st.one_of(
+    st.text(max_size=30),
+    st.builds(
+        lambda a, b, t: f"bytes {a}-{b}/{t}",
+        st.integers(-2, UPLOAD_TOTAL + 2),
+        st.integers(-2, UPLOAD_TOTAL + 2),
+        st.sampled_from([str(UPLOAD_TOTAL), "*", "7", "\u0664"]),
+    ),
+    st.sampled_from([f"bytes */{UPLOAD_TOTAL}", "bytes */*", "bytes */3", ""]),
+)
+
+
+@fuzz_settings(max_examples=60)
+@given(header=headers_for_chunks, body=st.binary(max_size=64))
+@example(header="bytes 5-1/1048576", body=b"")
+def test_the_youtube_fake_answers_any_content_range_without_a_5xx(
+    youtube_fake: dict[str, Any], header: str, body: bytes
+) -> None:
+    http = youtube_fake["http"]
+    answer = http.put(
+        youtube_fake["session"],
+        content=body,
+        headers={"Content-Range": header} if header.isascii() else {},
+    )
+    assert answer.status_code in (200, 201, 308, 400, 404), (header, answer.status_code)
+    if answer.status_code == 308:
+        progress = parse_progress(Reply.of(308, dict(answer.headers)))
+        assert 0 <= progress.offset <= UPLOAD_TOTAL
+
+
+@fuzz_settings(max_examples=40)
+@given(
+    max_results=st.one_of(st.text(max_size=6), st.integers(-5, 80).map(str)),
+    page=st.one_of(st.text(max_size=6), st.integers(-5, 80).map(str)),
+)
+@example(max_results="abc", page="")  # was a 500: int() raised in the fake
+@example(max_results="5", page="-3")  # a negative page start
+def test_the_youtube_fake_answers_any_paging_without_a_5xx(
+    youtube_fake: dict[str, Any], max_results: str, page: str
+) -> None:
+    answer = youtube_fake["http"].get(
+        "/youtube/v3/playlistItems",
+        params={
+            "part": "snippet",
+            "playlistId": UPLOADS_PLAYLIST,
+            "maxResults": max_results,
+            "pageToken": page,
+        },
+    )
+    assert answer.status_code < 500, (max_results, page, answer.text)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@fuzz_settings(max_examples=40)
+@given(
+    body=st.one_of(
+        json_values,
+        st.fixed_dictionaries({}, optional={"snippet": json_values, "status": json_values}),
+        st.fixed_dictionaries(
+            {
+                "snippet": st.fixed_dictionaries(
+                    {}, optional={"title": json_values, "description": json_values}
+                )
+            }
+        ),
+    )
+)
+@example(body=[])  # was a 500: a list has no .get
+@example(body={"snippet": {"title": 5}})  # was a 500: len() of an int
+def test_the_youtube_fake_answers_any_video_resource_without_a_5xx(
+    youtube_fake: dict[str, Any], body: Any
+) -> None:
+    answer = youtube_fake["http"].post(
+        "/upload/youtube/v3/videos",
+        params={"uploadType": "resumable", "part": "snippet,status"},
+        headers={"X-Upload-Content-Length": "10", "X-Upload-Content-Type": "video/mp4"},
+        json=body,
+    )
+    assert answer.status_code < 500, (body, answer.text)

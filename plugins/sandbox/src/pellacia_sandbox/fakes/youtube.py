@@ -322,8 +322,14 @@ class YouTubeFake(FakePlatform):
             resource = json.loads(await request.read() or b"{}")
         except ValueError:
             return google_error(400, "parseError", "Parse Error")
+        if not isinstance(resource, dict) or not all(
+            isinstance(resource.get(part) or {}, dict) for part in ("snippet", "status")
+        ):
+            return google_error(400, "parseError", "Parse Error")
         snippet = resource.get("snippet") or {}
         title = snippet.get("title") or ""
+        if not isinstance(title, str) or not isinstance(snippet.get("description") or "", str):
+            return google_error(400, "parseError", "Parse Error")
         if not title:
             return google_error(400, "invalidTitle", "The video title is missing.")
         if len(title) > 100 or "<" in title or ">" in title:
@@ -590,8 +596,11 @@ class YouTubeFake(FakePlatform):
             return google_error(404, "playlistNotFound", "The playlist was not found.")
         if not self._charge(1):
             return quota_exceeded()
-        size = min(int(request.query.get("maxResults", "5")), 50)
-        start = int(request.query.get("pageToken") or 0)
+        try:  # ASCII digits only, like the real API (int() takes "+5", " 5", "1_0")
+            size = min(_whole(request.query.get("maxResults", "5")), 50)
+            start = _whole(request.query.get("pageToken") or "0")
+        except ValueError:
+            return google_error(400, "invalidParameter", "Invalid maxResults or pageToken.")
         newest = list(reversed(self.videos.values()))
         page = newest[start : start + size]
         body: dict[str, Any] = {
@@ -697,3 +706,10 @@ def quota_exceeded() -> web.Response:
 
 def oauth_error(code: int, error: str, description: str) -> web.Response:
     return web.json_response({"error": error, "error_description": description}, status=code)
+
+
+def _whole(text: str) -> int:
+    """A non-negative integer written in ASCII digits, else ``ValueError``."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
