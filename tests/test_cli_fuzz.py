@@ -123,7 +123,12 @@ def _values(param: click.Parameter, world: dict[str, Any]) -> st.SearchStrategy[
     if isinstance(kind, click.DateTime):
         return st.one_of(st.dates().map(str), common)
     if isinstance(kind, (click.Path, click.File)):
-        return st.one_of(st.sampled_from(world["paths"]), common)
+        # relative names only (the folder is the test's): nothing lands outside it
+        names = st.one_of(texts, st.sampled_from(world["ids"]))
+        return st.one_of(
+            st.sampled_from(world["paths"]),
+            names.map(lambda t: t.replace("/", "_").lstrip("~") or "_"),
+        )
     return common
 
 
@@ -227,7 +232,8 @@ def world(pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "snapshots": snapshots,
             "env": env,
             "ids": [*ids, *(i[:8] for i in ids), str(uuid.UUID(int=0))],
-            "paths": [str(home / "absent.mp4"), str(home / "empty.mp4"), str(home / "dir"), "/"],
+            # inside the test folder only: a command that writes (manual export --to) stays there
+            "paths": [str(home / "absent.mp4"), str(home / "empty.mp4"), str(home / "dir")],
         }
     finally:
         snapshots.close()
