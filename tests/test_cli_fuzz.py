@@ -254,6 +254,10 @@ def run(world: dict[str, Any], argv: list[str]) -> None:
     )
     assert "Traceback" not in output, shown
     assert result.exit_code in (0, 1, 2), shown
+    if result.stderr.startswith("Usage:"):  # click's usage errors
+        assert result.exit_code == 2 and "\nError: " in result.stderr, shown
+    elif result.exit_code == 2:  # ours: one "error: ..." line first
+        assert result.stderr.startswith("error: "), shown
     if UNKNOWN_OPTION in argv[: argv.index(UNKNOWN_OPTION) + 1 if UNKNOWN_OPTION in argv else 0]:
         assert result.exit_code == 2 and "No such option" in result.stderr, shown
     after = world["snapshots"].take()
