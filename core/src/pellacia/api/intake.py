@@ -37,6 +37,8 @@ def allowed_path(raw: str, roots: Sequence[Path]) -> Path:
     if "\0" in raw:  # no file has one; resolve() would raise
         raise BadInput("the path must not contain a NUL character")
     path = Path(raw)
+    if "\x00" in raw:  # resolve() would raise ValueError: a 500
+        raise BadInput("the path may not contain a NUL (\\x00) character")
     if not path.is_absolute() or ".." in path.parts:
         raise BadInput(f"the path must be absolute and without '..': {raw!r}")
     real = path.resolve()

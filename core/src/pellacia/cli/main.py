@@ -56,6 +56,19 @@ class LazyGroup(click.Group):
         # modules only: building every platform object is not needed for commands
         install_commands(load_plugins(register_objects=False), self)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; our own refusals that a command did not catch become a
+        one-line ``error: ...`` and exit status 2, never a traceback."""
+        from pellacia.delivery.errors import BadInput, NotFound
+        from pellacia.errors import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except (BadInput, NotFound, ConfigError) as exc:
+            from pellacia.cli.context import fail
+
+            fail(str(exc), 2)
+
     def load_plugin_commands(self) -> None:
         """Let plugins add their commands (once); groups call it before a lookup."""
         self._load_plugin_commands()

@@ -421,19 +421,39 @@ def remote_id_from_url(url: str) -> str:
     return tail or url
 
 
+def check_post_url(text: str) -> str:
+    """``text`` stripped when it is the http(s) URL of a post (a host, no spaces or
+    control characters, storable text); else ``BadInput``."""
+    from urllib.parse import urlsplit
+
+    url = text.strip()
+    refused = BadInput(f"--post-url must be the http(s) URL of the post, not {text!r}")
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise refused
+    try:
+        url.encode("utf-8")
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+    except (UnicodeEncodeError, ValueError):
+        raise refused from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise refused
+    return url
+
+
 async def resolve(
     pool: asyncpg.Pool, delivery_id: uuid.UUID, *, post_url: str, at: datetime
 ) -> str:
     """Record that a person published the delivery at ``post_url``; returns the remote id."""
-    if not re.match(r"^https?://\S+$", post_url.strip()):
-        raise BadInput(f"--post-url must be the http(s) URL of the post, not {post_url!r}")
-    remote_id = remote_id_from_url(post_url.strip())
+    post_url = check_post_url(post_url)
+    remote_id = remote_id_from_url(post_url)
     async with pool.acquire() as conn:
         row = await delivery_store.get(conn, delivery_id)
         if row is None:
             raise NotFound(f"no delivery {delivery_id}")
         old = await delivery_store.resolve_manual(
-            conn, delivery_id, remote_id=remote_id, url=post_url.strip(), at=at
+            conn, delivery_id, remote_id=remote_id, url=post_url, at=at
         )
     if old is None:
         raise BadInput(
