@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,8 @@ class _Run:
     bytes_total: int = 0
     #: the latest saved resumable state: a retry in this run resumes from here
     upload_state: Mapping[str, Any] | None = None
+    #: shared with the worker (``settled`` once a final state is written)
+    control: RunControl = field(default_factory=RunControl)
 
     @property
     def claimed(self) -> ClaimedDelivery:
@@ -201,6 +203,7 @@ class DeliveryExecutor:
             ),
             layer_index=claimed.layer_index,
             upload_state=claimed.upload_state,
+            control=control,
         )
         try:
             await run.held.close_lost_attempts(self.clock.now())
@@ -286,21 +289,24 @@ class DeliveryExecutor:
         prefer = await run.held.last_vpn_route() if layer.via_vpn else None
         route = route_for(self.registry, layer, run.claimed.platform, prefer)
         request = publish_request(run.claimed, self.settings)
+        # The route opens inside each try: one that cannot open (a tunnel down or
+        # cooling off, a proxy unreachable) is a failed try the policy weighs like
+        # any other, never an error that escapes the run.
         if layer.kind is LayerKind.API:
             platform = self.registry.platforms[run.claimed.platform]
-            async with self.contexts.api(platform, run.claimed, route) as ctx:
 
-                async def api_once() -> None:
+            async def api_once() -> None:
+                async with self.contexts.api(platform, run.claimed, route) as ctx:
                     await self._api_once(run, layer, platform, request, ctx)
 
-                await self._tries(run, layer, ctx.route, api_once)
+            await self._tries(run, layer, route.name, api_once)
             return
         uploader = self.registry.browser_uploaders[run.claimed.platform][0]
         look = getattr(uploader, "reconcile", None)  # optional: reconcile(job) -> post | None
         artifacts = self.settings.data_dir / "artifacts" / str(run.claimed.id)
-        async with route.open() as handle:
 
-            async def browser_once() -> None:
+        async def browser_once() -> None:
+            async with route.open() as handle:
                 await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
                 await self._to_publishing(run)
                 job = self.contexts.browser_job(request, handle, artifacts)
@@ -316,7 +322,7 @@ class DeliveryExecutor:
                 run.stage = Stage.PUBLISH
                 await self._published(run, await uploader.upload(job))
 
-            await self._tries(run, layer, handle.name, browser_once)
+        await self._tries(run, layer, route.name, browser_once)
 
     # ------------------------------------------------------------- the tries
 
@@ -518,6 +524,7 @@ class DeliveryExecutor:
             reason=message,
             fields={"last_error": message, "last_error_class": run.last_error_class},
         )
+        run.control.settled = True  # final: the alert below must reach the operator
         await self._alert(run, alert_level, f"{run.claimed.platform}: delivery failed", message)
         raise _Ended
 
@@ -557,6 +564,7 @@ class DeliveryExecutor:
                 "wait_reason": "manual",
             },
         )
+        run.control.settled = True  # final: the alert below must reach the operator
         await self._alert(
             run,
             "warning",

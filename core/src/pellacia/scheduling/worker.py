@@ -309,6 +309,8 @@ class Worker:
     async def _shutdown(self) -> None:
         held = list(self.held.items())
         for _, h in held:
+            if h.control.settled:
+                continue  # already final, sending its alert: let it finish (within the grace)
             if h.control.stop_reason is None:
                 h.control.stop_reason = "shutdown"
             h.task.cancel()

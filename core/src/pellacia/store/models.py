@@ -120,6 +120,10 @@ class RunControl:
     executor, on ``CancelledError``, checkpoints accordingly: ``preempted`` →
     ``suspended`` (breaking news took the account; resume later from the saved
     upload state), ``shutdown`` → back to the queue with its upload state.
+    Once the executor has written a final state it sets ``settled``: what is
+    left (the operator's alert) must not be cut off, so the worker waits for
+    such a run instead of cancelling it.
     """
 
     stop_reason: StopReason | None = None
+    settled: bool = False
