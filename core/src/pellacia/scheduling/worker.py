@@ -290,7 +290,8 @@ class Worker:
     # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
-        ids = list(self.held)
+        # a settled run released its lease with its final state; it only sends its alert
+        ids = [did for did, h in self.held.items() if not h.control.settled]
         if not ids:
             return
         until = self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
