@@ -518,13 +518,15 @@ class DeliveryExecutor:
     async def _fail(self, run: _Run, message: str, *, alert_level: AlertLevel = "warning") -> None:
         """``failed`` with ``message`` and an alert; ends the run."""
         run.last_error = message
+        # from here the run only finishes (its final state, then the operator's alert):
+        # a stopping worker waits for it; a cancel could land after the state commits
+        run.control.settled = True
         await run.held.transition(
             DeliveryState.FAILED,
             release=True,
             reason=message,
             fields={"last_error": message, "last_error_class": run.last_error_class},
         )
-        run.control.settled = True  # final: the alert below must reach the operator
         await self._alert(run, alert_level, f"{run.claimed.platform}: delivery failed", message)
         raise _Ended
 
@@ -551,6 +553,9 @@ class DeliveryExecutor:
             options=publish_request(claimed, self.settings).options,
             plugin_settings=self.settings.plugins.get(claimed.platform, {}),
         )
+        # from here the run only finishes (its final state, then the operator's alert):
+        # a stopping worker waits for it; a cancel could land after the state commits
+        run.control.settled = True
         await run.held.transition(
             DeliveryState.MANUAL,
             release=True,
@@ -564,7 +569,6 @@ class DeliveryExecutor:
                 "wait_reason": "manual",
             },
         )
-        run.control.settled = True  # final: the alert below must reach the operator
         await self._alert(
             run,
             "warning",

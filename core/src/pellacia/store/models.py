@@ -120,9 +120,9 @@ class RunControl:
     executor, on ``CancelledError``, checkpoints accordingly: ``preempted`` →
     ``suspended`` (breaking news took the account; resume later from the saved
     upload state), ``shutdown`` → back to the queue with its upload state.
-    Once the executor has written a final state it sets ``settled``: what is
-    left (the operator's alert) must not be cut off, so the worker waits for
-    such a run instead of cancelling it.
+    The executor sets ``settled`` as it writes a final state (failed, manual):
+    that write and the operator's alert after it must not be cut off, so the
+    worker waits for such a run instead of cancelling it.
     """
 
     stop_reason: StopReason | None = None
