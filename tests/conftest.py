@@ -14,4 +14,13 @@ try:
 finally:
     sys.path.remove(_SITE)
 
-__all__ = ["_testplatform_server", "testplatform"]
+# The VPN test world's fixtures (`world`, `fake_url`); test modules import the
+# rest of `vpn_world` by name, found in sys.modules (pytest's importlib mode
+# never puts this folder on sys.path).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+try:
+    from vpn_world import fake_url, world
+finally:
+    sys.path.pop(0)
+
+__all__ = ["_testplatform_server", "fake_url", "testplatform", "world"]

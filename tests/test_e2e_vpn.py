@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,52 +22,10 @@ from pellacia_vpn import netns
 from pellacia_vpn.importer import import_route
 from pellacia_vpn.testing import world as w
 from pellacia_vpn.tunnel import Credentials
+from vpn_world import MISSING, direct_path
 
 CLI = str(Path(sys.executable).with_name("pellacia-dist"))
-FAKE_IP = "10.99.0.20"
-MISSING = w.requirements_missing()
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
-
-
-def direct_path(enabled: bool) -> None:
-    """The host's way to the fake: through the world's veth, or none at all."""
-    if enabled:
-        w.sh("ip", "route", "replace", f"{FAKE_IP}/32", "via", w.SRV_IP, "dev", w.HOST_LINK)
-        assert f"dev {w.HOST_LINK}" in w.sh("ip", "route", "get", FAKE_IP)
-    else:
-        w.sh("ip", "route", "replace", "unreachable", f"{FAKE_IP}/32")
-        assert w.sh("ip", "route", "get", FAKE_IP, check=False) == ""
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[w.World]:
-    found = w.World(tmp_path / "world")
-    found.build()
-    try:
-        w.sh("ip", "-n", w.SRV, "addr", "add", f"{FAKE_IP}/32", "dev", "lo")
-        yield found
-    finally:
-        w.sh("ip", "route", "del", f"{FAKE_IP}/32", check=False)
-        found.close()
-
-
-@pytest.fixture
-def fake_url(world: w.World) -> Iterator[str]:
-    script = Path(__file__).with_name("vpn_world_sandbox.py")
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", w.SRV, sys.executable, str(script), FAKE_IP, "tiktok"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening "), line
-        yield line.split()[-1]
-    finally:
-        proc.kill()
-        proc.communicate()
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

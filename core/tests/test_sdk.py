@@ -27,7 +27,14 @@ from pellacia.errors import (
     Transient,
 )
 from pellacia.http import client_session
-from pellacia.sdk import ApiClient, Chunk, Reply, parse_token_response, upload_chunks
+from pellacia.sdk import (
+    ApiClient,
+    Chunk,
+    Reply,
+    parse_token_response,
+    poll_delays,
+    upload_chunks,
+)
 
 Handler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -440,3 +447,10 @@ async def test_authorization_code_grant_url_and_exchange(
             "client_secret": "secret",
         }
     ]
+
+
+def test_poll_delays_start_soon_then_double_up_to_the_interval() -> None:
+    waits = poll_delays(5.0)
+    assert [next(waits) for _ in range(7)] == [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    assert [next(w) for w in [poll_delays(0.0)] * 3] == [0.0, 0.0, 0.0]  # tests poll at once
+    assert next(poll_delays(0.1)) == 0.1  # an interval below the first wait caps it

@@ -9,7 +9,7 @@ Settings (the ``[plugins.linkedin]`` table; ``daily_post_cap`` (150) through
   unset: the signed-in member (from ``openid``);
 - ``linkedin_version`` (YYYYMM, default ``client.DEFAULT_VERSION``);
 - ``scopes``: replaces the sign-in scopes (see ``auth``);
-- ``processing_poll_interval`` (s, default 5), ``processing_max_polls`` (120);
+- ``processing_poll_interval`` (s, default 5: the longest wait between polls), ``processing_max_polls`` (120);
 - ``reconcile_max_posts`` (200), ``reconcile_lookback_hours`` (72);
 - ``expiry_warning_days`` (7): without a refresh token, every upload in the
   last days of the 60-day access token logs ``linkedin.token_expiring`` with

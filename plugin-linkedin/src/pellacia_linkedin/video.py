@@ -11,6 +11,7 @@ from typing import Any
 
 from pellacia.contract import PlatformContext
 from pellacia.errors import Rejected, Transient
+from pellacia.sdk import poll_delays
 
 from pellacia_linkedin.client import PLATFORM, LinkedInApi, urn_path
 
@@ -35,11 +36,12 @@ async def video_status(api: LinkedInApi, video: str) -> str | None:
 async def wait_available(api: LinkedInApi, video: str, ctx: PlatformContext) -> dict[str, Any]:
     """Poll until the video is ``AVAILABLE``; ``Rejected`` when processing failed.
 
-    ``processing_poll_interval`` (s, default 5) and ``processing_max_polls``
+    Polls come soon after the upload and back off (``pellacia.sdk.poll_delays``)
+    up to ``processing_poll_interval`` (s, default 5); it and ``processing_max_polls``
     (default 120: ten minutes) bound the wait; then ``Transient`` (no post
     was made, so the next attempt simply waits again).
     """
-    interval = float(ctx.settings.get("processing_poll_interval", 5.0))
+    waits = poll_delays(float(ctx.settings.get("processing_poll_interval", 5.0)))
     for _ in range(int(ctx.settings.get("processing_max_polls", 120))):
         data = await get_video(api, video)
         status = data.get("status") if data else None
@@ -50,5 +52,5 @@ async def wait_available(api: LinkedInApi, video: str, ctx: PlatformContext) -> 
         if status == "PROCESSING_FAILED":
             reason = data.get("processingFailureReason") or "no reason given"
             raise Rejected(f"LinkedIn could not process video {video}: {reason}", platform=PLATFORM)
-        await ctx.clock.sleep(interval)
+        await ctx.clock.sleep(next(waits))
     raise Transient(f"LinkedIn is still processing video {video}", platform=PLATFORM)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from pellacia.contract import MediaRules, PlatformContext, PublishRequest
 from pellacia.errors import AuthExpired, Rejected
+from pellacia.sdk import poll_delays as sdk_poll_delays
 
 STATE_VERSION = 1
 #: clocks differ: a post may carry a time a little before our "started"
@@ -87,13 +88,9 @@ def since_of(state: dict[str, Any], request: PublishRequest, ctx: PlatformContex
 
 
 def poll_delays(settings: Mapping[str, Any]) -> Iterator[float]:
-    """Waits between status polls: 1 s, doubling up to ``status_poll_interval`` (15 s).
+    """Waits between status polls: 0.25 s, doubling up to ``status_poll_interval`` (15 s).
 
     Meta suggests about one poll a minute; a short clip is ready in seconds,
-    so the first polls come sooner.
+    so the first polls come sooner (``pellacia.sdk.poll_delays``).
     """
-    ceiling = float(settings.get("status_poll_interval", 15.0))
-    delay = min(1.0, ceiling)
-    while True:
-        yield delay
-        delay = min(delay * 2, ceiling)
+    return sdk_poll_delays(float(settings.get("status_poll_interval", 15.0)))

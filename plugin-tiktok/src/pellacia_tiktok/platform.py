@@ -4,7 +4,8 @@ Settings (``ctx.settings``, the ``[plugins.tiktok]`` table):
 
 - ``chunk_size`` (bytes, default 10,000,000; TikTok allows 5 MB to 64 MB);
 - ``min_chunk_size``: only for tests against a sandbox configured alike;
-- ``status_poll_interval`` (s, default 5: well under the 30/min status limit);
+- ``status_poll_interval`` (s, default 5: well under the 30/min status limit): the
+  longest wait between status polls (the first comes after 0.25 s, then doubling);
 - ``publish_timeout`` (s, default 1800: moderation can take longer; then
   ``OutcomeUnknown`` and a later reconcile finds the post);
 - ``reconcile_lookback_hours`` (default 72);
@@ -48,6 +49,7 @@ from pellacia.errors import (
     Transient,
 )
 from pellacia.log import get_logger
+from pellacia.sdk import poll_delays
 
 from pellacia_tiktok import metrics
 from pellacia_tiktok.auth import TikTokAuth
@@ -346,6 +348,7 @@ class TikTokPlatform:
             raise Rejected("TikTok publish: the receipt has no publish_id", platform=PLATFORM)
         client = TikTokClient(ctx)
         interval = float(ctx.settings.get("status_poll_interval", 5.0))
+        waits = poll_delays(interval)
         deadline = ctx.clock.monotonic() + float(ctx.settings.get("publish_timeout", 1800.0))
         while True:
             try:
@@ -367,7 +370,7 @@ class TikTokPlatform:
                     f"TikTok is still processing publish {publish_id} ({status.get('status')}); reconcile later",
                     platform=PLATFORM,
                 )
-            await ctx.clock.sleep(interval)
+            await ctx.clock.sleep(next(waits))
 
     async def _settled(
         self,

@@ -19,6 +19,7 @@ from pellacia.contract import (
     UploadSession,
 )
 from pellacia.errors import OutcomeUnknown, Rejected, Transient
+from pellacia.sdk import poll_delays
 
 from pellacia_youtube.auth import YouTubeAuth
 from pellacia_youtube.client import DAILY_UNITS_QUOTA, PLATFORM, YouTubeApi
@@ -163,6 +164,7 @@ class YouTubePlatform:
         client = YouTubeApi(ctx)
         interval = float(ctx.settings.get("processing_poll_interval", 10.0))
         max_polls = int(ctx.settings.get("processing_max_polls", 360))
+        waits = poll_delays(interval)
         for _ in range(max_polls):
             video = await self._get_video(client, receipt.remote_id, "status,processingDetails")
             if video is None:
@@ -180,7 +182,7 @@ class YouTubePlatform:
                     + (f": {reason}" if reason else ""),
                     platform=PLATFORM,
                 )
-            await ctx.clock.sleep(interval)
+            await ctx.clock.sleep(next(waits))
         raise Transient(
             f"YouTube video {receipt.remote_id} is still processing; will check again",
             platform=PLATFORM,

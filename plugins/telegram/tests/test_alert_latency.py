@@ -79,3 +79,45 @@ async def test_failure_reaches_telegram_within_30_s(
         latency = message["sent_at"] - failed_at.timestamp()
         print(f"failure -> Telegram: {latency:.3f} s")
         assert 0 <= latency < WITHIN_S
+
+
+async def test_a_worker_stopped_as_the_delivery_fails_still_sends_its_alert(
+    testplatform: Any, pool: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    """`upload --wait` stops its worker as soon as the delivery is final; the alert
+    is sent after the final state is written, and must not be cut off."""
+    video = make_video(tmp_path / "clip.mp4", seconds=1.0, width=160, height=120)
+    async with SandboxHost(only=["telegram"]) as host:
+        settings = settings_for(
+            testplatform, tmp_path, chains={"testplatform": ["api"]}, sandbox_url=testplatform.url
+        )
+        settings.plugins["telegram"] = {
+            "bot_token": TOKEN,
+            "chat_id": "100200300",
+            "base_url": f"{host.base_url}/telegram",
+        }
+        # a slow Telegram: every call takes a second, so the stop below comes mid-send
+        host.faults.add({"platform": "telegram", "kind": "delay", "seconds": 1.0, "times": None})
+        registry = load_plugins(settings.plugins)
+        testplatform.fail("400", op="init", times=5)
+        media = media_of(video)
+        async with pool.acquire() as conn:
+            [did] = await enqueue(
+                conn,
+                platforms=[("testplatform", "news")],
+                due_at=datetime.now(UTC),
+                video_path=str(video),
+                video_size=media["size"],
+                media=media,
+            )
+        worker = Worker(pool, settings, SystemClock(), registry=registry, concurrency=1)
+        run = asyncio.create_task(worker.run())
+        try:
+            await wait_until(
+                pg_dsn, "SELECT state FROM deliveries WHERE id = $1", did, expect="failed"
+            )
+        finally:
+            worker.stop()
+            await run
+        [message] = host.fake("telegram").snapshot()["messages"]
+        assert str(did) in message["text"] and "delivery failed" in message["text"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from pellacia.cli.context import AppContext, console, emit_json, fail, json_option, pass_app
+from pellacia.scheduling import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     import asyncpg
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: deliveries ``upload --wait`` runs at once in its own process
-LOCAL_CONCURRENCY = 4
+LOCAL_CONCURRENCY = DEFAULT_CONCURRENCY
 
 
 def with_pool(app: AppContext, action: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

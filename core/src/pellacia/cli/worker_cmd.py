@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from pellacia.cli.context import AppContext, fail, pass_app
+from pellacia.scheduling import DEFAULT_CONCURRENCY
 
 
 @click.command()
@@ -14,7 +15,7 @@ from pellacia.cli.context import AppContext, fail, pass_app
     "--concurrency",
     "-c",
     type=click.IntRange(1, 256),
-    default=4,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
     help="Deliveries run at the same time by this process.",
 )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +94,8 @@ class _Run:
     #: why the video cannot be sent (gone, changed), found before a reconcile
     #: that must come first: the post may be out already
     media_problem: str | None = None
+    #: shared with the worker (``settled`` once a final state is written)
+    control: RunControl = field(default_factory=RunControl)
 
     @property
     def claimed(self) -> ClaimedDelivery:
@@ -205,6 +207,7 @@ class DeliveryExecutor:
             ),
             layer_index=claimed.layer_index,
             upload_state=claimed.upload_state,
+            control=control,
         )
         try:
             await run.held.close_lost_attempts(self.clock.now())
@@ -294,21 +297,24 @@ class DeliveryExecutor:
         prefer = await run.held.last_vpn_route() if layer.via_vpn else None
         route = route_for(self.registry, layer, run.claimed.platform, prefer)
         request = publish_request(run.claimed, self.settings)
+        # The route opens inside each try: one that cannot open (a tunnel down or
+        # cooling off, a proxy unreachable) is a failed try the policy weighs like
+        # any other, never an error that escapes the run.
         if layer.kind is LayerKind.API:
             platform = self.registry.platforms[run.claimed.platform]
-            async with self.contexts.api(platform, run.claimed, route) as ctx:
 
-                async def api_once() -> None:
+            async def api_once() -> None:
+                async with self.contexts.api(platform, run.claimed, route) as ctx:
                     await self._api_once(run, layer, platform, request, ctx)
 
-                await self._tries(run, layer, ctx.route, api_once)
+            await self._tries(run, layer, route.name, api_once)
             return
         uploader = self.registry.browser_uploaders[run.claimed.platform][0]
         look = getattr(uploader, "reconcile", None)  # optional: reconcile(job) -> post | None
         artifacts = self.settings.data_dir / "artifacts" / str(run.claimed.id)
-        async with route.open() as handle:
 
-            async def browser_once() -> None:
+        async def browser_once() -> None:
+            async with route.open() as handle:
                 await asyncio.to_thread(private_dir, artifacts)
                 await self._to_publishing(run)
                 job = self.contexts.browser_job(request, handle, artifacts)
@@ -326,7 +332,7 @@ class DeliveryExecutor:
                 run.stage = Stage.PUBLISH
                 await self._published(run, await uploader.upload(job))
 
-            await self._tries(run, layer, handle.name, browser_once)
+        await self._tries(run, layer, route.name, browser_once)
 
     # ------------------------------------------------------------- the tries
 
@@ -524,6 +530,9 @@ class DeliveryExecutor:
     async def _fail(self, run: _Run, message: str, *, alert_level: AlertLevel = "warning") -> None:
         """``failed`` with ``message`` and an alert; ends the run."""
         run.last_error = message
+        # from here the run only finishes (its final state, then the operator's alert):
+        # a stopping worker waits for it; a cancel could land after the state commits
+        run.control.settled = True
         await run.held.transition(
             DeliveryState.FAILED,
             release=True,
@@ -556,6 +565,9 @@ class DeliveryExecutor:
             options=publish_request(claimed, self.settings).options,
             plugin_settings=self.settings.plugins.get(claimed.platform, {}),
         )
+        # from here the run only finishes (its final state, then the operator's alert):
+        # a stopping worker waits for it; a cancel could land after the state commits
+        run.control.settled = True
         await run.held.transition(
             DeliveryState.MANUAL,
             release=True,

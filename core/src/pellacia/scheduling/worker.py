@@ -290,7 +290,8 @@ class Worker:
     # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
-        ids = list(self.held)
+        # a settled run released its lease with its final state; it only sends its alert
+        ids = [did for did, h in self.held.items() if not h.control.settled]
         if not ids:
             return
         until = self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
@@ -309,6 +310,8 @@ class Worker:
     async def _shutdown(self) -> None:
         held = list(self.held.items())
         for _, h in held:
+            if h.control.settled:
+                continue  # already final, sending its alert: let it finish (within the grace)
             if h.control.stop_reason is None:
                 h.control.stop_reason = "shutdown"
             h.task.cancel()

@@ -120,6 +120,10 @@ class RunControl:
     executor, on ``CancelledError``, checkpoints accordingly: ``preempted`` →
     ``suspended`` (breaking news took the account; resume later from the saved
     upload state), ``shutdown`` → back to the queue with its upload state.
+    The executor sets ``settled`` as it writes a final state (failed, manual):
+    that write and the operator's alert after it must not be cut off, so the
+    worker waits for such a run instead of cancelling it.
     """
 
     stop_reason: StopReason | None = None
+    settled: bool = False

@@ -15,6 +15,7 @@ by the page script).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,30 @@ class PageKit:
         #: when set, an element not found is first explained by a blocker (``Challenge``)
         self.blockers = blockers
         self.account = account
+        #: the HTTP status of the page's latest document (None: not seen yet)
+        self.document_status: int | None = None
+        on = getattr(page, "on", None)  # a Playwright page; an iframe's frame has none
+        if callable(on):
+            on("response", self._seen_response)
+
+    def _seen_response(self, response: Any) -> None:
+        """Remember the status of each top-level document the page loads."""
+        with contextlib.suppress(Exception):  # a page closing under us: nothing to remember
+            request = response.request
+            if request.is_navigation_request() and request.frame.parent_frame is None:
+                self.document_status = int(response.status)
+
+    def _not_found(self, what: str, hint: str = "") -> Transient:
+        """The error for an element that is not there: a site answering 5xx says so,
+        rather than sending the operator to look for a changed page."""
+        status = self.document_status
+        if status is not None and status >= 500:
+            return Transient(
+                f"{self.platform} page answered HTTP {status}: the site is failing "
+                f"({what} not found)",
+                platform=self.platform,
+            )
+        return Transient(f"{self.platform} page: {what} not found{hint}", platform=self.platform)
 
     # ---------------------------------------------------------- finding
 
@@ -99,10 +124,7 @@ class PageKit:
         if found is None:
             if self.blockers is not None:
                 await self.check_blockers(self.blockers, self.account)
-            raise Transient(
-                f"{self.platform} page: {target.what} not found (the page may have changed)",
-                platform=self.platform,
-            )
+            raise self._not_found(target.what, " (the page may have changed)")
         return found
 
     async def find_optional(self, target: Target, *, timeout_s: float | None = None) -> Any:
@@ -122,7 +144,7 @@ class PageKit:
         for locator in self.candidates(target):
             if await locator.count():
                 return locator.first
-        raise Transient(f"{self.platform} page: {target.what} not found", platform=self.platform)
+        raise self._not_found(target.what)
 
     # -------------------------------------------------------- overlays
 
