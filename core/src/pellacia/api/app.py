@@ -41,15 +41,21 @@ async def _dispatch_webhooks(
     from pellacia.alerts import AlertDispatcher
     from pellacia.api.webhooks import Dispatcher
     from pellacia.log import get_logger
+    from pellacia.store.pool import database_health, is_unavailable
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
     dispatcher = Dispatcher(pool, settings.webhooks, clock, alerts=alerts)
+    health = database_health()
     try:
         while True:
             try:
                 await dispatcher.run_once()
+                health.ok()
             except Exception as exc:  # keep serving; the next pass retries
-                get_logger("pellacia.webhooks").warning("webhook pass failed", error=repr(exc))
+                if is_unavailable(exc):  # said once per outage, not every interval
+                    health.lost(exc, where="webhooks")
+                else:
+                    get_logger("pellacia.webhooks").warning("webhook pass failed", error=repr(exc))
             await asyncio.sleep(settings.webhooks.interval)
     finally:
         await dispatcher.close()

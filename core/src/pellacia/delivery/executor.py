@@ -38,6 +38,7 @@ from pellacia.errors import ErrorClass, OutcomeUnknown
 from pellacia.log import get_logger
 from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
+from pellacia.store.pool import is_unavailable
 
 if TYPE_CHECKING:
     import asyncpg
@@ -336,6 +337,10 @@ class DeliveryExecutor:
             except (CancelRequested, asyncio.CancelledError, LeaseLost, _Ended):
                 raise
             except Exception as exc:
+                if is_unavailable(exc):
+                    # not the platform's failure and nothing can be written now:
+                    # the worker hands the delivery back once the database is back
+                    raise
                 failure = Failure.of(exc)
                 if failure.error_class is None:  # a plugin bug: never lose the delivery over it
                     log.exception("plugin raised an untyped error", delivery=str(run.claimed.id))

@@ -1,0 +1,287 @@
+"""Database faults, as an operator meets them.
+
+* PostgreSQL stopped under load (`pellacia-dist db down`, later `db up`): the
+  `worker` and `serve` processes keep running, say they are not ready (``/readyz``
+  503 with the reason, one log line each way), take the queue up again when the
+  database is back, and every delivery ends published exactly once at the fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pellacia.testing.cli import CLI, cli_env
+from pellacia.testing.videos import make_video
+from pellacia_testplatform.fake import FakeTestPlatform
+
+CHUNK = 16 * 1024
+POSTS = 8
+#: how long PostgreSQL stays down after the processes said so (a few worker retries)
+OUTAGE_SECONDS = 4.0
+GONE, BACK = "database unavailable", "database back"
+CUT = "cut short by the database outage"
+
+
+@dataclass
+class Proc:
+    """A `pellacia-dist` subprocess with its stderr in a file."""
+
+    proc: asyncio.subprocess.Process
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def count(self, event: str) -> int:
+        return len(re.findall(re.escape(event), self.text()))
+
+    def when(self, event: str) -> datetime:
+        """The time stamp of the first log line with ``event``."""
+        line = next(line for line in self.text().splitlines() if event in line)
+        return datetime.fromisoformat(line.split()[0])
+
+
+@dataclass
+class World:
+    data: Path
+    env: dict[str, str]
+    procs: list[Proc] = field(default_factory=list)
+
+    async def cli(self, *args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            CLI,
+            *args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        text = out.decode(errors="replace")
+        assert proc.returncode == 0, f"{args}: {text}"
+        return text
+
+    async def start(self, name: str, *args: str) -> Proc:
+        log = self.data.parent / f"{name}.log"
+        handle = log.open("wb")
+        proc = await asyncio.create_subprocess_exec(
+            CLI, *args, env=self.env, stdout=handle, stderr=handle
+        )
+        handle.close()
+        started = Proc(proc, log)
+        self.procs.append(started)
+        return started
+
+
+@pytest.fixture
+def base() -> Iterator[Path]:
+    # under the system temp dir and world-traversable: a root-run test hands the
+    # cluster folder to PostgreSQL's unprivileged user
+    path = Path(tempfile.mkdtemp(prefix="pellacia-dbfaults-"))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+async def world(base: Path, testplatform: FakeTestPlatform) -> AsyncIterator[World]:
+    data = base / "data"
+    config = base / "config.toml"
+    config.write_text(
+        f'data_dir = "{data}"\n'
+        "lease_seconds = 3\n"
+        "[spacing]\nmin_interval = 0\njitter = 0\n"
+        '[chains]\ntestplatform = ["api", "manual"]\n'
+        "[plugins.testplatform]\n"
+        f'base_url = "{testplatform.base_url}"\n'
+        f'access_token = "tp-token-static"\nchunk_size = {CHUNK}\ntimeout = 2.0\n'
+    )
+    env = cli_env(PELLACIA_CONFIG=str(config), NO_COLOR="1")
+    env.pop("DATABASE_URL", None)
+    w = World(data, env)
+    await w.cli("db", "up")  # the embedded cluster of this data directory only
+    await w.cli("db", "migrate")
+    try:
+        yield w
+    finally:
+        for p in w.procs:
+            if p.proc.returncode is None:
+                p.proc.kill()
+            await p.proc.wait()
+            print(f"--- {p.log.name} (last lines)\n{p.text()[-3000:]}")  # shown on failure
+        await w.cli("db", "down")
+
+
+async def _until(what: str, check: Any, within: float = 30.0) -> float:
+    """Poll ``check()`` (a subprocess's progress: nothing notifies us) until
+    true; returns the seconds it took."""
+    started = time.monotonic()
+    while not await check():
+        if time.monotonic() - started > within:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _serve_url(serve: Proc) -> str | None:
+    found = re.search(r"running on (http://127\.0\.0\.1:\d+)", serve.text())
+    return found.group(1) if found else None
+
+
+@pytest.mark.slow
+async def test_postgres_stopped_under_load(
+    world: World, testplatform: FakeTestPlatform, base: Path
+) -> None:
+    dsn = (await world.cli("db", "url")).strip()
+    video = make_video(base / "clip.mp4", seconds=1.0, width=160, height=120, noise=True)
+    keys = await _submit(dsn, testplatform, video, world.data)
+    testplatform.chunk_delay = 0.02
+    # the third publish is made at the fake but its answer never comes: the
+    # worker finds out (timeout) while the database is away, so cannot record it
+    testplatform.fail("hang-after", op="publish", after=2)
+    workers = [await world.start(f"worker{i}", "worker") for i in (1, 2)]
+    serve = await world.start("serve", "serve", "--port", "0")
+    await _until("serve to listen", lambda: _aval(_serve_url(serve) is not None))
+    url = _serve_url(serve)
+    assert url is not None
+    pids = [p.proc.pid for p in (*workers, serve)]
+
+    async with httpx.AsyncClient() as client:
+
+        async def ready(code: int) -> bool:
+            return (await client.get(f"{url}/readyz", timeout=10)).status_code == code
+
+        await _until("serve to be ready", lambda: ready(200))
+        await _until("the third publish", lambda: _aval(testplatform.posts_created >= 3))
+        down_at, down_wall = time.monotonic(), datetime.now(UTC)
+        await world.cli("db", "down")  # returns once PostgreSQL has stopped
+        stop_took = time.monotonic() - down_at
+        await _until("serve to say not ready", lambda: ready(503))
+        reply = (await client.get(f"{url}/readyz", timeout=10)).json()
+        assert reply["status"] == "unavailable", reply
+        assert reply["checks"]["database"].startswith("unavailable: "), reply
+        await _until(
+            "each worker to say the database is gone",
+            lambda: _aval(all(w.count(GONE) for w in workers)),
+        )
+        await _until("the run in doubt to end", lambda: _aval(any(w.count(CUT) for w in workers)))
+        # the fault itself: the database stays away for a few more worker retries
+        await asyncio.sleep(OUTAGE_SECONDS)
+        assert all(p.proc.returncode is None for p in (*workers, serve))
+        await world.cli("db", "up")  # returns once PostgreSQL accepts connections
+        up_at, up_wall = time.monotonic(), datetime.now(UTC)
+        await _until("serve to be ready again", lambda: ready(200))
+        await _until(
+            "each worker to say the database is back",
+            lambda: _aval(all(w.count(BACK) for w in workers)),
+        )
+
+        async def drained() -> bool:
+            published = "SELECT count(*) FROM deliveries WHERE state = 'published'"
+            return await _count(dsn, published) == POSTS
+
+        drain = await _until("every delivery published", drained, within=60)
+    noticed = {p.log.stem: (p.when(GONE) - down_wall).total_seconds() for p in (*workers, serve)}
+    back = {p.log.stem: (p.when(BACK) - up_wall).total_seconds() for p in (*workers, serve)}
+
+    # the same processes, each of which said "gone" and "back" once
+    assert [p.proc.pid for p in (*workers, serve)] == pids
+    assert all(p.proc.returncode is None for p in (*workers, serve))
+    for p in (*workers, serve):
+        assert (p.count(GONE), p.count(BACK)) == (1, 1), p.text()
+        assert p.count("[warning") <= 2, p.text()  # no flood while it was down
+    # nothing lost, nothing doubled, nothing left open
+    for key in keys:
+        assert len(testplatform.posts_for(key)) == 1, key
+    assert testplatform.posts_created == POSTS
+    outcomes = {
+        r["outcome"]: r["n"]
+        for r in await _rows(dsn, "SELECT outcome, count(*) AS n FROM delivery_attempts GROUP BY 1")
+    }
+    assert outcomes.get(None) is None, outcomes
+    # the try the outage cut short is closed by its worker once the database is
+    # back ("database lost"), or by the other worker's lease sweep if sooner
+    assert outcomes.get("database lost", 0) + outcomes.get("worker lost", 0) == 1, outcomes
+    assert outcomes["published"] == POSTS, outcomes
+    assert await _count(dsn, "SELECT count(*) FROM deliveries WHERE lease_owner IS NOT NULL") == 0
+    # the publish the outage hid was found at the fake, not made again
+    by_reconcile = "SELECT count(*) FROM deliveries WHERE state_reason = 'reconcile'"
+    assert await _count(dsn, by_reconcile) == 1
+    print(
+        f"\noutage {up_at - down_at:.1f}s (`db down` took {stop_took:.2f}s); said gone after "
+        f"`db down` began: {_secs(noticed)}; said back after `db up` returned: {_secs(back)}; "
+        f"queue drained {drain:.2f}s after; fake posts {testplatform.posts_created}/{POSTS}; "
+        f"attempts {outcomes}"
+    )
+    for p in (*workers, serve):
+        p.proc.send_signal(signal.SIGTERM)
+        # uvicorn ends by re-raising the signal it handled
+        assert await asyncio.wait_for(p.proc.wait(), 30) in (0, -signal.SIGTERM)
+
+
+def _secs(values: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2f}s" for name, value in values.items())
+
+
+async def _aval(value: bool) -> bool:
+    return value
+
+
+async def _rows(dsn: str, query: str) -> list[Any]:
+    from pellacia.store.pool import connect_one
+
+    conn = await connect_one(dsn)
+    try:
+        return list(await conn.fetch(query))
+    finally:
+        await conn.close()
+
+
+async def _count(dsn: str, query: str) -> int:
+    from pellacia.store.pool import connect_one
+
+    conn = await connect_one(dsn)
+    try:
+        n: int = await conn.fetchval(query)
+        return n
+    finally:
+        await conn.close()
+
+
+async def _submit(dsn: str, fake: FakeTestPlatform, video: Path, data: Path) -> list[str]:
+    from pellacia.delivery.service import create_post
+    from pellacia.plugins import load_plugins
+    from pellacia.store.pool import create_pool
+    from pellacia_testplatform.fixtures import settings_for
+
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        settings = settings_for(fake, data, plugin={"chunk_size": CHUNK})
+        for i in range(POSTS):
+            await create_post(
+                pool,
+                load_plugins(),
+                settings,
+                file=video,
+                platforms="testplatform",
+                title=f"Outage {i}",
+                allow_duplicate=True,
+            )
+        rows = await pool.fetch("SELECT idempotency_key FROM deliveries")
+    finally:
+        await pool.close()
+    return [r["idempotency_key"] for r in rows]
