@@ -4,15 +4,21 @@
   `worker` and `serve` processes keep running, say they are not ready (``/readyz``
   503 with the reason, one log line each way), take the queue up again when the
   database is back, and every delivery ends published exactly once at the fake.
+* The data directory's disk full (a small tmpfs): an API upload is refused with
+  507 and leaves neither a post nor a file, the worker still puts a delivery in
+  the manual queue (saying why its package is missing), `manual export` fails
+  with one line naming the folder, and no half package is left anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -262,7 +268,9 @@ async def _count(dsn: str, query: str) -> int:
         await conn.close()
 
 
-async def _submit(dsn: str, fake: FakeTestPlatform, video: Path, data: Path) -> list[str]:
+async def _submit(
+    dsn: str, fake: FakeTestPlatform, video: Path, data: Path, count: int = POSTS
+) -> list[str]:
     from pellacia.delivery.service import create_post
     from pellacia.plugins import load_plugins
     from pellacia.store.pool import create_pool
@@ -271,7 +279,7 @@ async def _submit(dsn: str, fake: FakeTestPlatform, video: Path, data: Path) -> 
     pool = await create_pool(dsn, max_size=2)
     try:
         settings = settings_for(fake, data, plugin={"chunk_size": CHUNK})
-        for i in range(POSTS):
+        for i in range(count):
             await create_post(
                 pool,
                 load_plugins(),
@@ -285,3 +293,106 @@ async def _submit(dsn: str, fake: FakeTestPlatform, video: Path, data: Path) -> 
     finally:
         await pool.close()
     return [r["idempotency_key"] for r in rows]
+
+
+# ------------------------------------------------------------------ full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """``tmp_path/data`` on an 8 MB tmpfs of its own (root only, as in CI)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", str(data)], check=True)
+    try:
+        yield data
+    finally:
+        subprocess.run(["umount", str(data)], check=True)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file until the file system has no block left; returns it."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            with contextlib.suppress(OSError):  # ENOSPC: on to smaller writes
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+    return filler
+
+
+def _files(folder: Path, *but: Path) -> list[Path]:
+    """Every file and hidden entry under ``folder``, but ``but``."""
+    return sorted(
+        p for p in folder.rglob("*") if (p.is_file() or p.name.startswith(".")) and p not in but
+    )
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+async def test_full_data_directory(
+    small_disk: Path, tmp_path: Path, pg_dsn: str, testplatform: FakeTestPlatform
+) -> None:
+    from pellacia.testing.api import api_settings, live_api
+
+    data = small_disk
+    settings = api_settings(testplatform, tmp_path, pg_dsn)
+    assert settings.data_dir == data
+    clip = make_video(tmp_path / "in" / "clip.mp4", seconds=1.0, noise=True)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'data_dir = "{data}"\n'
+        '[chains]\ntestplatform = ["manual"]\n'
+        f'[plugins.testplatform]\nbase_url = "{testplatform.base_url}"\n'
+    )
+    env = cli_env(PELLACIA_CONFIG=str(config), DATABASE_URL=pg_dsn, NO_COLOR="1")
+    [key] = await _submit(pg_dsn, testplatform, clip, data, count=1)
+    filler = _fill(data)
+
+    # the API: refused with 507, no post row, no file
+    with live_api(settings) as api:
+        async with httpx.AsyncClient(base_url=api.url, headers=api.headers("write")) as c:
+            with clip.open("rb") as f:
+                reply = await c.post(
+                    "/v1/posts/upload",
+                    files={"file": ("clip.mp4", f, "video/mp4")},
+                    data={"metadata": '{"platforms": ["testplatform"]}'},
+                    timeout=60,
+                )
+    assert reply.status_code == 507, reply.text
+    assert "full" in reply.json()["detail"], reply.text
+    assert await _count(pg_dsn, "SELECT count(*) FROM posts") == 1
+    assert _files(data, filler) == []
+
+    # the worker: the delivery is in the manual queue all the same, saying why
+    # there is no package; the process ends normally
+    worker = _run(env, "worker", "--once")
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stderr.count("manual package not written") == 1, worker.stderr
+    [row] = await _rows(pg_dsn, "SELECT state, manual_package, last_error FROM deliveries")
+    assert row["state"] == "manual" and row["manual_package"] is None, dict(row)
+    assert f"no space left on device in {data / 'manual'}" in row["last_error"], dict(row)
+    assert _files(data, filler) == []
+
+    # `manual export`: one line naming the folder, exit 1, no half package
+    [did] = await _rows(pg_dsn, "SELECT id FROM deliveries")
+    export = _run(env, "manual", "export", "--id", str(did["id"]))
+    assert export.returncode == 1, export.stdout + export.stderr
+    assert export.stderr == f"error: no space left on device in {data / 'manual'}\n"
+    assert _files(data, filler) == []
+
+    # room again: the same command writes the whole package
+    filler.unlink()
+    export = _run(env, "manual", "export", "--id", str(did["id"]))
+    assert export.returncode == 0, export.stderr
+    package = data / "manual" / str(did["id"])
+    assert (package / "video.mp4").stat().st_size == clip.stat().st_size
+    assert {p.name for p in package.iterdir()} >= {"metadata.json", "INSTRUCTIONS.md"}
+    assert key in (package / "metadata.json").read_text()
+    assert [p for p in (data / "manual").iterdir() if p.name.startswith(".")] == []

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pellacia.atomic import DiskFull, is_disk_full
 from pellacia.contract import TokenSet
 from pellacia.errors import ConfigError, PellaciaError
 from pellacia.store import credentials
@@ -108,10 +109,18 @@ def write_key_file(path: Path, keys: Sequence[Key]) -> None:
     """Write keys (current first) atomically to a 0600 file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("".join(f"{key.encoded()}\n" for key in keys))
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(f"{key.encoded()}\n" for key in keys))
+            handle.flush()
+            os.fsync(handle.fileno())  # the old file goes only once the new one is on disk
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # the old key file stays as it was
+        if is_disk_full(exc):
+            raise DiskFull(path.parent) from exc
+        raise
 
 
 def _aad(platform: str, account: str) -> bytes:

@@ -165,4 +165,16 @@ def cli(
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pellacia-dist")
+    from pellacia.atomic import DiskFull, is_disk_full
+
+    try:
+        return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pellacia-dist")
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        # one line naming the folder, not a traceback (what was being written is left whole)
+        full = exc if isinstance(exc, DiskFull) else None
+        if full is None and exc.filename:
+            full = DiskFull(Path(exc.filename).parent)
+        click.echo(f"error: {full or 'no space left on device'}", err=True)
+        sys.exit(1)

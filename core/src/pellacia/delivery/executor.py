@@ -27,8 +27,10 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pellacia.atomic import DiskFull
 from pellacia.contract import Alert, AlertLevel, RemotePost, UploadReceipt
 from pellacia.delivery import policy
 from pellacia.delivery.context import Contexts, media_problem, publish_request
@@ -536,25 +538,34 @@ class DeliveryExecutor:
         if unknown and "outcome unknown" not in reason:
             reason = f"{policy.UNKNOWN_PREFIX} ({reason})"
         delivery, post, tries = await run.held.package_inputs()
-        folder = package_dir(self.settings.data_dir, claimed.id)
-        await asyncio.to_thread(
-            write_package,
-            folder,
-            delivery=delivery,
-            post=post,
-            attempts=tries,
-            reason=reason,
-            outcome_unknown=unknown,
-            screenshots_from=self.settings.data_dir / "artifacts" / str(claimed.id),
-            options=publish_request(claimed, self.settings).options,
-            plugin_settings=self.settings.plugins.get(claimed.platform, {}),
-        )
+        folder: Path | None = package_dir(self.settings.data_dir, claimed.id)
+        try:
+            await asyncio.to_thread(
+                write_package,
+                package_dir(self.settings.data_dir, claimed.id),
+                delivery=delivery,
+                post=post,
+                attempts=tries,
+                reason=reason,
+                outcome_unknown=unknown,
+                screenshots_from=self.settings.data_dir / "artifacts" / str(claimed.id),
+                options=publish_request(claimed, self.settings).options,
+                plugin_settings=self.settings.plugins.get(claimed.platform, {}),
+            )
+        except DiskFull as exc:
+            # a person is needed either way: the queue entry goes in, the package later
+            log.error("manual package not written", delivery=str(claimed.id), error=str(exc))
+            reason = (
+                f"{reason}; no export package ({exc}): make room, then "
+                f"pellacia-dist manual export --id {claimed.id}"
+            )
+            folder = None
         await run.held.transition(
             DeliveryState.MANUAL,
             release=True,
             reason=reason,
             fields={
-                "manual_package": str(folder),
+                "manual_package": str(folder) if folder else None,
                 "outcome_unknown": unknown,
                 "last_error": reason,
                 "last_error_class": run.last_error_class,
@@ -567,7 +578,7 @@ class DeliveryExecutor:
             "warning",
             f"{claimed.platform}/{claimed.account}: needs a person"
             + (" — OUTCOME UNKNOWN, check before reposting" if unknown else ""),
-            f"{post['title']}\n{reason}\nPackage: {folder}\n"
+            f"{post['title']}\n{reason}\nPackage: {folder or 'not written'}\n"
             f"Then: pellacia-dist manual resolve --id {claimed.id} --post-url URL",
         )
         raise _Ended
