@@ -35,6 +35,8 @@ from pellacia_testplatform.fake import FakeTestPlatform
 
 CHUNK = 16 * 1024
 POSTS = 8
+#: items dropped in the `watch` folder while the database is away
+ITEMS = 2
 #: how long PostgreSQL stays down after the processes said so (a few worker retries)
 OUTAGE_SECONDS = 4.0
 GONE, BACK = "database unavailable", "database back"
@@ -154,17 +156,26 @@ async def test_postgres_stopped_under_load(
 ) -> None:
     dsn = (await world.cli("db", "url")).strip()
     video = make_video(base / "clip.mp4", seconds=1.0, width=160, height=120, noise=True)
-    keys = await _submit(dsn, testplatform, video, world.data)
+    await _submit(dsn, testplatform, video, world.data)
+    clips = [
+        make_video(base / f"item{i}.mp4", seconds=1.0, width=128 + 16 * i, height=96, noise=True)
+        for i in range(ITEMS)
+    ]
+    inbox = base / "inbox"
+    inbox.mkdir()
     testplatform.chunk_delay = 0.02
     # the third publish is made at the fake but its answer never comes: the
     # worker finds out (timeout) while the database is away, so cannot record it
     testplatform.fail("hang-after", op="publish", after=2)
     workers = [await world.start(f"worker{i}", "worker") for i in (1, 2)]
     serve = await world.start("serve", "serve", "--port", "0")
+    watch = await world.start("watch", "watch", str(inbox))
     await _until("serve to listen", lambda: _aval(_serve_url(serve) is not None))
     url = _serve_url(serve)
     assert url is not None
-    pids = [p.proc.pid for p in (*workers, serve)]
+    await _until("watch to watch", lambda: _aval(watch.count("watching") == 1))
+    procs = (*workers, serve, watch)
+    pids = [p.proc.pid for p in procs]
 
     async with httpx.AsyncClient() as client:
 
@@ -185,35 +196,49 @@ async def test_postgres_stopped_under_load(
             lambda: _aval(all(w.count(GONE) for w in workers)),
         )
         await _until("the run in doubt to end", lambda: _aval(any(w.count(CUT) for w in workers)))
+        for i, clip in enumerate(clips):  # the production stage goes on meanwhile
+            shutil.copy(clip, inbox / clip.name)
+            (inbox / f"item{i}.json").write_text('{"platforms": ["testplatform"]}')
+        await _until("watch to say the database is gone", lambda: _aval(watch.count(GONE) == 1))
         # the fault itself: the database stays away for a few more worker retries
         await asyncio.sleep(OUTAGE_SECONDS)
-        assert all(p.proc.returncode is None for p in (*workers, serve))
+        assert all(p.proc.returncode is None for p in procs)
         await world.cli("db", "up")  # returns once PostgreSQL accepts connections
         up_at, up_wall = time.monotonic(), datetime.now(UTC)
         await _until("serve to be ready again", lambda: ready(200))
         await _until(
-            "each worker to say the database is back",
-            lambda: _aval(all(w.count(BACK) for w in workers)),
+            "each process to say the database is back",
+            lambda: _aval(all(p.count(BACK) for p in procs)),
         )
 
         async def drained() -> bool:
             published = "SELECT count(*) FROM deliveries WHERE state = 'published'"
-            return await _count(dsn, published) == POSTS
+            return await _count(dsn, published) == POSTS + ITEMS
 
-        drain = await _until("every delivery published", drained, within=60)
-    noticed = {p.log.stem: (p.when(GONE) - down_wall).total_seconds() for p in (*workers, serve)}
-    back = {p.log.stem: (p.when(BACK) - up_wall).total_seconds() for p in (*workers, serve)}
+        try:
+            drain = await _until("every delivery published", drained, within=60)
+        except TimeoutError:
+            states = "SELECT state, state_reason, last_error, due_at, wait_reason FROM deliveries"
+            print([dict(r) for r in await _rows(dsn, states)])
+            raise
+    noticed = {p.log.stem: (p.when(GONE) - down_wall).total_seconds() for p in procs}
+    back = {p.log.stem: (p.when(BACK) - up_wall).total_seconds() for p in procs}
 
     # the same processes, each of which said "gone" and "back" once
-    assert [p.proc.pid for p in (*workers, serve)] == pids
-    assert all(p.proc.returncode is None for p in (*workers, serve))
-    for p in (*workers, serve):
+    assert [p.proc.pid for p in procs] == pids
+    assert all(p.proc.returncode is None for p in procs)
+    for p in procs:
         assert (p.count(GONE), p.count(BACK)) == (1, 1), p.text()
         assert p.count("[warning") <= 2, p.text()  # no flood while it was down
     # nothing lost, nothing doubled, nothing left open
-    for key in keys:
-        assert len(testplatform.posts_for(key)) == 1, key
-    assert testplatform.posts_created == POSTS
+    for row in await _rows(dsn, "SELECT idempotency_key FROM deliveries"):
+        assert len(testplatform.posts_for(row["idempotency_key"])) == 1, row
+    assert testplatform.posts_created == POSTS + ITEMS
+    # each item that came during the outage became one post once it was back
+    assert await _count(dsn, "SELECT count(*) FROM posts") == POSTS + ITEMS
+    assert sorted(p.name for p in (inbox / "accepted").iterdir()) == sorted(
+        [c.name for c in clips] + [f"item{i}.json" for i in range(ITEMS)]
+    )
     outcomes = {
         r["outcome"]: r["n"]
         for r in await _rows(dsn, "SELECT outcome, count(*) AS n FROM delivery_attempts GROUP BY 1")
@@ -222,7 +247,7 @@ async def test_postgres_stopped_under_load(
     # the try the outage cut short is closed by its worker once the database is
     # back ("database lost"), or by the other worker's lease sweep if sooner
     assert outcomes.get("database lost", 0) + outcomes.get("worker lost", 0) == 1, outcomes
-    assert outcomes["published"] == POSTS, outcomes
+    assert outcomes["published"] == POSTS + ITEMS, outcomes
     assert await _count(dsn, "SELECT count(*) FROM deliveries WHERE lease_owner IS NOT NULL") == 0
     # the publish the outage hid was found at the fake, not made again
     by_reconcile = "SELECT count(*) FROM deliveries WHERE state_reason = 'reconcile'"
@@ -230,10 +255,11 @@ async def test_postgres_stopped_under_load(
     print(
         f"\noutage {up_at - down_at:.1f}s (`db down` took {stop_took:.2f}s); said gone after "
         f"`db down` began: {_secs(noticed)}; said back after `db up` returned: {_secs(back)}; "
-        f"queue drained {drain:.2f}s after; fake posts {testplatform.posts_created}/{POSTS}; "
+        f"queue drained {drain:.2f}s after; fake posts {testplatform.posts_created}/"
+        f"{POSTS + ITEMS}; "
         f"attempts {outcomes}"
     )
-    for p in (*workers, serve):
+    for p in procs:
         p.proc.send_signal(signal.SIGTERM)
         # uvicorn ends by re-raising the signal it handled
         assert await asyncio.wait_for(p.proc.wait(), 30) in (0, -signal.SIGTERM)

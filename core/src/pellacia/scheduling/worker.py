@@ -18,10 +18,10 @@ One loop per process, safe to run on many machines against one PostgreSQL:
   with ``stop_reason="shutdown"`` so they checkpoint, releases whatever lease
   is left, and returns;
 * while PostgreSQL is away it keeps running: it says so once (and once when
-  it is back), retries every :data:`OUTAGE_BACKOFF_MAX` seconds at most, listens
-  again on a new connection, and hands the runs the outage cut short back to
-  the queue (their tries closed as ``database lost``, a publish in doubt
-  reconciled by the next claimer).
+  it is back), retries every :data:`~pellacia.store.pool.OUTAGE_RETRY_SECONDS`
+  at most, listens again on a new connection, and hands the runs the outage
+  cut short back to the queue (their tries closed as ``database lost``, a
+  publish in doubt reconciled by the next claimer).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pellacia.log import get_logger
 from pellacia.store import deliveries, queue
 from pellacia.store.models import ClaimedDelivery, RunControl
-from pellacia.store.pool import database_health, is_unavailable
+from pellacia.store.pool import OUTAGE_RETRY_SECONDS, database_health, is_unavailable
 
 if TYPE_CHECKING:
     import asyncpg
@@ -62,8 +62,6 @@ SWEEP_SECONDS = 5.0
 SHUTDOWN_GRACE = 20.0
 #: pause after a failed claim (database gone, deadlock victim) before trying again
 ERROR_BACKOFF = 1.0
-#: the longest pause between tries while the database is away (so it is seen back soon)
-OUTAGE_BACKOFF_MAX = 2.0
 #: the outcome of tries a database outage cut short
 DATABASE_LOST = "database lost"
 
@@ -242,7 +240,7 @@ class Worker:
             except Exception as exc:
                 if is_unavailable(exc):
                     self.health.lost(exc, where="worker")
-                    delay, backoff = backoff, min(backoff * 2, OUTAGE_BACKOFF_MAX)
+                    delay, backoff = backoff, min(backoff * 2, OUTAGE_RETRY_SECONDS)
                 elif isinstance(exc, TimeoutError | OSError) or type(exc).__module__.startswith(
                     "asyncpg"
                 ):  # deadlock victim, serialization failure, a slow server, ...

@@ -37,6 +37,8 @@ async def _init_connection(conn: Any) -> None:
 
 #: seconds to wait for a new connection (a server that does not answer is down)
 CONNECT_TIMEOUT = 10.0
+#: the longest pause between tries while the database is away (so it is seen back soon)
+OUTAGE_RETRY_SECONDS = 2.0
 
 
 class DatabaseUnavailable(ConnectionError):
