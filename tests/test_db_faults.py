@@ -324,16 +324,29 @@ async def _submit(
 # ------------------------------------------------------------------ full disk
 
 
+@contextlib.contextmanager
+def _tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """``folder`` on a small tmpfs of its own (root only, as in CI)."""
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """``tmp_path/data`` on an 8 MB tmpfs of its own (root only, as in CI)."""
-    data = tmp_path / "data"
-    data.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", str(data)], check=True)
-    try:
+    """``tmp_path/data`` on an 8 MB disk."""
+    with _tmpfs(tmp_path / "data", "8M") as data:
         yield data
-    finally:
-        subprocess.run(["umount", str(data)], check=True)
+
+
+@pytest.fixture
+def pg_disk(base: Path) -> Iterator[Path]:
+    """A 64 MB disk for a PostgreSQL cluster of its own (just over what initdb needs)."""
+    with _tmpfs(base / "pg", "64M") as disk:
+        yield disk
 
 
 def _fill(folder: Path) -> Path:
@@ -357,8 +370,10 @@ def _files(folder: Path, *but: Path) -> list[Path]:
     )
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+async def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, [CLI, *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.slow
@@ -398,7 +413,7 @@ async def test_full_data_directory(
 
     # the worker: the delivery is in the manual queue all the same, saying why
     # there is no package; the process ends normally
-    worker = _run(env, "worker", "--once")
+    worker = await _run(env, "worker", "--once")
     assert worker.returncode == 0, worker.stderr
     assert worker.stderr.count("manual package not written") == 1, worker.stderr
     [row] = await _rows(pg_dsn, "SELECT state, manual_package, last_error FROM deliveries")
@@ -408,17 +423,62 @@ async def test_full_data_directory(
 
     # `manual export`: one line naming the folder, exit 1, no half package
     [did] = await _rows(pg_dsn, "SELECT id FROM deliveries")
-    export = _run(env, "manual", "export", "--id", str(did["id"]))
+    export = await _run(env, "manual", "export", "--id", str(did["id"]))
     assert export.returncode == 1, export.stdout + export.stderr
     assert export.stderr == f"error: no space left on device in {data / 'manual'}\n"
+    print(f"\ndata directory full, `manual export` says: {export.stderr.strip()}")
     assert _files(data, filler) == []
 
     # room again: the same command writes the whole package
     filler.unlink()
-    export = _run(env, "manual", "export", "--id", str(did["id"]))
+    export = await _run(env, "manual", "export", "--id", str(did["id"]))
     assert export.returncode == 0, export.stderr
     package = data / "manual" / str(did["id"])
     assert (package / "video.mp4").stat().st_size == clip.stat().st_size
     assert {p.name for p in package.iterdir()} >= {"metadata.json", "INSTRUCTIONS.md"}
     assert key in (package / "metadata.json").read_text()
     assert [p for p in (data / "manual").iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.slow
+async def test_full_database_disk(
+    base: Path, pg_disk: Path, testplatform: FakeTestPlatform
+) -> None:
+    from pellacia.store.cluster import EmbeddedCluster
+    from pellacia.store.pool import connect_one
+
+    disk = pg_disk
+    cluster = EmbeddedCluster(disk / "cluster", fast_unsafe=True)
+    try:
+        await asyncio.to_thread(cluster.start)
+        conn = await connect_one(cluster.dsn("postgres"))
+        try:
+            await conn.execute('CREATE DATABASE "pellacia"')
+        finally:
+            await conn.close()
+        dsn = cluster.dsn()
+        config = base / "config.toml"
+        config.write_text(
+            f'data_dir = "{base / "data"}"\n'
+            f'[plugins.testplatform]\nbase_url = "{testplatform.base_url}"\n'
+        )
+        env = cli_env(PELLACIA_CONFIG=str(config), DATABASE_URL=dsn, NO_COLOR="1")
+        assert (await _run(env, "db", "migrate")).returncode == 0
+        clip = make_video(base / "clip.mp4", seconds=1.0, noise=True)
+        upload = ("upload", "--platform", "testplatform", "--file", str(clip))
+        filler = _fill(disk)
+
+        full = await _run(env, *upload)
+        assert full.returncode == 1, full.stdout + full.stderr
+        assert len(full.stderr.splitlines()) == 1, full.stderr
+        assert "no space left on device" in full.stderr, full.stderr
+        assert "PostgreSQL's data directory" in full.stderr, full.stderr
+        print(f"\nPostgreSQL disk full, `upload` says: {full.stderr.strip()}")
+
+        filler.unlink()  # room again: the same server takes the post, once
+        done = await _run(env, *upload)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert await _count(dsn, "SELECT count(*) FROM posts") == 1
+        assert await _count(dsn, "SELECT count(*) FROM deliveries") == 1
+    finally:
+        await asyncio.to_thread(cluster.stop)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 #: errno values that mean "no room to write" (a full file system, a quota)
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: PostgreSQL's SQLSTATE for "disk full" (its own data directory)
+_PG_DISK_FULL = "53100"
 
 
 class DiskFull(OSError):
@@ -31,14 +33,32 @@ class DiskFull(OSError):
         return f"no space left on device in {self.directory}"
 
 
+def _full_one(exc: BaseException | None) -> BaseException | None:
+    """``exc`` or the first error it was raised from that says a disk is full."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            return exc
+        if getattr(exc, "sqlstate", None) == _PG_DISK_FULL:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it was raised from) says the disk is full."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in _FULL:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    """Whether ``exc`` (or what it was raised from) says a disk is full: ours
+    (``ENOSPC``, a quota) or PostgreSQL's (SQLSTATE 53100)."""
+    return _full_one(exc) is not None
+
+
+def disk_full_message(exc: BaseException) -> str:
+    """One line for a person: which folder has no room left."""
+    found = _full_one(exc)
+    if isinstance(found, DiskFull):
+        return str(found)
+    if isinstance(found, OSError):
+        return str(DiskFull(Path(found.filename).parent)) if found.filename else str(found)
+    first = str(found).splitlines()[0] if found is not None else ""
+    return f"no space left on device in PostgreSQL's data directory ({first})"
 
 
 @contextlib.contextmanager

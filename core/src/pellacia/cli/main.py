@@ -165,16 +165,13 @@ def cli(
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    from pellacia.atomic import DiskFull, is_disk_full
+    from pellacia.atomic import disk_full_message, is_disk_full
 
     try:
         return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pellacia-dist")
-    except OSError as exc:
+    except Exception as exc:
         if not is_disk_full(exc):
             raise
         # one line naming the folder, not a traceback (what was being written is left whole)
-        full = exc if isinstance(exc, DiskFull) else None
-        if full is None and exc.filename:
-            full = DiskFull(Path(exc.filename).parent)
-        click.echo(f"error: {full or 'no space left on device'}", err=True)
+        click.echo(f"error: {disk_full_message(exc)}", err=True)
         sys.exit(1)

@@ -66,6 +66,8 @@ def is_unavailable(exc: BaseException) -> bool:
 
     if isinstance(exc, DatabaseUnavailable | asyncpg.PostgresConnectionError):
         return True
+    if isinstance(exc, asyncpg.InsufficientResourcesError):
+        return True  # 53xxx: its disk full, out of memory, too many connections
     if isinstance(exc, asyncpg.OperatorInterventionError):
         # 57P01-57P03: shut down by an operator, crashed, starting up; not 57014 (cancel)
         return not isinstance(exc, asyncpg.QueryCanceledError)
