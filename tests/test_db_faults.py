@@ -116,7 +116,9 @@ async def world(base: Path, testplatform: FakeTestPlatform) -> AsyncIterator[Wor
         '[chains]\ntestplatform = ["api", "manual"]\n'
         "[plugins.testplatform]\n"
         f'base_url = "{testplatform.base_url}"\n'
-        f'access_token = "tp-token-static"\nchunk_size = {CHUNK}\ntimeout = 2.0\n'
+        f'access_token = "tp-token-static"\nchunk_size = {CHUNK}\n'
+        # the hung publish times out after `db down` has stopped the server
+        "timeout = 4.0\n"
     )
     env = cli_env(PELLACIA_CONFIG=str(config), NO_COLOR="1")
     env.pop("DATABASE_URL", None)
@@ -203,8 +205,9 @@ async def test_postgres_stopped_under_load(
         # the fault itself: the database stays away for a few more worker retries
         await asyncio.sleep(OUTAGE_SECONDS)
         assert all(p.proc.returncode is None for p in procs)
-        await world.cli("db", "up")  # returns once PostgreSQL accepts connections
         up_at, up_wall = time.monotonic(), datetime.now(UTC)
+        await world.cli("db", "up")  # returns once PostgreSQL accepts connections
+        start_took = time.monotonic() - up_at
         await _until("serve to be ready again", lambda: ready(200))
         await _until(
             "each process to say the database is back",
@@ -216,7 +219,8 @@ async def test_postgres_stopped_under_load(
             return await _count(dsn, published) == POSTS + ITEMS
 
         try:
-            drain = await _until("every delivery published", drained, within=60)
+            await _until("every delivery published", drained, within=60)
+            drain = time.monotonic() - up_at
         except TimeoutError:
             states = "SELECT state, state_reason, last_error, due_at, wait_reason FROM deliveries"
             print([dict(r) for r in await _rows(dsn, states)])
@@ -229,7 +233,7 @@ async def test_postgres_stopped_under_load(
     assert all(p.proc.returncode is None for p in procs)
     for p in procs:
         assert (p.count(GONE), p.count(BACK)) == (1, 1), p.text()
-        assert p.count("[warning") <= 2, p.text()  # no flood while it was down
+        assert p.count("[warning") <= 3, p.text()  # no flood while it was down
     # nothing lost, nothing doubled, nothing left open
     for row in await _rows(dsn, "SELECT idempotency_key FROM deliveries"):
         assert len(testplatform.posts_for(row["idempotency_key"])) == 1, row
@@ -254,8 +258,9 @@ async def test_postgres_stopped_under_load(
     assert await _count(dsn, by_reconcile) == 1
     print(
         f"\noutage {up_at - down_at:.1f}s (`db down` took {stop_took:.2f}s); said gone after "
-        f"`db down` began: {_secs(noticed)}; said back after `db up` returned: {_secs(back)}; "
-        f"queue drained {drain:.2f}s after; fake posts {testplatform.posts_created}/"
+        f"`db down` began: {_secs(noticed)}; said back after `db up` began (it took "
+        f"{start_took:.2f}s): {_secs(back)}; "
+        f"queue drained {drain:.2f}s after `db up` began; fake posts {testplatform.posts_created}/"
         f"{POSTS + ITEMS}; "
         f"attempts {outcomes}"
     )
