@@ -193,6 +193,14 @@ async def test_postgres_stopped_under_load(
         reply = (await client.get(f"{url}/readyz", timeout=10)).json()
         assert reply["status"] == "unavailable", reply
         assert reply["checks"]["database"].startswith("unavailable: "), reply
+        listing = await client.get(f"{url}/v1/posts", headers={"X-API-Key": "pk_x"}, timeout=10)
+        assert listing.status_code == 503 and listing.headers["Retry-After"], listing.text
+        # a command meanwhile: one line, exit 1 (DATABASE_URL: an embedded cluster
+        # would be started by any command)
+        status = await _run({**world.env, "DATABASE_URL": dsn}, "queue", "status")
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert status.stderr.startswith("error: the database is unavailable: "), status.stderr
+        assert len(status.stderr.splitlines()) == 1, status.stderr
         await _until(
             "each worker to say the database is gone",
             lambda: _aval(all(w.count(GONE) for w in workers)),
