@@ -169,12 +169,18 @@ async def test_postgres_stopped_under_load(
     # the third publish is made at the fake but its answer never comes: the
     # worker finds out (timeout) while the database is away, so cannot record it
     testplatform.fail("hang-after", op="publish", after=2)
-    workers = [await world.start(f"worker{i}", "worker") for i in (1, 2)]
     serve = await world.start("serve", "serve", "--port", "0")
-    watch = await world.start("watch", "watch", str(inbox))
     await _until("serve to listen", lambda: _aval(_serve_url(serve) is not None))
     url = _serve_url(serve)
     assert url is not None
+    # a dashboard follows the events through the whole outage on one connection
+    made = await _run(world.env, "api-key", "create", "--name", "dash", "--scopes", "read")
+    key = made.stdout.strip()
+    streamed: list[str] = []
+    stream = asyncio.create_task(_follow(f"{url}/v1/events/stream", key, streamed))
+    await _until("the stream to open", lambda: _aval(streamed == ["open"]))
+    workers = [await world.start(f"worker{i}", "worker") for i in (1, 2)]
+    watch = await world.start("watch", "watch", str(inbox))
     await _until("watch to watch", lambda: _aval(watch.count("watching") == 1))
     procs = (*workers, serve, watch)
     pids = [p.proc.pid for p in procs]
@@ -251,6 +257,14 @@ async def test_postgres_stopped_under_load(
     assert sorted(p.name for p in (inbox / "accepted").iterdir()) == sorted(
         [c.name for c in clips] + [f"item{i}.json" for i in range(ITEMS)]
     )
+    # the stream lived through it and carries every publish, once
+    await _until(
+        "the stream to carry every publish",
+        lambda: _aval(streamed.count("delivery.published") >= POSTS + ITEMS or stream.done()),
+    )
+    assert not stream.done(), stream
+    stream.cancel()
+    assert streamed.count("delivery.published") == POSTS + ITEMS, streamed
     outcomes = {
         r["outcome"]: r["n"]
         for r in await _rows(dsn, "SELECT outcome, count(*) AS n FROM delivery_attempts GROUP BY 1")
@@ -276,6 +290,19 @@ async def test_postgres_stopped_under_load(
         p.proc.send_signal(signal.SIGTERM)
         # uvicorn ends by re-raising the signal it handled
         assert await asyncio.wait_for(p.proc.wait(), 30) in (0, -signal.SIGTERM)
+
+
+async def _follow(url: str, key: str, seen: list[str]) -> None:
+    """Read an event stream into ``seen`` ("open", then each event type)."""
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client,
+        client.stream("GET", url, headers={"X-API-Key": key}) as reply,
+    ):
+        assert reply.status_code == 200, await reply.aread()
+        seen.append("open")
+        async for line in reply.aiter_lines():
+            if line.startswith("event: "):
+                seen.append(line.removeprefix("event: "))
 
 
 def _secs(values: dict[str, float]) -> str:
