@@ -144,9 +144,7 @@ async def create_pool(dsn: str, *, min_size: int = 0, max_size: int = 10) -> asy
 
 async def connect_one(dsn: str) -> asyncpg.Connection:
     """A single connection with pellacia-dist's codecs (LISTEN, scripts)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
+    conn = await _pool_connect(dsn, timeout=CONNECT_TIMEOUT)
     await _init_connection(conn)
     return conn
 
