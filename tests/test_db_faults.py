@@ -1,13 +1,17 @@
 """Database faults, as an operator meets them.
 
-* PostgreSQL stopped under load (`pellacia-dist db down`, later `db up`): the
-  `worker` and `serve` processes keep running, say they are not ready (``/readyz``
-  503 with the reason, one log line each way), take the queue up again when the
-  database is back, and every delivery ends published exactly once at the fake.
+* PostgreSQL stopped under load (`pellacia-dist db down`, later `db up`) while a
+  publish is in doubt: two `worker`s, `serve` and `watch` keep running, say they
+  are not ready (``/readyz`` 503 with the reason, API calls 503, one log line each
+  way, CLI commands one line), an event stream stays open, items dropped in the
+  watched folder wait, and once it is back every delivery ends published exactly
+  once at the fake (the one in doubt by reconcile), with no try left open.
 * The data directory's disk full (a small tmpfs): an API upload is refused with
   507 and leaves neither a post nor a file, the worker still puts a delivery in
   the manual queue (saying why its package is missing), `manual export` fails
   with one line naming the folder, and no half package is left anywhere.
+* PostgreSQL's own disk full: `upload` says so in one line and writes nothing;
+  with room again the same server takes the post.
 """
 
 from __future__ import annotations
