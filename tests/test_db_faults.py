@@ -425,6 +425,7 @@ async def test_full_data_directory(
     small_disk: Path, tmp_path: Path, pg_dsn: str, testplatform: FakeTestPlatform
 ) -> None:
     from pellacia.testing.api import api_settings, live_api
+    from pellacia.vault import KEY_FILE_NAME, vault_for
 
     data = small_disk
     settings = api_settings(testplatform, tmp_path, pg_dsn)
@@ -438,6 +439,8 @@ async def test_full_data_directory(
     )
     env = cli_env(PELLACIA_CONFIG=str(config), DATABASE_URL=pg_dsn, NO_COLOR="1")
     [key] = await _submit(pg_dsn, testplatform, clip, data, count=1)
+    vault_for(settings)  # the data directory was in use before it filled up: its key exists
+    key_file = data / KEY_FILE_NAME
     filler = _fill(data)
 
     # the API: refused with 507, no post row, no file
@@ -453,7 +456,7 @@ async def test_full_data_directory(
     assert reply.status_code == 507, reply.text
     assert "full" in reply.json()["detail"], reply.text
     assert await _count(pg_dsn, "SELECT count(*) FROM posts") == 1
-    assert _files(data, filler) == []
+    assert _files(data, filler, key_file) == []
 
     # the worker: the delivery is in the manual queue all the same, saying why
     # there is no package; the process ends normally
@@ -463,7 +466,7 @@ async def test_full_data_directory(
     [row] = await _rows(pg_dsn, "SELECT state, manual_package, last_error FROM deliveries")
     assert row["state"] == "manual" and row["manual_package"] is None, dict(row)
     assert f"no space left on device in {data / 'manual'}" in row["last_error"], dict(row)
-    assert _files(data, filler) == []
+    assert _files(data, filler, key_file) == []
 
     # `manual export`: one line naming the folder, exit 1, no half package
     [did] = await _rows(pg_dsn, "SELECT id FROM deliveries")
@@ -471,7 +474,7 @@ async def test_full_data_directory(
     assert export.returncode == 1, export.stdout + export.stderr
     assert export.stderr == f"error: no space left on device in {data / 'manual'}\n"
     print(f"\ndata directory full, `manual export` says: {export.stderr.strip()}")
-    assert _files(data, filler) == []
+    assert _files(data, filler, key_file) == []
 
     # room again: the same command writes the whole package
     filler.unlink()

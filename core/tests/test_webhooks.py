@@ -18,8 +18,11 @@ from pellacia.plugins import load_plugins
 from pellacia.store.pool import create_pool
 from pellacia.testing.api import WebhookReceiver, webhook_receiver
 from pellacia.testing.videos import make_video
+from pellacia.vault import Key, KeyRing, Vault
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
+
+VAULT = Vault(KeyRing((Key.generate(),), "test"))
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ async def ctx(
     pool = await create_pool(pg_dsn, max_size=4)
     clock = FakeClock(datetime(2030, 6, 1, 12, 0, tzinfo=UTC))
     hooks = WebhookSettings(allow_private=True, disable_after_hours=1.0)
-    dispatcher = webhooks.Dispatcher(pool, hooks, clock)
+    dispatcher = webhooks.Dispatcher(pool, hooks, clock, vault=VAULT)
     try:
         yield {
             "pool": pool,
@@ -52,7 +55,7 @@ async def ctx(
 
 async def _add(ctx: dict[str, Any], url: str, events: str | None = None) -> str:
     async with ctx["pool"].acquire() as conn:
-        _, secret = await webhooks.add(conn, url, events, ctx["hooks"])
+        _, secret = await webhooks.add(conn, url, events, ctx["hooks"], vault=VAULT)
     return secret
 
 
@@ -142,7 +145,9 @@ async def test_ping_is_signed(ctx: dict[str, Any], receiver: tuple[WebhookReceiv
     rec.secret = await _add(ctx, url)
     async with ctx["pool"].acquire() as conn:
         [hook] = await webhooks.listing(conn)
-        status, error = await webhooks.send_test(conn, hook["id"], ctx["hooks"], ctx["clock"].now())
+        status, error = await webhooks.send_test(
+            conn, hook["id"], ctx["hooks"], ctx["clock"].now(), vault=VAULT
+        )
     assert (status, error) == (204, None)
     assert [b["type"] for b in rec.received.values()] == ["ping"]
 
@@ -155,7 +160,10 @@ async def test_a_message_is_given_up_after_the_retry_window(
     rec.fail_next = 10_000
     await _post_and_cancel(ctx)
     short = webhooks.Dispatcher(
-        ctx["pool"], WebhookSettings(allowed_hosts=["127.0.0.1"], retry_hours=0.01), ctx["clock"]
+        ctx["pool"],
+        WebhookSettings(allowed_hosts=["127.0.0.1"], retry_hours=0.01),
+        ctx["clock"],
+        vault=VAULT,
     )
     try:
         for delay in (0, 5, 30, 120):

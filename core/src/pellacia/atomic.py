@@ -16,6 +16,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from pellacia.private_files import private_dir
+
 #: errno values that mean "no room to write" (a full file system, a quota)
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: PostgreSQL's SQLSTATE for "disk full" (its own data directory)
@@ -70,7 +72,7 @@ def build_dir(target: Path) -> Iterator[Path]:
     building = target.with_name(f".{target.name}.{tag}.new")
     old = target.with_name(f".{target.name}.{tag}.old")
     try:
-        building.mkdir(parents=True)
+        private_dir(building)  # 0700, like every folder of the data directory
         yield building
         if target.exists():
             os.rename(target, old)

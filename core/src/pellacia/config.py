@@ -63,9 +63,10 @@ class AccountSettings(BaseModel):
     def _hh_mm(cls, value: list[str]) -> list[str]:
         import re
 
-        for slot in value:
-            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", slot):
-                raise ValueError(f"slots are 'HH:MM' (24 h), not {slot!r}")
+        for number, slot in enumerate(value, 1):
+            if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", slot):
+                # the value is not echoed: config errors never show what was written
+                raise ValueError(f"slots are 'HH:MM' (24 h); slot {number} is not")
         return sorted(set(value))
 
     @field_validator("base_url")
@@ -77,7 +78,8 @@ class AccountSettings(BaseModel):
 
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"base_url must be an http(s) URL, not {value!r}")
+            # not echoed: the URL may carry a user and password
+            raise ValueError("base_url must be an http(s) URL with a host")
         return value.rstrip("/")
 
 
@@ -235,7 +237,54 @@ _active_toml_path: Path | None = None
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from every source; ``config_file`` wins over the default path."""
+    """Read settings from every source; ``config_file`` wins over the default path.
+
+    A file that is not TOML, cannot be read, or holds a value of the wrong kind
+    (in it or in a ``PELLACIA_*`` variable) is a ``ConfigError`` naming the file,
+    the line or the key, never the value (it may be a secret).
+    """
+    import tomllib
+
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from pellacia.errors import ConfigError
+
+    where = config_file or default_config_path()
+    try:
+        return read_settings(config_file, **overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {where} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file {where}: {exc}") from None
+    except SettingsError as exc:  # a PELLACIA_* variable that should hold JSON does not
+        raise ConfigError(f"invalid PELLACIA_* environment: {exc} (it must be JSON)") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{key_path(error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(
+            f"invalid settings (config file {where} or PELLACIA_* environment): {problems}"
+            " (pellacia-dist config check explains)"
+        ) from None
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``spacing.min_interval`` for a validation error's location; a key the user
+    wrote with odd characters (a newline, a dot) is quoted, so the path stays one line."""
+    parts = [
+        part
+        if isinstance(part, int) or (part.isprintable() and part.strip() == part and part)
+        else repr(part)
+        for part in loc
+    ]
+    return ".".join(str(part) for part in parts) or "config"
+
+
+def read_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """``load_settings`` that lets pydantic's and tomllib's own errors through
+    (``config check`` reports each of them)."""
     global _active_toml_path
     _active_toml_path = config_file or default_config_path()
     try:

@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
-from pellacia.config import KNOWN_LAYERS, Settings, load_settings
+from pellacia.config import KNOWN_LAYERS, Settings, key_path, read_settings
 from pellacia.contract import auth_kind, needs_client
 from pellacia.log import MASK, redact_text
 
@@ -95,10 +96,13 @@ def inspect_config(config_file: Path | None = None, **overrides: Any) -> Inspect
             inspection.problems.append(Problem("error", "config", f"cannot read {path}: {exc}"))
             return inspection
     try:
-        inspection.settings = load_settings(config_file, **overrides)
+        inspection.settings = read_settings(config_file, **overrides)
+    except SettingsError as exc:  # a PELLACIA_* variable that should hold JSON does not
+        inspection.problems.append(Problem("error", "environment", f"{exc} (it must be JSON)"))
+        return inspection
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in error["loc"]) or "config"
+            where = key_path(error["loc"])
             inspection.problems.append(Problem("error", where, error["msg"]))
         return inspection
     inspection.problems.extend(_unknown_keys(raw, Settings))

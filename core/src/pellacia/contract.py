@@ -258,11 +258,11 @@ class AuthKind(enum.StrEnum):
     #: authorization code + PKCE (S256) on a loopback redirect: ``AuthorizationCodeFlow``
     AUTHORIZATION_CODE = "authorization_code"
     #: resource-owner password grant (username + password): ``PasswordFlow``
-    PASSWORD = "password"
+    PASSWORD = "password"  # noqa: S105  a grant type's name
     #: the application's own credentials, no user: ``ClientCredentialsFlow``
     CLIENT_CREDENTIALS = "client_credentials"
     #: a token the user obtained elsewhere, exchanged for a long-lived one: ``TokenExchangeFlow``
-    TOKEN_EXCHANGE = "token_exchange"
+    TOKEN_EXCHANGE = "token_exchange"  # noqa: S105  a grant type's name
     #: a static API key, used as is: ``ApiKeyFlow``
     API_KEY = "api_key"
 

@@ -24,13 +24,16 @@ def client_session(
     connect_timeout: float = 15.0,
     read_timeout: float = 120.0,
     limit_per_host: int = 8,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
     """A new ``aiohttp.ClientSession`` configured the pellacia-dist way.
 
     ``proxy`` (http(s):// or socks via the route plugin) applies to every
     request. No redirects are followed for uploads by the callers (YouTube's
     308 means "resume incomplete"), so sessions keep aiohttp's default and
-    callers pass ``allow_redirects=False`` on upload requests.
+    callers pass ``allow_redirects=False`` on upload requests. ``resolver``
+    replaces the DNS resolver of direct connections (webhooks check every address
+    they connect to).
     """
     import aiohttp
 
@@ -43,7 +46,9 @@ def client_session(
         connector = _socks_connector(proxy, limit_per_host)
         proxy = None
     else:
-        connector = aiohttp.TCPConnector(limit_per_host=limit_per_host, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(
+            limit_per_host=limit_per_host, enable_cleanup_closed=True, resolver=resolver
+        )
     return aiohttp.ClientSession(
         timeout=timeout,
         connector=connector,

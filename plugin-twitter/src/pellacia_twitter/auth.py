@@ -33,7 +33,7 @@ SCOPES: tuple[str, ...] = (
     "media.write",
     "offline.access",
 )
-TOKEN_PATH = "/2/oauth2/token"
+TOKEN_PATH = "/2/oauth2/token"  # noqa: S105  a URL path
 ACCESS_TTL_S = 7200.0  # used when an answer leaves expires_in out
 TOKENS = TokenEndpoint(API_BASE, TOKEN_PATH, "X", default_expires_in=ACCESS_TTL_S)
 RELOGIN = "sign in again with `pellacia-dist auth login twitter`"

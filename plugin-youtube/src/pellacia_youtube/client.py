@@ -18,7 +18,7 @@ from pellacia.sdk import ApiClient, Reply
 
 PLATFORM = "youtube"
 GOOGLE_API = "https://www.googleapis.com"
-OAUTH_TOKEN_HOST = "https://oauth2.googleapis.com"
+OAUTH_TOKEN_HOST = "https://oauth2.googleapis.com"  # noqa: S105  a host
 ACCOUNTS_HOST = "https://accounts.google.com"
 PACIFIC = ZoneInfo("America/Los_Angeles")
 

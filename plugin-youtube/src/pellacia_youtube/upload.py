@@ -35,7 +35,7 @@ DEFAULT_CHUNK = 8 * 1024 * 1024
 STATE_VERSION = 1
 #: answers of the session URI that say where the upload stands
 PROGRESS_STATUSES = (200, 201, 308, 404, 410)
-_RANGE = re.compile(r"bytes=0-(\d+)")
+_RANGE = re.compile(r"bytes=0-([0-9]+)")  # ASCII digits: int() takes any script's
 
 
 def chunk_size_from(settings: Mapping[str, Any]) -> int:

@@ -42,9 +42,11 @@ async def _dispatch_webhooks(
     from pellacia.api.webhooks import Dispatcher
     from pellacia.log import get_logger
     from pellacia.store.pool import database_health, is_unavailable
+    from pellacia.vault import vault_for
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
-    dispatcher = Dispatcher(pool, settings.webhooks, clock, alerts=alerts)
+    vault = vault_for(settings)
+    dispatcher = Dispatcher(pool, settings.webhooks, clock, vault=vault, alerts=alerts)
     health = database_health()
     try:
         while True:

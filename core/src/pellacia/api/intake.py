@@ -17,6 +17,7 @@ from pellacia.api.problems import ApiError
 from pellacia.atomic import DiskFull, is_disk_full
 from pellacia.delivery.errors import BadInput
 from pellacia.log import get_logger
+from pellacia.private_files import private_dir
 from pellacia.store import api_keys as store
 
 if TYPE_CHECKING:
@@ -35,7 +36,11 @@ def allowed_path(raw: str, roots: Sequence[Path]) -> Path:
             "posting from a server-side path is off: set [api] allowed_roots in the config, "
             "or upload the file"
         )
+    if "\0" in raw:  # no file has one; resolve() would raise
+        raise BadInput("the path must not contain a NUL character")
     path = Path(raw)
+    if "\x00" in raw:  # resolve() would raise ValueError: a 500
+        raise BadInput("the path may not contain a NUL (\\x00) character")
     if not path.is_absolute() or ".." in path.parts:
         raise BadInput(f"the path must be absolute and without '..': {raw!r}")
     real = path.resolve()
@@ -57,7 +62,7 @@ async def save_upload(upload: UploadFile, uploads_dir: Path) -> tuple[Path, str]
     dest = folder / _safe_name(upload.filename)
     digest = hashlib.sha256()
     try:
-        await asyncio.to_thread(folder.mkdir, parents=True)
+        await asyncio.to_thread(private_dir, folder)
         with dest.open("wb") as out:
             while chunk := await upload.read(CHUNK):
                 digest.update(chunk)

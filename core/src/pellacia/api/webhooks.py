@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import ipaddress
 import json
 import secrets
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from pellacia.alerts import AlertDispatcher
     from pellacia.clock import Clock
     from pellacia.config import WebhookSettings
+    from pellacia.vault import Vault
 
 log = get_logger("pellacia.webhooks")
 
@@ -80,10 +82,55 @@ def parse_filters(raw: str | Iterable[str] | None) -> list[str]:
     return wanted
 
 
+#: NAT64's well-known prefix: the last 32 bits are an IPv4 address (RFC 6052)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64, IPv4-compatible)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    low = int(address) & 0xFFFFFFFF
+    if address in _NAT64 or (int(address) >> 32 == 0 and low > 1):  # ::a.b.c.d
+        return ipaddress.IPv4Address(low)
+    return None
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may connect to ``address``: global unicast, and when it
+    carries an IPv4 address, that one global too."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            return is_public(inner)
+    return True
+
+
+def _refusal(host: str, address: object) -> str:
+    return (
+        f"{host} resolves to {address}, a non-public address: refused unless "
+        "[webhooks] allow_private = true or the host is in allowed_hosts"
+    )
+
+
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
 async def check_target(url: str, settings: WebhookSettings) -> None:
     """Refuse URLs that are not http(s); with ``allowed_hosts`` set, any other host;
-    else hosts resolving to loopback, private or link-local addresses (SSRF) unless
-    ``allow_private``."""
+    else hosts resolving to loopback, private, link-local or other non-public
+    addresses (SSRF; IPv4 inside IPv6 counts as the IPv4) unless ``allow_private``.
+
+    The addresses are checked again when connecting (:class:`PublicOnlyResolver`),
+    so a name that resolves elsewhere the second time gets nowhere either."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadInput(f"a webhook URL must be http(s)://host/..., not {url!r}")
@@ -94,29 +141,94 @@ async def check_target(url: str, settings: WebhookSettings) -> None:
         raise BadInput(f"{host} is not one of [webhooks] allowed_hosts")
     if settings.allow_private:
         return
+    literal = _literal(host)
+    if literal is not None:
+        if not is_public(literal):
+            raise BadInput(_refusal(host, literal))
+        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
     except OSError as exc:
         raise BadInput(f"cannot resolve the webhook host {host}: {exc}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise BadInput(
-                f"{host} resolves to {address}, a non-public address: refused unless "
-                "[webhooks] allow_private = true or the host is in allowed_hosts"
-            )
+        address = _literal(str(info[4][0]))
+        if address is None or not is_public(address):
+            raise BadInput(_refusal(host, info[4][0]))
+
+
+def webhook_session(settings: WebhookSettings) -> aiohttp.ClientSession:
+    """The HTTP session webhooks are sent with: unless private targets are
+    allowed, it connects only to public addresses, whatever DNS says then."""
+    from pellacia.http import client_session
+
+    if settings.allowed_hosts or settings.allow_private:
+        return client_session()
+    return client_session(resolver=public_only_resolver())
+
+
+def public_only_resolver() -> aiohttp.abc.AbstractResolver:
+    """aiohttp's resolver, refusing a name when any address it resolves to is not
+    public: the check and the connection use the same answer (no DNS rebinding)."""
+    from aiohttp.resolver import ThreadedResolver
+
+    class PublicOnlyResolver(ThreadedResolver):
+        async def resolve(self, host: str, port: int = 0, family: Any = 0) -> Any:
+            found = await super().resolve(host, port, family)
+            for entry in found:
+                address = _literal(str(entry["host"]))
+                if address is None or not is_public(address):
+                    raise OSError(errno.EACCES, _refusal(host, entry["host"]))
+            return found
+
+    return PublicOnlyResolver()
+
+
+def _purpose(hook_id: uuid.UUID | str) -> str:
+    return f"webhook:{hook_id}"
+
+
+def signing_secret(vault: Vault, hook_id: uuid.UUID | str, stored: str) -> str:
+    """The endpoint's signing secret from its stored (sealed) form."""
+    from pellacia.vault import unseal_text
+
+    return unseal_text(vault.ring(), _purpose(hook_id), stored)
 
 
 async def add(
-    conn: Any, url: str, events: str | Iterable[str] | None, settings: WebhookSettings
+    conn: Any,
+    url: str,
+    events: str | Iterable[str] | None,
+    settings: WebhookSettings,
+    *,
+    vault: Vault,
 ) -> tuple[uuid.UUID, str]:
-    """Register an endpoint; returns (its id, its signing secret: shown once)."""
+    """Register an endpoint; returns (its id, its signing secret: shown once).
+
+    The database keeps the secret sealed with the vault's key."""
+    from pellacia.vault import seal_text
+
     wanted = parse_filters(events)
     await check_target(url, settings)
     hook_id = uuid.uuid4()
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    await store.add(conn, hook_id=hook_id, url=url, secret=secret, events=wanted)
+    sealed = seal_text(vault.ring().current, _purpose(hook_id), secret)
+    await store.add(conn, hook_id=hook_id, url=url, secret=sealed, events=wanted)
     return hook_id, secret
+
+
+async def seal_plain_secrets(conn: Any, vault: Vault) -> int:
+    """Seal the secrets stored in the clear before sealing existed; returns how many."""
+    from pellacia.vault import is_sealed, seal_text
+
+    sealed = 0
+    async with conn.transaction():
+        for hook_id, stored in await store.secrets(conn, for_update=True):
+            if not is_sealed(stored):
+                await store.set_secret(
+                    conn, hook_id, seal_text(vault.ring().current, _purpose(hook_id), stored)
+                )
+                sealed += 1
+    return sealed
 
 
 async def listing(conn: Any) -> list[dict[str, Any]]:
@@ -163,18 +275,22 @@ async def post(
 
 
 async def send_test(
-    conn: Any, hook_id: uuid.UUID, settings: WebhookSettings, now: datetime
+    conn: Any,
+    hook_id: uuid.UUID,
+    settings: WebhookSettings,
+    now: datetime,
+    *,
+    vault: Vault,
 ) -> tuple[int | None, str | None]:
     """Send a signed ``ping`` to one endpoint now."""
-    from pellacia.http import client_session
-
     hook = await store.get(conn, hook_id)
     if hook is None:
         raise NotFound(f"no webhook {hook_id}")
     await check_target(hook["url"], settings)
     body = json.dumps({"type": "ping", "timestamp": now.isoformat(), "data": {}})
-    headers = sign(hook["secret"], f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
-    async with client_session() as session:
+    secret = signing_secret(vault, hook_id, hook["secret"])
+    headers = sign(secret, f"ping_{uuid.uuid4().hex}", datetime.now(UTC), body)
+    async with webhook_session(settings) as session:
         return await post(session, hook["url"], headers, body, settings.timeout)
 
 
@@ -187,10 +303,14 @@ class Dispatcher:
         settings: WebhookSettings,
         clock: Clock,
         *,
+        vault: Vault,
         alerts: AlertDispatcher | None = None,
     ) -> None:
         self.pool, self.settings, self.clock, self.alerts = pool, settings, clock, alerts
+        #: follows a key rotation made by another process (it re-reads the key file)
+        self.vault = vault
         self._session: aiohttp.ClientSession | None = None
+        self._plain_checked = False
 
     async def close(self) -> None:
         if self._session is not None:
@@ -203,6 +323,9 @@ class Dispatcher:
             if not await store.try_lock(conn):
                 return 0  # another process is dispatching
             try:
+                if not self._plain_checked:
+                    await seal_plain_secrets(conn, self.vault)
+                    self._plain_checked = True
                 await self._fan_out(conn)
                 delivered = 0
                 for _ in range(20):  # later events of one delivery go in the same pass
@@ -231,13 +354,11 @@ class Dispatcher:
                 await store.advance(conn, max(cursor, events[-1]["id"]))
 
     async def _send_due(self, conn: Any) -> int:
-        from pellacia.http import client_session
-
         heads = await store.due_heads(conn, self.clock.now(), limit=200)
         if not heads:
             return 0
         if self._session is None:
-            self._session = client_session()
+            self._session = webhook_session(self.settings)
         results = await asyncio.gather(*(self._send(m) for m in heads))
         delivered = 0
         for message, (status, error) in zip(heads, results, strict=True):
@@ -271,7 +392,13 @@ class Dispatcher:
         )
         # the id is the event's: the same on every retry, so receivers can dedupe;
         # the timestamp is this attempt's wall-clock time (receivers check it)
-        headers = sign(message["secret"], f"evt_{message['event_id']}", datetime.now(UTC), body)
+        from pellacia.vault import VaultError
+
+        try:
+            secret = signing_secret(self.vault, message["webhook_id"], message["secret"])
+        except VaultError as exc:  # the key is gone: a failed send, not a stopped dispatcher
+            return None, str(exc)
+        headers = sign(secret, f"evt_{message['event_id']}", datetime.now(UTC), body)
         try:
             await check_target(message["url"], self.settings)
         except BadInput as exc:

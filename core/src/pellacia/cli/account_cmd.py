@@ -29,10 +29,15 @@ def split_account(text: str) -> tuple[str, str]:
 
 def parse_until(text: str, now: datetime, zone: str) -> datetime:
     """A duration (``30m``, ``2h``, ``1d``) from now, or a local time ``YYYY-MM-DD HH:MM``."""
+    from pellacia.delivery.errors import BadInput
+    from pellacia.delivery.timeparse import parse_local
+
     match = _DURATION.match(text)
     if match:
-        return now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    from pellacia.delivery.timeparse import parse_local
+        try:
+            return now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:
+            raise BadInput(f"--until {text.strip()!r} is too far away") from None
 
     return parse_local(text, zone)
 

@@ -174,7 +174,7 @@ def remove(app: AppContext, platform: str, account: str) -> None:
     click.echo(f"removed credentials for {platform}/{account}")
 
 
-SECRET_ENV = "PELLACIA_AUTH_SECRET"
+SECRET_ENV = "PELLACIA_AUTH_SECRET"  # noqa: S105  the variable's name, not a secret
 _PROMPTS = {"password": "password", "api_key": "API key", "token": "token to exchange"}
 
 
@@ -329,40 +329,10 @@ def _login_targets(registry: Any, name: str) -> list[Any]:
 
 
 @auth.command("rotate-key")
-@pass_app
-def rotate_key(app: AppContext) -> None:
-    """Re-encrypt every stored credential under a new vault key.
+@click.pass_context
+def rotate_key(ctx: click.Context) -> None:
+    """Re-encrypt every stored credential under a new vault key
+    (the same as `pellacia-dist vault rotate-key`)."""
+    from pellacia.cli.vault_cmd import rotate_key as vault_rotate_key
 
-    With a key file, the new key replaces the old one in the file. With
-    PELLACIA_SECRET_KEY, the new key is printed once: put it first in the
-    variable (comma-separated, old key after it) before running this again.
-    """
-    from pellacia.vault import Key, load_keyring, write_key_file
-
-    settings = app.settings
-    if settings.secret_key is not None:
-        env_keys = settings.secret_key.get_secret_value().split(",")
-        if len(env_keys) < 2:
-            new = Key.generate()
-            console(stderr=True).print(
-                "PELLACIA_SECRET_KEY holds one key. Set it to the new key followed by the old "
-                "one, then run rotate-key again:\n\n"
-                f"  PELLACIA_SECRET_KEY={new.encoded()},<old key>\n"
-            )
-            sys.exit(1)
-        keyring = load_keyring(settings.data_dir, settings.secret_key.get_secret_value())
-        new_key = keyring.current
-    else:
-        keyring = load_keyring(settings.data_dir, None)
-        new_key = Key.generate()
-        # keep the old key readable until every row is re-sealed
-        write_key_file(settings.data_dir / "secret.key", [new_key, *keyring.keys])
-
-    async def reseal(conn: Any, vault: Any) -> int:
-        count: int = await vault.reseal_all(conn, new_key)
-        return count
-
-    count = _with_vault(app, reseal)
-    if settings.secret_key is None:
-        write_key_file(settings.data_dir / "secret.key", [new_key])
-    click.echo(f"re-encrypted {count} credential(s) under key {new_key.key_id}")
+    ctx.invoke(vault_rotate_key)

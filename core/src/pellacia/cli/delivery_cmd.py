@@ -419,8 +419,9 @@ def schedule(
     app = ctx.ensure_object(AppContext)
     if not at:
         fail("schedule needs --at 'YYYY-MM-DD HH:MM' (or use `upload` to post now)", code=2)
+    if file is None:  # not required by click: `schedule list|cancel` go without it
+        raise click.UsageError("Missing option '--file'.", ctx)
     _apply_sandbox(app, sandbox)
-    assert file is not None
     _submit(
         app,
         platform_spec=_platform_spec(platform, platforms),

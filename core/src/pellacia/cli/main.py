@@ -31,6 +31,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "account": "pellacia.cli.account_cmd:account",
     "test": "pellacia.cli.test_cmd:test",
     "dashboard": "pellacia.cli.dashboard_cmd:dashboard",
+    "vault": "pellacia.cli.vault_cmd:vault",
 }
 #: built-in groups plugins add sub-commands to (in ``cli.commands`` before plugins load)
 PLUGIN_EXTENDED_GROUPS = ("test",)
@@ -54,6 +55,19 @@ class LazyGroup(click.Group):
 
         # modules only: building every platform object is not needed for commands
         install_commands(load_plugins(register_objects=False), self)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; our own refusals that a command did not catch become a
+        one-line ``error: ...`` and exit status 2, never a traceback."""
+        from pellacia.delivery.errors import BadInput, NotFound
+        from pellacia.errors import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except (BadInput, NotFound, ConfigError) as exc:
+            from pellacia.cli.context import fail
+
+            fail(str(exc), 2)
 
     def load_plugin_commands(self) -> None:
         """Let plugins add their commands (once); groups call it before a lookup."""

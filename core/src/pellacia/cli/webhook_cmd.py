@@ -42,9 +42,13 @@ def _id(text: str) -> uuid.UUID:
 def add(app: AppContext, url: str, events: str | None, as_json: bool) -> None:
     """Register URL; prints its signing secret once (receivers verify with it)."""
     from pellacia.api import webhooks
+    from pellacia.vault import vault_for
 
     settings = app.settings.webhooks
-    hook_id, secret = with_conn(app, lambda conn: webhooks.add(conn, url, events, settings))
+    vault = vault_for(app.settings)
+    hook_id, secret = with_conn(
+        app, lambda conn: webhooks.add(conn, url, events, settings, vault=vault)
+    )
     if as_json:
         emit_json({"id": str(hook_id), "url": url, "secret": secret})
         return
@@ -102,9 +106,13 @@ def test(app: AppContext, hook_id: str) -> None:
     from pellacia.api import webhooks
 
     ident = _id(hook_id)
+    from pellacia.vault import vault_for
+
     settings = app.settings.webhooks
+    vault = vault_for(app.settings)
     status, error = with_conn(
-        app, lambda conn: webhooks.send_test(conn, ident, settings, datetime.now(UTC))
+        app,
+        lambda conn: webhooks.send_test(conn, ident, settings, datetime.now(UTC), vault=vault),
     )
     if error is not None:
         fail(f"ping failed: {error}", code=1)

@@ -94,9 +94,11 @@ def _webhook_dispatcher(pool: Any, settings: Any, registry: Any) -> Any:
         return None
     from pellacia.alerts import AlertDispatcher
     from pellacia.clock import SYSTEM_CLOCK
+    from pellacia.vault import vault_for
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
-    return Dispatcher(pool, settings.webhooks, SYSTEM_CLOCK, alerts=alerts)
+    vault = vault_for(settings)
+    return Dispatcher(pool, settings.webhooks, SYSTEM_CLOCK, vault=vault, alerts=alerts)
 
 
 #: how often the worker looks at each [intake] folder (``watch``/``serve`` also react to events)

@@ -38,6 +38,7 @@ from pellacia.delivery.layers import Layer, LayerKind, route_for, unavailable
 from pellacia.delivery.policy import INLINE_RETRY_MAX, Failure, Stage
 from pellacia.errors import ErrorClass, OutcomeUnknown
 from pellacia.log import get_logger
+from pellacia.private_files import private_dir
 from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
 from pellacia.store.pool import is_unavailable
@@ -93,6 +94,9 @@ class _Run:
     bytes_total: int = 0
     #: the latest saved resumable state: a retry in this run resumes from here
     upload_state: Mapping[str, Any] | None = None
+    #: why the video cannot be sent (gone, changed), found before a reconcile
+    #: that must come first: the post may be out already
+    media_problem: str | None = None
 
     @property
     def claimed(self) -> ClaimedDelivery:
@@ -229,8 +233,12 @@ class DeliveryExecutor:
         if claimed.is_test and not self.settings.sandbox_url:
             await self._fail(run, "a test post needs a sandbox (--sandbox), refusing to go live")
         problem = media_problem(claimed)
-        if problem:
+        if problem and not run.need_reconcile:
             await self._fail(run, problem)
+        # A publish may be out already (a lost answer, a restored backup): ask the
+        # platform before failing over a file that is gone (it may be gone because
+        # the post is out), and fail only when an upload would need the file.
+        run.media_problem = problem
         names = self.settings.chain_for(claimed.platform)
         while run.layer_index < len(names):
             layer = Layer.parse(names[run.layer_index])
@@ -304,7 +312,7 @@ class DeliveryExecutor:
         async with route.open() as handle:
 
             async def browser_once() -> None:
-                await asyncio.to_thread(artifacts.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread(private_dir, artifacts)
                 await self._to_publishing(run)
                 job = self.contexts.browser_job(request, handle, artifacts)
                 if run.need_reconcile and look is not None:  # a page script looks first
@@ -316,6 +324,8 @@ class DeliveryExecutor:
                     run.need_reconcile = False
                     await run.held.update(outcome_unknown=False)
                     await run.held.event("delivery.reconciled", found=False)
+                if run.media_problem is not None:
+                    await self._fail(run, run.media_problem)
                 run.stage = Stage.PUBLISH
                 await self._published(run, await uploader.upload(job))
 
@@ -415,6 +425,8 @@ class DeliveryExecutor:
             await run.held.update(outcome_unknown=False)
             await run.held.event("delivery.reconciled", found=False)
         if run.receipt is None:
+            if run.media_problem is not None:
+                await self._fail(run, run.media_problem)
             run.stage = Stage.UPLOAD
             if run.held.state != DeliveryState.UPLOADING:
                 await run.held.transition(

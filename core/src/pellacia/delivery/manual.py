@@ -168,6 +168,8 @@ def package_dir(data_dir: Path, delivery_id: uuid.UUID) -> Path:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.is_symlink():
+        dst.unlink()  # never copy through a link planted in the package
     if dst.exists():
         return
     try:
@@ -263,6 +265,11 @@ def write_package(
     and renamed into place (a full disk raises :class:`~pellacia.atomic.DiskFull`
     and leaves no half package).
     """
+    from pellacia.private_files import private_dir
+
+    if target.is_symlink():
+        raise BadInput(f"{target} is a link: refusing to write a package through it")
+    private_dir(target.parent)
     with build_dir(target) as building:
         _fill_package(
             building,
@@ -290,18 +297,21 @@ def _fill_package(
     options: Mapping[str, Any] | None,
     plugin_settings: Mapping[str, Any] | None,
 ) -> None:
+    from pellacia.private_files import write_text_here
+
     video = Path(post["video_path"])
     video_name = f"video{video.suffix.lower() or '.mp4'}"
     if video.exists():
         _link_or_copy(video, target / video_name)
     meta = _metadata(delivery, post, options, plugin_settings or {}, video, video_name)
     meta.update(outcome_unknown=outcome_unknown, reason=reason)
-    (target / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    (target / "errors.json").write_text(
-        json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n"
+    write_text_here(target / "metadata.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    write_text_here(
+        target / "errors.json",
+        json.dumps([dict(a) for a in attempts], indent=2, default=str, ensure_ascii=False) + "\n",
     )
-    (target / "INSTRUCTIONS.md").write_text(
-        _instructions(meta, video_name, outcome_unknown, reason)
+    write_text_here(
+        target / "INSTRUCTIONS.md", _instructions(meta, video_name, outcome_unknown, reason)
     )
     if screenshots_from is not None and screenshots_from.is_dir():
         shots = target / "screenshots"
@@ -347,7 +357,11 @@ def _metadata(
 
 
 def zip_package(folder: Path, dest: Path | None = None) -> Path:
-    """A .zip of the package folder (next to it unless ``dest``), whole or not at all."""
+    """A .zip of the package folder (next to it unless ``dest``), whole or not at all.
+
+    Built under a temporary name, then renamed over the final one: a full disk
+    leaves no partial archive, and a link planted at the final name is replaced,
+    never written through."""
     where = dest or folder.parent
     partial = where / f".{folder.name}.{uuid.uuid4().hex[:8]}.partial"
     final = where / f"{folder.name}.zip"
@@ -451,19 +465,39 @@ def remote_id_from_url(url: str) -> str:
     return tail or url
 
 
+def check_post_url(text: str) -> str:
+    """``text`` stripped when it is the http(s) URL of a post (a host, no spaces or
+    control characters, storable text); else ``BadInput``."""
+    from urllib.parse import urlsplit
+
+    url = text.strip()
+    refused = BadInput(f"--post-url must be the http(s) URL of the post, not {text!r}")
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise refused
+    try:
+        url.encode("utf-8")
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+    except (UnicodeEncodeError, ValueError):
+        raise refused from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise refused
+    return url
+
+
 async def resolve(
     pool: asyncpg.Pool, delivery_id: uuid.UUID, *, post_url: str, at: datetime
 ) -> str:
     """Record that a person published the delivery at ``post_url``; returns the remote id."""
-    if not re.match(r"^https?://\S+$", post_url.strip()):
-        raise BadInput(f"--post-url must be the http(s) URL of the post, not {post_url!r}")
-    remote_id = remote_id_from_url(post_url.strip())
+    post_url = check_post_url(post_url)
+    remote_id = remote_id_from_url(post_url)
     async with pool.acquire() as conn:
         row = await delivery_store.get(conn, delivery_id)
         if row is None:
             raise NotFound(f"no delivery {delivery_id}")
         old = await delivery_store.resolve_manual(
-            conn, delivery_id, remote_id=remote_id, url=post_url.strip(), at=at
+            conn, delivery_id, remote_id=remote_id, url=post_url, at=at
         )
     if old is None:
         raise BadInput(

@@ -7,6 +7,7 @@ for: a refused post leaves no row behind.
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ async def create_post(
     if test and not settings.sandbox_url:
         raise BadInput("--test needs a sandbox: pass --sandbox URL or set PELLACIA_SANDBOX_URL")
 
+    _check_storable("the file name", str(file))  # a NUL would make resolve() raise
     path = await asyncio.to_thread(lambda: Path(file).expanduser().resolve())
     try:
         info = await asyncio.to_thread(probe, path)
@@ -147,6 +149,13 @@ async def create_post(
     title = (title or "").strip() or path.stem
     tags = parse_hashtags(hashtags)
     all_overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    for what, value in (
+        ("the title", title),
+        ("the description", description),
+        ("the hashtags", tags),
+        ("the options", all_overrides),
+    ):
+        _check_storable(what, value)
     _validate(registry, names, info, title, description, tags, all_overrides)
 
     sha256 = await sha256_file_async(path)
@@ -177,6 +186,28 @@ async def create_post(
         timezone=tz_name,
         deliveries=[CreatedDelivery(r.id, r.platform, r.account, r.idempotency_key) for r in rows],
     )
+
+
+def _check_storable(what: str, value: Any) -> None:
+    """``BadInput`` for what PostgreSQL cannot store: a NUL character, text that is
+    not Unicode (a lone surrogate: undecodable bytes in a file name or argument),
+    a NaN or infinite number in JSON."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadInput(f"{what} may not contain a NUL (\\x00) character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput(f"{what} is not valid Unicode text (undecodable bytes?)") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(f"{what} may not hold NaN or an infinite number")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_storable(what, key)
+            _check_storable(what, item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_storable(what, item)
 
 
 async def _next_slot(

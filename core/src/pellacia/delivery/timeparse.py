@@ -22,7 +22,7 @@ def zone(name: str) -> ZoneInfo:
         if not name or name.startswith(("/", ".")) or ".." in name:
             raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
         raise BadInput(
             f"unknown time zone {name!r}: use an IANA name such as America/New_York, "
             "Europe/Paris or UTC"
@@ -44,6 +44,13 @@ def parse_local(text: str, tz_name: str, *, fold: int | None = None) -> datetime
     """
     tz = zone(tz_name)
     text = text.strip()
+    try:
+        return _parse(text, tz, tz_name, fold)
+    except OverflowError:  # year 1 or 9999 moved into UTC leaves the calendar
+        raise BadInput(f"the time {text!r} is out of range (too near the year 1 or 9999)") from None
+
+
+def _parse(text: str, tz: ZoneInfo, tz_name: str, fold: int | None) -> datetime:
     match = _LOCAL.match(text)
     if match is None:
         try:
@@ -84,4 +91,5 @@ def describe(at: datetime, tz_name: str | None) -> str:
     """``2026-12-27 14:00 EST (-05:00)`` for showing a stored UTC time back."""
     tz = zone(tz_name) if tz_name else UTC
     local = at.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({_offset(local)})"
+    # isoformat: %Y drops the zeros of a year before 1000, and then it does not parse back
+    return f"{local.date().isoformat()} {local:%H:%M} {local.tzname()} ({_offset(local)})"

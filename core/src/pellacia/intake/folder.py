@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,7 @@ from pellacia.contract import Alert
 from pellacia.delivery.errors import BadInput
 from pellacia.intake.item import ItemProblems, parse
 from pellacia.log import get_logger
+from pellacia.private_files import write_text_here
 from pellacia.store import intake as ledger
 
 if TYPE_CHECKING:
@@ -115,7 +117,12 @@ class FolderIntake:
         return (now - seen.since).total_seconds() >= self.settings.intake.settle_seconds
 
     async def _handle(self, name: str, video: Path, meta: Path) -> str:
-        sha = await asyncio.to_thread(_sha256, video, meta)
+        outside = await asyncio.to_thread(self._outside, video, meta)
+        if outside is None:
+            sha = await asyncio.to_thread(_sha256, video, meta)
+        else:  # never read what lies outside: name the item by where its links lead
+            targets = "\0".join(str(p.resolve()) for p in (video, meta))
+            sha = hashlib.sha256(targets.encode()).hexdigest()
         key = (str(self.folder), name, sha)
         async with self.pool.acquire() as conn:
             done = await ledger.state(conn, *key)
@@ -127,6 +134,9 @@ class FolderIntake:
         if done == "rejected":
             await asyncio.to_thread(self._tidy, name, video, meta, REJECTED)
             return "already"
+        if outside is not None:  # rejected before anything is staged from it
+            await self._reject(key, video, meta, outside)
+            return "rejected"
         # the post names the video where it will stay: accepted/ when items move there
         staged = await asyncio.to_thread(self._stage, video)
         try:
@@ -141,6 +151,18 @@ class FolderIntake:
         await asyncio.to_thread(self._tidy, name, video, meta, ACCEPTED)
         self._watching.pop(name, None)
         return "submitted"
+
+    def _outside(self, *paths: Path) -> str | None:
+        """Why an item is refused when a file of it is a link leading out of the
+        folder (whoever may drop files here must not get another file of this
+        machine published), else None."""
+        for path in paths:
+            if not path.resolve().is_relative_to(self.folder):
+                return (
+                    f"{path.name} is a link to a file outside the intake folder; "
+                    "put the file itself in the folder"
+                )
+        return None
 
     async def _submit(self, key: tuple[str, str, str], video: Path, meta: Path) -> None:
         from pellacia.delivery.service import create_post
@@ -192,9 +214,9 @@ class FolderIntake:
     def _stage(self, video: Path) -> Path:
         """The video's path for its post: a hard link in ``accepted/`` (the item
         is moved there once submitted), else where it is."""
-        if not self.settings.intake.move_accepted:
-            return video
         target = self.folder / ACCEPTED
+        if not self.settings.intake.move_accepted or target.is_symlink():
+            return video  # stays where it is (_tidy moves nothing through a link either)
         target.mkdir(exist_ok=True)
         staged = target / video.name
         staged.unlink(missing_ok=True)  # left by a run that stopped half-way
@@ -214,17 +236,28 @@ class FolderIntake:
         if where == ACCEPTED and not self.settings.intake.move_accepted:
             return
         target = self.folder / where
+        if target.is_symlink():  # a link planted to send our writes elsewhere
+            log.error("intake folder link refused", folder=str(target), item=name)
+            return
         target.mkdir(exist_ok=True)
         if why:
             problems = why.replace("\n  ", "\n").splitlines()
             text = f"{name} was not submitted:\n" + "".join(f"- {p}\n" for p in problems if p)
-            (target / f"{name}.error.txt").write_text(text, encoding="utf-8")
+            write_text_here(target / f"{name}.error.txt", text)
         for path in (video, meta):
             dest = target / path.name
-            if dest.exists() and path.exists() and dest.samefile(path):
+            if _same_file(dest, path):
                 path.unlink()  # staged there already (rename would do nothing: same file)
             elif path.exists():
                 shutil.move(str(path), str(dest))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are links to one file (links not followed)."""
+    try:
+        return os.path.samestat(a.lstat(), b.lstat())
+    except FileNotFoundError:
+        return False
 
 
 class _AlreadySubmitted(Exception):

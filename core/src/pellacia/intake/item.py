@@ -37,10 +37,14 @@ class ItemProblems(Exception):
 def parse(raw: bytes) -> ItemMetadata:
     """The item's metadata, or ``ItemProblems`` naming every problem."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ItemProblems([f"the JSON file is not UTF-8: {exc}"]) from None
     except json.JSONDecodeError as exc:
+        raise ItemProblems([f"the JSON file is not valid JSON: {exc}"]) from None
+    except RecursionError:
+        raise ItemProblems(["the JSON file is nested too deeply"]) from None
+    except ValueError as exc:  # NaN or Infinity: not JSON, and not storable
         raise ItemProblems([f"the JSON file is not valid JSON: {exc}"]) from None
     try:
         return ItemMetadata.model_validate(data)
@@ -48,3 +52,7 @@ def parse(raw: bytes) -> ItemMetadata:
         raise ItemProblems(
             [f"{'.'.join(map(str, e['loc'])) or 'the JSON'}: {e['msg']}" for e in exc.errors()]
         ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

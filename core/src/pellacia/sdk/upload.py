@@ -29,6 +29,9 @@ from pellacia.contract import UploadSession
 from pellacia.errors import Rejected, Transient
 
 PIECE = 1024 * 1024  # bytes read from disk at a time
+#: chunks in a row the server acknowledges without keeping a byte before the
+#: loop gives the engine a ``Transient`` (its backoff) instead of resending at once
+NO_PROGRESS_LIMIT = 3
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,11 @@ async def upload_chunks(
     ``save_done=False``: no save once the last byte is acknowledged (the
     plugin's receipt carries on from there). Returns the final offset (``total``).
     """
+    stalled = 0
     while offset < total:
         length = chunk_length(offset)
+        if length <= 0:
+            raise Rejected(f"the upload protocol asked for a chunk of {length} bytes at {offset}")
         base = offset
 
         def moved(sent: int, _base: int = base) -> None:
@@ -150,10 +156,15 @@ async def upload_chunks(
             raise
         if reached < 0 or reached > total:
             raise Transient(f"the server reported offset {reached} of {total} bytes")
+        stalled = stalled + 1 if reached <= base else 0
         offset = reached
         if save_done or offset < total:
             await session.save_state(state(offset))
         session.progress(offset, total)
+        if stalled >= NO_PROGRESS_LIMIT:  # state saved: the next try resumes from here
+            raise Transient(
+                f"the server kept none of the last {stalled} chunks (at byte {offset} of {total})"
+            )
     return offset
 
 

@@ -91,8 +91,9 @@ def _service_user() -> pwd.struct_passwd:
     for name in SERVICE_USERS:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
+    # useradd from PATH: where it lives differs by distribution
     subprocess.run(
-        [
+        [  # noqa: S607
             "useradd",
             "--system",
             "--no-create-home",

@@ -23,6 +23,17 @@ async def add(
     )
 
 
+async def secrets(conn: Any, *, for_update: bool = False) -> list[tuple[uuid.UUID, str]]:
+    """(id, stored secret) of every endpoint (sealed, or plain from before sealing)."""
+    lock = " FOR UPDATE" if for_update else ""
+    rows = await conn.fetch("SELECT id, secret FROM webhooks ORDER BY created_at" + lock)
+    return [(r["id"], r["secret"]) for r in rows]
+
+
+async def set_secret(conn: Any, hook_id: uuid.UUID, secret: str) -> None:
+    await conn.execute("UPDATE webhooks SET secret = $2 WHERE id = $1", hook_id, secret)
+
+
 async def all_hooks(conn: Any) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT w.id, w.url, w.events, w.created_at, w.failing_since, w.disabled_at,"

@@ -55,8 +55,10 @@ class Profiles:
     def path(self, platform: str, account: str) -> Path:
         """The account's profile directory, created 0700 (parents too)."""
         path = profile_dir(self.root, platform, account)
+        from pellacia.private_files import private_dir
+
+        private_dir(path)
         for part in (self.root, path.parent, path):
-            part.mkdir(parents=True, exist_ok=True)
             os.chmod(part, 0o700)
         return path
 

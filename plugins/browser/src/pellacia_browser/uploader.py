@@ -24,11 +24,14 @@ from typing import Any
 
 from pellacia.contract import BrowserJob, RemotePost
 from pellacia.errors import Challenge, OutcomeUnknown, PellaciaError, Transient
+from pellacia.log import get_logger
 
 from pellacia_browser.launcher import BrowserSettings, launch_browser
 from pellacia_browser.pagekit import Blockers, PageKit, SessionExpired
 from pellacia_browser.safety import BrowserCap
 from pellacia_browser.sessions import Profiles
+
+log = get_logger("pellacia.browser")
 
 
 class Rehearsed(Exception):
@@ -199,8 +202,8 @@ async def save_evidence(page: Any, job: BrowserJob, *, reason: BaseException) ->
         note = stem.with_suffix(".txt")
         note.write_text(f"url: {page.url}\nerror: {_describe(reason)}\n", encoding="utf-8")
         saved.append(note)
-    except Exception:  # evidence is best effort: the original error matters more
-        pass
+    except Exception as exc:  # evidence is best effort: the original error matters more
+        log.debug("browser.evidence_incomplete", error=type(exc).__name__)
     return saved
 
 

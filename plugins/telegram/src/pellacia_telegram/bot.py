@@ -99,7 +99,8 @@ class OperatorBot:
             return
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
-        await app.stop()
+        if app.running:  # a start that failed half-way left it stopped
+            await app.stop()
         await app.shutdown()
 
     async def wait_handled(self, update_id: int, within: float = 30.0) -> None:

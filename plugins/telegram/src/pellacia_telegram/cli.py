@@ -46,8 +46,10 @@ def telegram_commands(context: CommandContext) -> click.Group:
 
 
 async def _run(context: CommandContext, config: TelegramConfig) -> None:
+    from pellacia.log import MASK, redact_text
     from pellacia.plugins import get_registry
     from pellacia.store.pool import connect
+    from telegram.error import TelegramError
 
     from pellacia_telegram.bot import OperatorBot
 
@@ -59,7 +61,12 @@ async def _run(context: CommandContext, config: TelegramConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     operator = OperatorBot(config, pool)
     try:
-        await operator.start()
+        try:
+            await operator.start()
+        except TelegramError as exc:  # unreachable, or the token refused: say so in one line
+            # python-telegram-bot puts a refused token in its message: never print it
+            why = redact_text(str(exc).replace(config.bot_token, MASK))
+            raise click.ClickException(f"cannot start the operator bot: {why}") from None
         click.echo(f"operator bot running for chats {', '.join(map(str, config.allowed_chat_ids))}")
         await stop.wait()
     finally:

@@ -135,7 +135,9 @@ def import_route(
         parse_wg_quick(text)
         if re.search(r"^\s*(Pre|Post)(Up|Down)\s*=", text, re.M | re.I):
             notes.append("the file's PreUp/PostUp/PreDown/PostDown commands are ignored")
-    routes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from pellacia.private_files import private_dir
+
+    private_dir(routes_dir)
     target = routes_dir / f"{name}{'.ovpn' if kind == 'openvpn' else '.conf'}"
     _copy_private(source, target)
     if credentials is not None:

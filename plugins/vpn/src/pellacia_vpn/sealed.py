@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pellacia.contract import TokenSet
 from pellacia.errors import ConfigError
 
 from pellacia_vpn.tunnel import Credentials
+
+if TYPE_CHECKING:
+    from pellacia.vault import Key
 
 VAULT_PLATFORM = "vpn"
 
@@ -34,16 +38,43 @@ def seal_credentials(data_dir: Path, route: str, credentials: Credentials, path:
 
 
 def open_credentials(data_dir: Path, route: str, path: Path) -> Credentials:
-    """The credentials sealed in ``path``; ``ConfigError`` saying why when they do not open."""
+    """The credentials sealed in ``path``; ``ConfigError`` saying why when they do not open.
+
+    Sealed under a key a rotation retired (``vault rotate-key`` keeps those in
+    ``secret.key.old-*``), they still open, and are sealed again under the
+    current key at once: a rotation must not lose a route's password."""
     from pellacia.vault import VaultError, load_keyring, unseal
 
     try:
         key_id, blob = path.read_bytes().split(b"\n", 1)
         ring = load_keyring(data_dir, os.environ.get("PELLACIA_SECRET_KEY"), create=False)
-        tokens = unseal(ring.find(key_id.decode()), VAULT_PLATFORM, route, blob)
+        try:
+            key, retired = ring.find(key_id.decode()), False
+        except VaultError:
+            found = [k for k in _retired_keys(data_dir) if k.key_id == key_id.decode()]
+            if not found:
+                raise
+            key, retired = found[0], True
+        tokens = unseal(key, VAULT_PLATFORM, route, blob)
     except (OSError, ValueError, VaultError) as exc:
         raise ConfigError(
             f"route vpn:{route}: its credentials ({path.name}) cannot be opened: {exc}; "
             f"import the route again with --username"
         ) from None
-    return Credentials(str(tokens.extra.get("username", "")), tokens.access_token)
+    credentials = Credentials(str(tokens.extra.get("username", "")), tokens.access_token)
+    if retired:
+        seal_credentials(data_dir, route, credentials, path)
+    return credentials
+
+
+def _retired_keys(data_dir: Path) -> list[Key]:
+    """The keys rotations retired, from the files ``vault rotate-key`` kept them in."""
+    from pellacia.vault import KEY_FILE_NAME, read_keys
+
+    keys: list[Key] = []
+    for kept in sorted(data_dir.glob(f"{KEY_FILE_NAME}.old-*")):
+        try:
+            keys.extend(read_keys(kept))
+        except (OSError, ValueError, ConfigError):
+            continue  # not a key file after all: the others may still hold the key
+    return keys

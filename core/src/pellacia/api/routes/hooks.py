@@ -48,8 +48,13 @@ class PingOut(BaseModel):
 @router.post("", status_code=201, response_model=WebhookCreated)
 async def add(body: WebhookIn, svc: Svc, _: ApiKey = AdminKey) -> dict[str, Any]:
     """Register an endpoint (targets on private addresses refused unless configured)."""
+    from pellacia.vault import vault_for
+
+    vault = vault_for(svc.settings)
     async with svc.pool.acquire() as conn:
-        hook_id, secret = await webhooks.add(conn, body.url, body.events, svc.settings.webhooks)
+        hook_id, secret = await webhooks.add(
+            conn, body.url, body.events, svc.settings.webhooks, vault=vault
+        )
     return {"id": hook_id, "url": body.url, "secret": secret}
 
 
@@ -71,8 +76,11 @@ async def remove(hook_id: uuid.UUID, svc: Svc, _: ApiKey = AdminKey) -> Response
 @router.post("/{hook_id}/test", response_model=PingOut)
 async def ping(hook_id: uuid.UUID, svc: Svc, _: ApiKey = AdminKey) -> dict[str, Any]:
     """Send a signed ping now."""
+    from pellacia.vault import vault_for
+
+    vault = vault_for(svc.settings)
     async with svc.pool.acquire() as conn:
         status, error = await webhooks.send_test(
-            conn, hook_id, svc.settings.webhooks, datetime.now(UTC)
+            conn, hook_id, svc.settings.webhooks, datetime.now(UTC), vault=vault
         )
     return {"status": status, "error": error}

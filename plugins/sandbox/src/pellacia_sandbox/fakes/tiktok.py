@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pellacia_sandbox.fakes.base import FakePlatform, Grant, TokenError, TokenStore
+from pellacia_sandbox.fakes.ranges import parse_content_range, stored_range
 
 MB = 1024 * 1024
 KNOWN_SCOPES = frozenset(
@@ -59,7 +59,6 @@ VIDEO_FIELDS = frozenset(
     }
 )  # fmt: skip
 CONTENT_TYPES = frozenset({"video/mp4", "video/quicktime", "video/webm"})
-_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "client_key": "sandbox-client",
@@ -616,10 +615,10 @@ class TikTokFake(FakePlatform):
                 "invalid_file_upload",
                 "Content-Type must be video/mp4, video/quicktime or video/webm",
             )
-        match = _RANGE.match(request.headers.get("Content-Range", ""))
-        if match is None:
+        parsed = parse_content_range(request.headers.get("Content-Range", ""))
+        if parsed is None or parsed.first is None or parsed.last is None or parsed.total is None:
             return self._error(416, "invalid_file_upload", "Content-Range is missing or malformed")
-        first, last, total = (int(g) for g in match.groups())
+        first, last, total = parsed.first, parsed.last, parsed.total
         length = request.content_length
         if length is None:
             return self._error(411, "invalid_file_upload", "Content-Length is required")
@@ -661,7 +660,9 @@ class TikTokFake(FakePlatform):
         publish.committed += length
         publish.chunks += 1
         if not publish.complete:
-            return web.Response(status=206, headers={"Range": f"bytes=0-{publish.committed - 1}"})
+            return web.Response(
+                status=206, headers={"Range": stored_range(publish.committed) or ""}
+            )
         publish.sha256 = hasher.hexdigest()
         publish.completed_at = self.clock.time()
         if publish.mode == "direct":  # the post's id exists now; TikTok reveals it once public

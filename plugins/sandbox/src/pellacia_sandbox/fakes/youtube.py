@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from pellacia_sandbox.fakes.base import FakePlatform, Grant, IssuedTokens, TokenError, TokenStore
+from pellacia_sandbox.fakes.ranges import parse_content_range, stored_range
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 CHUNK_ALIGN = 256 * 1024
@@ -321,8 +322,14 @@ class YouTubeFake(FakePlatform):
             resource = json.loads(await request.read() or b"{}")
         except ValueError:
             return google_error(400, "parseError", "Parse Error")
+        if not isinstance(resource, dict) or not all(
+            isinstance(resource.get(part) or {}, dict) for part in ("snippet", "status")
+        ):
+            return google_error(400, "parseError", "Parse Error")
         snippet = resource.get("snippet") or {}
         title = snippet.get("title") or ""
+        if not isinstance(title, str) or not isinstance(snippet.get("description") or "", str):
+            return google_error(400, "parseError", "Parse Error")
         if not title:
             return google_error(400, "invalidTitle", "The video title is missing.")
         if len(title) > 100 or "<" in title or ">" in title:
@@ -382,27 +389,24 @@ class YouTubeFake(FakePlatform):
         if (denied := self._auth_error(request)) is not None:
             return denied
         crange = request.headers.get("Content-Range", "")
-        unit, _, spec = crange.partition(" ")
-        if unit != "bytes" or "/" not in spec:
-            if crange == "" and upload.stored == 0:
-                spec = f"0-{upload.total - 1}/{upload.total}"  # single-shot PUT
-            else:
-                return google_error(400, "badRequest", "Invalid Content-Range header.")
-        rng, _, total_s = spec.partition("/")
-        if rng == "*" and total_s in ("*", str(upload.total)):
+        if crange == "" and upload.stored == 0:
+            crange = f"bytes 0-{upload.total - 1}/{upload.total}"  # single-shot PUT
+        parsed = parse_content_range(crange)
+        if parsed is None:
+            return google_error(400, "badRequest", "Invalid Content-Range header.")
+        if parsed.query and parsed.total in (None, upload.total):
             # status query: "bytes */TOTAL" (the guide) or "bytes */*" (a client that
             # does not know the size); both are valid readings
             await request.read()
             return self._progress_response(upload)
-        if total_s != str(upload.total):
+        if parsed.total != upload.total:
             return google_error(400, "badRequest", "Content-Range total does not match.")
         if upload.video_id is not None:
             await self._drain(request, upload)
             return self._progress_response(upload)
-        try:
-            first, last = (int(x) for x in rng.split("-"))
-        except ValueError:
-            return google_error(400, "badRequest", "Invalid Content-Range header.")
+        assert parsed.first is not None and parsed.last is not None
+        first, last = parsed.first, parsed.last
+        rng = f"{first}-{last}"
         length = last - first + 1
         final = last == upload.total - 1
         if first > upload.stored or last >= upload.total or length <= 0:
@@ -454,8 +458,8 @@ class YouTubeFake(FakePlatform):
         if upload.video_id is not None:
             return web.json_response(self.videos[upload.video_id], status=200)
         headers = {}
-        if upload.stored > 0:
-            headers["Range"] = f"bytes=0-{upload.stored - 1}"
+        if (stored := stored_range(upload.stored)) is not None:
+            headers["Range"] = stored
         if self.config.location_on_308:
             headers["Location"] = self.url("/_trap/redirect")
         return web.Response(status=308, headers=headers)
@@ -592,8 +596,11 @@ class YouTubeFake(FakePlatform):
             return google_error(404, "playlistNotFound", "The playlist was not found.")
         if not self._charge(1):
             return quota_exceeded()
-        size = min(int(request.query.get("maxResults", "5")), 50)
-        start = int(request.query.get("pageToken") or 0)
+        try:  # ASCII digits only, like the real API (int() takes "+5", " 5", "1_0")
+            size = min(_whole(request.query.get("maxResults", "5")), 50)
+            start = _whole(request.query.get("pageToken") or "0")
+        except ValueError:
+            return google_error(400, "invalidParameter", "Invalid maxResults or pageToken.")
         newest = list(reversed(self.videos.values()))
         page = newest[start : start + size]
         body: dict[str, Any] = {
@@ -699,3 +706,10 @@ def quota_exceeded() -> web.Response:
 
 def oauth_error(code: int, error: str, description: str) -> web.Response:
     return web.json_response({"error": error, "error_description": description}, status=code)
+
+
+def _whole(text: str) -> int:
+    """A non-negative integer written in ASCII digits, else ``ValueError``."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
