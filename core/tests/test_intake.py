@@ -75,6 +75,11 @@ async def test_an_item_becomes_one_post_also_across_a_restart(
         "clip.json",
         "clip.mp4",
     ]
+    assert sorted(p.name for p in ctx["folder"].iterdir()) == ["accepted"]
+    # the post names the video where it now lies (else its delivery finds it gone)
+    async with ctx["pool"].acquire() as conn:
+        path = await conn.fetchval("SELECT video_path FROM posts")
+    assert Path(path) == ctx["folder"] / "accepted" / "clip.mp4"
     # the same item dropped again (a producer retrying) after a restart
     _drop(ctx["folder"], video, at="2030-06-02 09:00", timezone="Europe/Paris")
     again = await _intake(ctx).scan()

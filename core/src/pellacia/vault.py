@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pellacia.atomic import DiskFull, is_disk_full
 from pellacia.contract import TokenSet
 from pellacia.errors import ConfigError, PellaciaError
 from pellacia.store import credentials
@@ -136,9 +137,17 @@ def _written_aside(path: Path, keys: Sequence[Key]) -> Path:
 
     private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("".join(f"{key.encoded()}\n" for key in keys))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(f"{key.encoded()}\n" for key in keys))
+            handle.flush()
+            os.fsync(handle.fileno())  # the old file goes only once the new one is on disk
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # the old key file stays as it was
+        if is_disk_full(exc):
+            raise DiskFull(path.parent) from exc
+        raise
     return tmp
 
 

@@ -41,17 +41,23 @@ async def _dispatch_webhooks(
     from pellacia.alerts import AlertDispatcher
     from pellacia.api.webhooks import Dispatcher
     from pellacia.log import get_logger
+    from pellacia.store.pool import database_health, is_unavailable
     from pellacia.vault import vault_for
 
     alerts = AlertDispatcher(registry.alert_sinks, settings.alerts.min_level)
     vault = vault_for(settings)
     dispatcher = Dispatcher(pool, settings.webhooks, clock, vault=vault, alerts=alerts)
+    health = database_health()
     try:
         while True:
             try:
                 await dispatcher.run_once()
+                health.ok()
             except Exception as exc:  # keep serving; the next pass retries
-                get_logger("pellacia.webhooks").warning("webhook pass failed", error=repr(exc))
+                if is_unavailable(exc):  # said once per outage, not every interval
+                    health.lost(exc, where="webhooks")
+                else:
+                    get_logger("pellacia.webhooks").warning("webhook pass failed", error=repr(exc))
             await asyncio.sleep(settings.webhooks.interval)
     finally:
         await dispatcher.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
@@ -21,7 +22,12 @@ from pellacia.api import models
 from pellacia.api.deps import Services, require, services
 from pellacia.api.problems import COMMON_RESPONSES
 from pellacia.config import ApiSettings
+from pellacia.log import redact_text
 from pellacia.store import api_views
+from pellacia.store.pool import database_health, is_unavailable
+
+#: seconds /readyz waits for the database before it answers 503
+READY_TIMEOUT = 3.0
 
 Svc = Annotated[Services, Depends(services)]
 
@@ -145,12 +151,19 @@ def build_router(api: ApiSettings) -> APIRouter:
     )
     async def readyz(svc: Svc) -> Any:
         """The database answers and its migrations are applied."""
+        health = database_health()
         try:
-            async with svc.pool.acquire() as conn:
-                facts = await api_views.ready(conn)
+            async with asyncio.timeout(READY_TIMEOUT):
+                async with svc.pool.acquire() as conn:
+                    facts = await api_views.ready(conn)
         except Exception as exc:  # any database failure means "not ready"
-            body = {"status": "unavailable", "checks": {"database": type(exc).__name__}}
+            if is_unavailable(exc) or isinstance(exc, TimeoutError):
+                health.lost(exc, where="readyz")
+            why = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            reason = f"unavailable: {redact_text(why or type(exc).__name__)}"
+            body = {"status": "unavailable", "checks": {"database": reason}}
             return JSONResponse(body, 503)
+        health.ok()
         return {
             "status": "ok",
             "checks": {"database": "ok", "migrations": str(facts["migrations"])},

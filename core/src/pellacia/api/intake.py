@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pellacia.api.problems import ApiError
+from pellacia.atomic import DiskFull, is_disk_full
 from pellacia.delivery.errors import BadInput
+from pellacia.log import get_logger
 from pellacia.private_files import private_dir
 from pellacia.store import api_keys as store
 
@@ -57,16 +59,23 @@ async def save_upload(upload: UploadFile, uploads_dir: Path) -> tuple[Path, str]
     """Copy an uploaded file to its own folder under ``uploads_dir``, chunk by chunk;
     returns (its path, its sha256)."""
     folder = uploads_dir / uuid.uuid4().hex
-    await asyncio.to_thread(private_dir, folder)
     dest = folder / _safe_name(upload.filename)
     digest = hashlib.sha256()
     try:
+        await asyncio.to_thread(private_dir, folder)
         with dest.open("wb") as out:
             while chunk := await upload.read(CHUNK):
                 digest.update(chunk)
                 await asyncio.to_thread(out.write, chunk)
-    except BaseException:
+    except BaseException as exc:
         discard(dest)
+        if is_disk_full(exc):
+            get_logger("pellacia.api").error("upload refused", error=str(DiskFull(uploads_dir)))
+            raise ApiError(
+                507,
+                "No space left for the upload",
+                "the server's data directory is full; nothing was created",
+            ) from None
         raise
     return dest, digest.hexdigest()
 

@@ -61,6 +61,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Request body too large",
         422: "Request does not match the schema",
         429: "Rate limited (see Retry-After)",
+        503: "The database is unavailable (see Retry-After)",
     }.items()
 }
 
@@ -96,8 +97,34 @@ def install(app: FastAPI) -> None:
         # PostgreSQL text holds no NUL character: such input is bad input, not a 500
         return problem(400, "Bad input", "text may not contain NUL (\\x00) characters")
 
+    async def database_away(_: Request, exc: Exception) -> JSONResponse:
+        from pellacia.store.pool import database_health, is_unavailable
+
+        if not is_unavailable(exc):
+            raise exc  # a bug, not an outage: the server's 500 and its traceback
+        database_health().lost(exc, where="api")
+        return problem(
+            503,
+            "Database unavailable",
+            "the database cannot be reached just now; try again shortly "
+            "(a create with the same Idempotency-Key, so it is made once)",
+            headers={"Retry-After": "5"},
+        )
+
+    import asyncpg
     from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 
+    from pellacia.store.pool import DatabaseUnavailable
+
+    for away in (
+        DatabaseUnavailable,
+        asyncpg.PostgresConnectionError,
+        asyncpg.OperatorInterventionError,
+        asyncpg.InsufficientResourcesError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    ):
+        app.add_exception_handler(away, database_away)
     app.add_exception_handler(CharacterNotInRepertoireError, not_storable)
     app.add_exception_handler(UntranslatableCharacterError, not_storable)
     app.add_exception_handler(BadInput, bad_input)

@@ -179,4 +179,19 @@ def cli(
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pellacia-dist")
+    from pellacia.atomic import disk_full_message, is_disk_full
+
+    try:
+        return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="pellacia-dist")
+    except Exception as exc:
+        # one line, not a traceback: a full disk (naming the folder; what was being
+        # written is left whole) or a database that cannot be reached
+        if is_disk_full(exc):
+            click.echo(f"error: {disk_full_message(exc)}", err=True)
+            sys.exit(1)
+        from pellacia.store.pool import is_unavailable
+
+        if is_unavailable(exc):
+            click.echo(f"error: the database is unavailable: {exc}", err=True)
+            sys.exit(1)
+        raise

@@ -27,8 +27,10 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pellacia.atomic import DiskFull
 from pellacia.contract import Alert, AlertLevel, RemotePost, UploadReceipt
 from pellacia.delivery import policy
 from pellacia.delivery.context import Contexts, media_problem, publish_request
@@ -39,6 +41,7 @@ from pellacia.log import get_logger
 from pellacia.private_files import private_dir
 from pellacia.store.deliveries import ORPHANED_UPLOAD, CancelRequested, HeldDelivery, LeaseLost
 from pellacia.store.models import ClaimedDelivery, DeliveryState, RunControl
+from pellacia.store.pool import is_unavailable
 
 if TYPE_CHECKING:
     import asyncpg
@@ -352,6 +355,10 @@ class DeliveryExecutor:
             except (CancelRequested, asyncio.CancelledError, LeaseLost, _Ended):
                 raise
             except Exception as exc:
+                if is_unavailable(exc):
+                    # not the platform's failure and nothing can be written now:
+                    # the worker hands the delivery back once the database is back
+                    raise
                 failure = Failure.of(exc)
                 if failure.error_class is None:  # a plugin bug: never lose the delivery over it
                     log.exception("plugin raised an untyped error", delivery=str(run.claimed.id))
@@ -552,19 +559,28 @@ class DeliveryExecutor:
         if unknown and "outcome unknown" not in reason:
             reason = f"{policy.UNKNOWN_PREFIX} ({reason})"
         delivery, post, tries = await run.held.package_inputs()
-        folder = package_dir(self.settings.data_dir, claimed.id)
-        await asyncio.to_thread(
-            write_package,
-            folder,
-            delivery=delivery,
-            post=post,
-            attempts=tries,
-            reason=reason,
-            outcome_unknown=unknown,
-            screenshots_from=self.settings.data_dir / "artifacts" / str(claimed.id),
-            options=publish_request(claimed, self.settings).options,
-            plugin_settings=self.settings.plugins.get(claimed.platform, {}),
-        )
+        folder: Path | None = package_dir(self.settings.data_dir, claimed.id)
+        try:
+            await asyncio.to_thread(
+                write_package,
+                package_dir(self.settings.data_dir, claimed.id),
+                delivery=delivery,
+                post=post,
+                attempts=tries,
+                reason=reason,
+                outcome_unknown=unknown,
+                screenshots_from=self.settings.data_dir / "artifacts" / str(claimed.id),
+                options=publish_request(claimed, self.settings).options,
+                plugin_settings=self.settings.plugins.get(claimed.platform, {}),
+            )
+        except DiskFull as exc:
+            # a person is needed either way: the queue entry goes in, the package later
+            log.error("manual package not written", delivery=str(claimed.id), error=str(exc))
+            reason = (
+                f"{reason}; no export package ({exc}): make room, then "
+                f"pellacia-dist manual export --id {claimed.id}"
+            )
+            folder = None
         # from here the run only finishes (its final state, then the operator's alert):
         # a stopping worker waits for it; a cancel could land after the state commits
         run.control.settled = True
@@ -573,7 +589,7 @@ class DeliveryExecutor:
             release=True,
             reason=reason,
             fields={
-                "manual_package": str(folder),
+                "manual_package": str(folder) if folder else None,
                 "outcome_unknown": unknown,
                 "last_error": reason,
                 "last_error_class": run.last_error_class,
@@ -586,7 +602,7 @@ class DeliveryExecutor:
             "warning",
             f"{claimed.platform}/{claimed.account}: needs a person"
             + (" — OUTCOME UNKNOWN, check before reposting" if unknown else ""),
-            f"{post['title']}\n{reason}\nPackage: {folder}\n"
+            f"{post['title']}\n{reason}\nPackage: {folder or 'not written'}\n"
             f"Then: pellacia-dist manual resolve --id {claimed.id} --post-url URL",
         )
         raise _Ended

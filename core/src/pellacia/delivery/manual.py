@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pellacia.atomic import DiskFull, build_dir, is_disk_full
 from pellacia.delivery.errors import BadInput, NotFound
 from pellacia.store import deliveries as delivery_store
 
@@ -259,12 +260,45 @@ def write_package(
     overrides for the platform); ``plugin_settings``: the plugin's section, for
     the privacy it would have chosen. When the delivery's receipt names an
     uploaded video, the package says to check and publish that one instead.
+
+    The package appears whole or not at all: it is built beside ``target``
+    and renamed into place (a full disk raises :class:`~pellacia.atomic.DiskFull`
+    and leaves no half package).
     """
-    from pellacia.private_files import private_dir, write_text_here
+    from pellacia.private_files import private_dir
 
     if target.is_symlink():
         raise BadInput(f"{target} is a link: refusing to write a package through it")
-    private_dir(target)
+    private_dir(target.parent)
+    with build_dir(target) as building:
+        _fill_package(
+            building,
+            delivery=delivery,
+            post=post,
+            attempts=attempts,
+            reason=reason,
+            outcome_unknown=outcome_unknown,
+            screenshots_from=screenshots_from,
+            options=options,
+            plugin_settings=plugin_settings,
+        )
+    return target
+
+
+def _fill_package(
+    target: Path,
+    *,
+    delivery: Mapping[str, Any],
+    post: Mapping[str, Any],
+    attempts: Sequence[Mapping[str, Any]],
+    reason: str,
+    outcome_unknown: bool,
+    screenshots_from: Path | None,
+    options: Mapping[str, Any] | None,
+    plugin_settings: Mapping[str, Any] | None,
+) -> None:
+    from pellacia.private_files import write_text_here
+
     video = Path(post["video_path"])
     video_name = f"video{video.suffix.lower() or '.mp4'}"
     if video.exists():
@@ -285,7 +319,6 @@ def write_package(
             if item.is_file():
                 shots.mkdir(exist_ok=True)
                 _link_or_copy(item, shots / item.name)
-    return target
 
 
 def _metadata(
@@ -324,12 +357,23 @@ def _metadata(
 
 
 def zip_package(folder: Path, dest: Path | None = None) -> Path:
-    """A .zip of the package folder (next to it unless ``dest``)."""
-    base = (dest or folder.parent) / folder.name
-    zipped = base.with_name(base.name + ".zip")
-    if zipped.is_symlink():
-        zipped.unlink()  # never write the archive through a planted link
-    return Path(shutil.make_archive(str(base), "zip", root_dir=folder))
+    """A .zip of the package folder (next to it unless ``dest``), whole or not at all.
+
+    Built under a temporary name, then renamed over the final one: a full disk
+    leaves no partial archive, and a link planted at the final name is replaced,
+    never written through."""
+    where = dest or folder.parent
+    partial = where / f".{folder.name}.{uuid.uuid4().hex[:8]}.partial"
+    final = where / f"{folder.name}.zip"
+    try:
+        made = shutil.make_archive(str(partial), "zip", root_dir=folder)
+        os.replace(made, final)
+    except BaseException as exc:
+        Path(f"{partial}.zip").unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskFull(where) from exc
+        raise
+    return final
 
 
 async def list_manual(pool: asyncpg.Pool) -> list[ManualItem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,13 +134,20 @@ class FolderIntake:
         if done == "rejected":
             await asyncio.to_thread(self._tidy, name, video, meta, REJECTED)
             return "already"
+        if outside is not None:  # rejected before anything is staged from it
+            await self._reject(key, video, meta, outside)
+            return "rejected"
+        # the post names the video where it will stay: accepted/ when items move there
+        staged = await asyncio.to_thread(self._stage, video)
         try:
-            if outside is not None:
-                raise BadInput(outside)
-            await self._submit(key, video, meta)
+            await self._submit(key, staged, meta)
         except (ItemProblems, BadInput) as exc:
+            await asyncio.to_thread(self._unstage, staged, video)
             await self._reject(key, video, meta, str(exc))
             return "rejected"
+        except BaseException:  # e.g. the database is away: the item waits where it is
+            await asyncio.to_thread(self._unstage, staged, video)
+            raise
         await asyncio.to_thread(self._tidy, name, video, meta, ACCEPTED)
         self._watching.pop(name, None)
         return "submitted"
@@ -203,6 +211,26 @@ class FolderIntake:
             await self.alerts.send(alert)
         log.warning("intake item rejected", item=key[1], error=why)
 
+    def _stage(self, video: Path) -> Path:
+        """The video's path for its post: a hard link in ``accepted/`` (the item
+        is moved there once submitted), else where it is."""
+        target = self.folder / ACCEPTED
+        if not self.settings.intake.move_accepted or target.is_symlink():
+            return video  # stays where it is (_tidy moves nothing through a link either)
+        target.mkdir(exist_ok=True)
+        staged = target / video.name
+        staged.unlink(missing_ok=True)  # left by a run that stopped half-way
+        try:
+            staged.hardlink_to(video)
+        except OSError:  # links not allowed here
+            shutil.copy2(video, staged)
+        return staged
+
+    @staticmethod
+    def _unstage(staged: Path, video: Path) -> None:
+        if staged != video:
+            staged.unlink(missing_ok=True)
+
     def _tidy(self, name: str, video: Path, meta: Path, where: str, why: str = "") -> None:
         """Move an item out of the way: rejected ones always, accepted ones if configured."""
         if where == ACCEPTED and not self.settings.intake.move_accepted:
@@ -217,8 +245,19 @@ class FolderIntake:
             text = f"{name} was not submitted:\n" + "".join(f"- {p}\n" for p in problems if p)
             write_text_here(target / f"{name}.error.txt", text)
         for path in (video, meta):
-            if path.exists():
-                shutil.move(str(path), str(target / path.name))
+            dest = target / path.name
+            if _same_file(dest, path):
+                path.unlink()  # staged there already (rename would do nothing: same file)
+            elif path.exists():
+                shutil.move(str(path), str(dest))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are links to one file (links not followed)."""
+    try:
+        return os.path.samestat(a.lstat(), b.lstat())
+    except FileNotFoundError:
+        return False
 
 
 class _AlreadySubmitted(Exception):

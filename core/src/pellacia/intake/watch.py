@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pellacia.intake.folder import FolderIntake
 from pellacia.log import get_logger
+from pellacia.store.pool import OUTAGE_RETRY_SECONDS, database_health, is_unavailable
 
 log = get_logger("pellacia.intake")
 
@@ -24,6 +25,7 @@ async def watch(
     from watchfiles import awatch
 
     changed = asyncio.Event()
+    health = database_health()
 
     async def events() -> None:
         folders = [str(i.folder) for i in intakes if i.folder.is_dir()]
@@ -36,13 +38,21 @@ async def watch(
     try:
         while not stop.is_set():
             changed.clear()
-            waiting = False
+            waiting, database_away = False, False
             for intake in intakes:
                 try:
                     waiting = bool((await intake.scan()).waiting) or waiting
                 except Exception as exc:  # the database may be back next time
-                    log.warning("intake scan failed", folder=str(intake.folder), error=repr(exc))
+                    if is_unavailable(exc):  # said once per outage; the files wait
+                        health.lost(exc, where=f"intake {intake.folder}")
+                        database_away = True
+                    else:
+                        log.warning(
+                            "intake scan failed", folder=str(intake.folder), error=repr(exc)
+                        )
             wait = min(rescan_seconds, max(settle_seconds, 0.5)) if waiting else rescan_seconds
+            if database_away:  # look again soon: items that came meanwhile are waiting
+                wait = min(wait, OUTAGE_RETRY_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_either(changed, stop), wait)
     finally:

@@ -16,7 +16,12 @@ One loop per process, safe to run on many machines against one PostgreSQL:
   executor checkpoints it as ``suspended``;
 * :meth:`Worker.stop` (SIGTERM/SIGINT) stops claiming, cancels in-flight tasks
   with ``stop_reason="shutdown"`` so they checkpoint, releases whatever lease
-  is left, and returns.
+  is left, and returns;
+* while PostgreSQL is away it keeps running: it says so once (and once when
+  it is back), retries every :data:`~pellacia.store.pool.OUTAGE_RETRY_SECONDS`
+  at most, listens again on a new connection, and hands the runs the outage
+  cut short back to the queue (their tries closed as ``database lost``, a
+  publish in doubt reconciled by the next claimer).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pellacia.log import get_logger
 from pellacia.store import deliveries, queue
 from pellacia.store.models import ClaimedDelivery, RunControl
+from pellacia.store.pool import OUTAGE_RETRY_SECONDS, database_health, is_unavailable
 
 if TYPE_CHECKING:
     import asyncpg
@@ -56,6 +62,8 @@ SWEEP_SECONDS = 5.0
 SHUTDOWN_GRACE = 20.0
 #: pause after a failed claim (database gone, deadlock victim) before trying again
 ERROR_BACKOFF = 1.0
+#: the outcome of tries a database outage cut short
+DATABASE_LOST = "database lost"
 
 
 def make_worker_id() -> str:
@@ -72,7 +80,10 @@ def _guarded(name: str, func: Callable[[], Awaitable[Any]]) -> Callable[[], Awai
         except asyncio.CancelledError:
             return  # the scheduler is shutting down
         except Exception as exc:
-            log.warning("timer failed", timer=name, error=str(exc))
+            if is_unavailable(exc):  # said once for the whole outage, not per timer run
+                database_health().lost(exc, where=f"timer {name}")
+            else:
+                log.warning("timer failed", timer=name, error=str(exc))
 
     return job
 
@@ -115,6 +126,11 @@ class Worker:
         self._on_progress = on_progress
         self.held: dict[uuid.UUID, _Held] = {}
         self.claimed_total = 0
+        self.health = database_health()
+        #: deliveries whose run a database outage ended; handed back once it is back
+        self.cut_short: set[uuid.UUID] = set()
+        self._listener: asyncpg.Connection | None = None
+        self._dead_listener: asyncpg.Connection | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._timers: list[tuple[str, Callable[[], Awaitable[Any]], dict[str, Any]]] = []
@@ -138,11 +154,9 @@ class Worker:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         runner = self._runner or self._default_runner()
-        listener = await self.pool.acquire()
         scheduler = AsyncIOScheduler(timezone=UTC)
         try:
-            await listener.add_listener(queue.QUEUE_CHANNEL, self._on_queue)
-            await listener.add_listener(queue.PREEMPT_CHANNEL, self._on_preempt)
+            await self._listen()
             scheduler.add_job(
                 _guarded("heartbeat", self._heartbeat),
                 "interval",
@@ -173,15 +187,20 @@ class Worker:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             await self._shutdown()
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(queue.QUEUE_CHANNEL, self._on_queue)
-                await listener.remove_listener(queue.PREEMPT_CHANNEL, self._on_preempt)
-            await self.pool.release(listener)
+            await self._unlisten()
             log.info("worker stopped", worker=self.worker_id, claimed=self.claimed_total)
 
     async def sweep(self) -> list[uuid.UUID]:
         """Return expired leases (of any worker) to the queue, closing the tries
-        their dead holders left open (``worker lost``)."""
+        their dead holders left open (``worker lost``).
+
+        This worker's own leases are renewed first: after a database outage
+        longer than a lease they look expired, yet their runs are alive here;
+        and the runs the outage ended go back as ``database lost``, not as lost
+        workers."""
+        if self.cut_short:
+            await self._hand_back()
+        await self._heartbeat()
         async with self.pool.acquire() as conn:
             recovered = await queue.recover_expired(conn, self.clock.now())
             if recovered:
@@ -193,14 +212,21 @@ class Worker:
     # ------------------------------------------------------------------- loop
 
     async def _loop(self, runner: Runner, once: bool) -> None:
+        backoff = ERROR_BACKOFF
         while not self._stopping.is_set():
             self._wake.clear()
             free = self.concurrency - len(self.held)
             claimed: list[ClaimedDelivery] = []
             delay: float | None = None
             try:
+                if self._listener is None:
+                    await self._listen()  # the old connection died with the server
+                    self._wake.set()  # notifications sent meanwhile are lost: look now
+                if self.cut_short:
+                    await self._hand_back()
                 if free > 0:
                     claimed = await self._claim(free)
+                    self.health.ok()
                     for item in claimed:
                         self._start(runner, item)
                     if len(claimed) == free:
@@ -210,14 +236,18 @@ class Worker:
                             return
                     else:
                         delay = await self._idle_delay()
-            except (TimeoutError, OSError) as exc:
-                log.warning("claim failed; retrying", error=str(exc))
-                delay = ERROR_BACKOFF
-            except Exception as exc:  # asyncpg errors: deadlock victim, serialization, ...
-                if not type(exc).__module__.startswith("asyncpg"):
+                backoff = ERROR_BACKOFF
+            except Exception as exc:
+                if is_unavailable(exc):
+                    self.health.lost(exc, where="worker")
+                    delay, backoff = backoff, min(backoff * 2, OUTAGE_RETRY_SECONDS)
+                elif isinstance(exc, TimeoutError | OSError) or type(exc).__module__.startswith(
+                    "asyncpg"
+                ):  # deadlock victim, serialization failure, a slow server, ...
+                    log.warning("claim failed; retrying", error=str(exc))
+                    delay = ERROR_BACKOFF
+                else:
                     raise
-                log.warning("claim failed; retrying", error=str(exc))
-                delay = ERROR_BACKOFF
             await self._wait(delay)
 
     async def _claim(self, free: int) -> list[ClaimedDelivery]:
@@ -269,12 +299,68 @@ class Worker:
         )
 
     def _done(self, delivery_id: uuid.UUID, task: asyncio.Task[None]) -> None:
-        self.held.pop(delivery_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery run crashed", delivery=str(delivery_id), error=task.exception())
+        if (held := self.held.get(delivery_id)) is not None and held.task is task:
+            self.held.pop(delivery_id)
+        error = None if task.cancelled() else task.exception()
+        if error is not None and is_unavailable(error):
+            # its lease and open try stay as they are until the database is back
+            self.cut_short.add(delivery_id)
+            self.health.lost(error, where="delivery")
+            log.info("delivery run cut short by the database outage", delivery=str(delivery_id))
+        elif error is not None:
+            log.error("delivery run crashed", delivery=str(delivery_id), error=error)
         self._wake.set()  # a slot is free
 
+    async def _hand_back(self) -> None:
+        """Requeue the deliveries whose run the outage ended (this worker still
+        holds their lease), closing their open tries as ``database lost``."""
+        ids = list(self.cut_short)
+        async with self.pool.acquire() as conn:
+            released = await queue.release(
+                conn, ids, self.worker_id, reason="database outage: run cut short"
+            )
+            # only tries of leases still ours: another worker may have taken the rest
+            await deliveries.close_lost_attempts(
+                conn, released, self.clock.now(), outcome=DATABASE_LOST
+            )
+        self.cut_short.difference_update(ids)
+        if released:
+            log.info("handed back after the outage", deliveries=[str(i) for i in released])
+
     # -------------------------------------------------------------- listeners
+
+    async def _listen(self) -> None:
+        """LISTEN for wake-ups and pre-emptions on a connection of its own."""
+        await self._unlisten()
+        conn = await self.pool.acquire()
+        try:
+            await conn.add_listener(queue.QUEUE_CHANNEL, self._on_queue)
+            await conn.add_listener(queue.PREEMPT_CHANNEL, self._on_preempt)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn)
+            raise
+        # the server going away ends this connection: the loop listens again
+        conn.add_termination_listener(self._on_listener_lost)
+        self._listener = conn
+
+    def _on_listener_lost(self, _conn: Any) -> None:
+        self._wake.set()
+        if self._listener is not None:  # asyncpg took the dead connection back already
+            self._listener, self._dead_listener = None, self._listener
+
+    async def _unlisten(self) -> None:
+        conn, self._listener = self._listener, None
+        conn = conn or self._dead_listener
+        self._dead_listener = None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):  # a dead connection has nothing to remove
+            conn.remove_termination_listener(self._on_listener_lost)
+            await conn.remove_listener(queue.QUEUE_CHANNEL, self._on_queue)
+            await conn.remove_listener(queue.PREEMPT_CHANNEL, self._on_preempt)
+        with contextlib.suppress(Exception):
+            await self.pool.release(conn)
 
     def _on_queue(self, *_: Any) -> None:
         self._wake.set()
@@ -318,11 +404,21 @@ class Worker:
         if held:
             await asyncio.wait([h.task for _, h in held], timeout=SHUTDOWN_GRACE)
         ids = [did for did, _ in held]
-        if ids:
+        if not ids and not self.cut_short:
+            return
+        try:
+            if self.cut_short:
+                await self._hand_back()
             async with self.pool.acquire() as conn:
                 released = await queue.release(conn, ids, self.worker_id)
-            if released:
-                log.info("released leases", deliveries=[str(i) for i in released])
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # the lease sweep of the next worker to run returns them
+            log.warning("leases left to expire: the database is unavailable", error=str(exc))
+            return
+        if released:
+            log.info("released leases", deliveries=[str(i) for i in released])
 
     # ------------------------------------------------------------------ wiring
 

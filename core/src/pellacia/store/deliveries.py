@@ -197,16 +197,20 @@ async def last_vpn_route(conn: Any, platform: str, account: str) -> str | None:
     return route
 
 
-async def close_lost_attempts(conn: Any, delivery_ids: Iterable[uuid.UUID], at: datetime) -> int:
-    """Close attempts a dead worker left open (killed mid-try): ``worker lost``,
-    with the bytes its delivery had saved. Returns how many were closed."""
+async def close_lost_attempts(
+    conn: Any, delivery_ids: Iterable[uuid.UUID], at: datetime, outcome: str = "worker lost"
+) -> int:
+    """Close attempts a dead worker left open (killed mid-try): ``worker lost``
+    (or ``outcome``, e.g. ``database lost``), with the bytes its delivery had
+    saved. Returns how many were closed."""
     result: str = await conn.execute(
-        "UPDATE delivery_attempts a SET finished_at = $2, outcome = 'worker lost', "
+        "UPDATE delivery_attempts a SET finished_at = $2, outcome = $3, "
         "bytes_sent = coalesce(a.bytes_sent, d.bytes_sent) FROM deliveries d "
         "WHERE d.id = a.delivery_id AND a.delivery_id = ANY($1::uuid[]) "
         "AND a.finished_at IS NULL",
         list(delivery_ids),
         at,
+        outcome,
     )
     return int(result.split()[-1])
 

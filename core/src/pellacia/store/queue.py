@@ -449,18 +449,20 @@ RETURNING id
 """
 
 
-async def release(conn: Any, ids: Iterable[uuid.UUID], worker_id: str) -> list[uuid.UUID]:
-    """Put deliveries ``worker_id`` still holds back in the queue (shutdown).
+async def release(
+    conn: Any, ids: Iterable[uuid.UUID], worker_id: str, reason: str = "released on shutdown"
+) -> list[uuid.UUID]:
+    """Put deliveries ``worker_id`` still holds back in the queue (shutdown, or
+    runs a database outage cut short).
 
     Upload state and receipt are kept; one caught in ``publishing`` is marked
     ``outcome_unknown`` so the next claimer reconciles before publishing again.
     """
     rows = await conn.fetch(
-        _RELEASE.format(
-            reason="'released on shutdown'", where="id = ANY($1::uuid[]) AND lease_owner = $2"
-        ),
+        _RELEASE.format(reason="$3", where="id = ANY($1::uuid[]) AND lease_owner = $2"),
         list(ids),
         worker_id,
+        reason,
     )
     return [r["id"] for r in rows]
 

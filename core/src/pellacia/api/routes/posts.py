@@ -77,7 +77,14 @@ async def create_post(
     UPLOAD_PATH.removeprefix("/v1/posts"),
     status_code=201,
     response_model=models.PostCreated,
-    responses=_CONFLICT,
+    responses={
+        **_CONFLICT,
+        507: {
+            "model": Problem,
+            "content": {MEDIA_TYPE: {}},
+            "description": "No space left for the upload (nothing was written)",
+        },
+    },
 )
 async def upload_post(
     svc: Svc,

@@ -15,6 +15,8 @@ from pellacia.api.keys import ApiKey
 from pellacia.api.problems import COMMON_RESPONSES
 from pellacia.api.webhooks import event_type, matches, parse_filters
 from pellacia.store import api_views
+from pellacia.store.pool import database_health, is_unavailable
+from pellacia.store.webhooks import LOOKBACK
 
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=COMMON_RESPONSES)
 Svc = Annotated[Services, Depends(services)]
@@ -39,15 +41,32 @@ def _frame(event: dict[str, Any]) -> str:
 
 async def _frames(svc: Services, after: int, filters: list[str]) -> AsyncIterator[str]:
     idle = 0.0
+    floor = after  # never anything older than where the client starts
+    sent: set[int] = set()
     yield "retry: 2000\n\n"
     while True:
-        async with svc.pool.acquire() as conn:
-            events = await api_views.events_after(conn, after, 500)
-        for event in events:
-            after = event["id"]
+        try:
+            # re-read a window behind the last id sent: an event whose id was
+            # taken before another's may commit after it (as the webhooks do)
+            async with svc.pool.acquire() as conn:
+                events = await api_views.events_after(
+                    conn, max(floor, after - LOOKBACK), LOOKBACK + 500
+                )
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # keep the stream (and its keep-alives) open: a browser's EventSource
+            # does not come back after a 503, and the events wait in the outbox
+            database_health().lost(exc, where="event stream")
+            events = []
+        fresh = [e for e in events if e["id"] not in sent]
+        for event in fresh:
+            sent.add(event["id"])
+            after = max(after, event["id"])
             if matches(filters, event_type(event["kind"], event["payload"])):
                 yield _frame(event)
-        if events:
+        sent = {i for i in sent if i > after - LOOKBACK}
+        if fresh:
             idle = 0.0
             continue
         await asyncio.sleep(POLL_SECONDS)
