@@ -73,6 +73,7 @@ def options_from(args: argparse.Namespace) -> ChaosOptions:
         sandbox_restart=not args.no_sandbox_restart,
         outage_seconds=args.outage,
         chain=tuple(args.chain.split(",")),
+        linkedin_read_scope=not args.no_linkedin_read,
         window=args.window,
         max_minutes=args.max_minutes,
         seed=args.seed,
@@ -100,6 +101,11 @@ def main() -> None:
     )
     parser.add_argument("--no-db-restart", action="store_true")
     parser.add_argument("--no-sandbox-restart", action="store_true")
+    parser.add_argument(
+        "--no-linkedin-read",
+        action="store_true",
+        help="LinkedIn sign-ins without r_member_social (reconcile cannot read the posts)",
+    )
     parser.add_argument("--chain", default="api,manual", help="fallback chain of every platform")
     parser.add_argument(
         "--window", type=int, default=0, help="deliveries per progress window (0: a fifth)"

@@ -75,7 +75,9 @@ PUBLISH_PATHS: dict[str, str] = {
 #: (kind, share of the fault rate, rule fields); "publish" rules get PUBLISH_PATHS
 FAULT_MIX: tuple[tuple[str, float, dict[str, Any]], ...] = (
     ("server_error", 0.22, {}),
-    ("rate_limit", 0.12, {"retry_after": 2}),
+    # the API's own throttle answer, which its OAuth server never gives (Google's
+    # would read as a refused refresh)
+    ("rate_limit", 0.12, {"retry_after": 2, "path": _NOT_TOKEN_ENDPOINTS}),
     ("reset", 0.16, {"after_bytes": 32768, "path": _NOT_TOKEN_ENDPOINTS}),
     ("lose_response", 0.12, {"path": _NOT_TOKEN_ENDPOINTS}),
     ("lose_response", 0.12, {"path": "publish"}),
@@ -112,6 +114,8 @@ class ChaosOptions:
     #: seconds between checks of an uploaded video (and YouTube's wait after an
     #: unannounced rate limit); the product's default is a minute
     check_every: float = 10.0
+    #: LinkedIn sign-ins ask for r_member_social (reconcile can read the posts)
+    linkedin_read_scope: bool = True
     window: int = 0  # deliveries per progress window; 0: a fifth of the run
     max_minutes: float = 60.0
     seed: int = 1
@@ -233,6 +237,7 @@ class Run:
         self.sandbox_url = ""
         self.workers: list[subprocess.Popen[bytes]] = []
         self._started_workers = 0
+        self._patched: list[tuple[Any, str, Any]] = []
 
     # the CLI ---------------------------------------------------------------
 
@@ -254,6 +259,14 @@ class Run:
             f'[[accounts.{p}]]\nname = "a{i:03d}"\n' for p in PLATFORMS for i in range(accounts)
         )
         chains = "".join(f"{p} = {json.dumps(list(self.o.chain))}\n" for p in PLATFORMS)
+        # r_member_social (LinkedIn's selected partners) lets a reconcile read the
+        # member's posts; without it every delivery killed after its upload is a
+        # manual entry (outcome unknown), by design
+        linkedin_scopes = (
+            'scopes = ["openid", "profile", "w_member_social", "r_member_social"]'
+            if self.o.linkedin_read_scope
+            else ""
+        )
         config = self.tmp / "config.toml"
         config.write_text(
             f"""lease_seconds = {self.o.lease}
@@ -290,6 +303,7 @@ daily_post_cap = 1000000
 [plugins.linkedin]
 daily_post_cap = 1000000
 processing_poll_interval = 0.5
+{linkedin_scopes}
 
 {table}"""
         )
@@ -297,10 +311,19 @@ processing_poll_interval = 0.5
 
     def start_sandbox(self) -> Any:
         from pellacia_sandbox import host as host_module
+        from pellacia_sandbox.fakes import meta_graph
         from pellacia_sandbox.faults import FaultTable
         from pellacia_sandbox.thread import ThreadedSandbox
 
-        host_module.MAX_LOGGED_REQUESTS = 10**8  # the audit reads every request
+        # the audit reads every request; Meta's app budget is 200 calls an hour
+        # per user of the app, the fake models one user, which a run over many
+        # accounts outgrows in minutes (both put back by ``stop_sandbox``)
+        for module, name in (
+            (host_module, "MAX_LOGGED_REQUESTS"),
+            (meta_graph, "APP_CALLS_PER_HOUR"),
+        ):
+            self._patched.append((module, name, getattr(module, name)))
+            setattr(module, name, 10**8)
         self.sandbox = ThreadedSandbox(port=0, only=set(PLATFORMS))
         host = self.sandbox.start()
         self.sandbox_url = host.base_url
@@ -314,6 +337,14 @@ processing_poll_interval = 0.5
         host.fake("instagram").publish_limit = 10**7
         host.faults = FaultTable(random.Random(self.o.seed))
         return host
+
+    def stop_sandbox(self) -> None:
+        """Stop the sandbox and put back the fakes' limits ``start_sandbox`` lifted."""
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        for module, name, value in reversed(self._patched):
+            setattr(module, name, value)
+        self._patched.clear()
 
     def arm_faults(self, host: Any) -> None:
         for platform in PLATFORMS:
@@ -780,12 +811,28 @@ async def run_chaos(
     options: ChaosOptions, tmp: Path, log: Callable[[str], None] | None = None
 ) -> ChaosResult:
     """A whole chaos run in ``tmp`` (reachable by the database's service user)."""
+    # the run's own pool loses its connections when PostgreSQL restarts, and the
+    # sandbox sees killed workers drop their requests: both expected, not news
+    quiet = [logging.getLogger(name) for name in ("asyncpg.pool", "aiohttp.server")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
+    run = Run(options, tmp, log)
+    try:
+        await _run(run)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    for line in report_lines(run):
+        run.log(line)
+    return run.result
+
+
+async def _run(run: Run) -> None:
     from pellacia.store.pool import create_pool
     from pellacia.testing.videos import make_large, make_video
 
-    # the run's own pool loses its connections when PostgreSQL restarts: expected
-    logging.getLogger("asyncpg.pool").setLevel(logging.CRITICAL)
-    run = Run(options, tmp, log)
+    options, tmp = run.o, run.tmp
     run.env = {k: v for k, v in os.environ.items() if not k.startswith("PELLACIA_")}
     run.env.update(
         PELLACIA_DATA_DIR=str(tmp / "data"),
@@ -813,8 +860,8 @@ async def run_chaos(
             await audit(run, pool, host)
         finally:
             await pool.close()
-            run.sandbox.stop()
     finally:
+        run.stop_sandbox()
         await asyncio.to_thread(
             subprocess.run,
             [CLI, "db", "down"],
@@ -822,6 +869,3 @@ async def run_chaos(
             capture_output=True,
             check=False,
         )
-    for line in report_lines(run):
-        run.log(line)
-    return run.result
