@@ -18,9 +18,9 @@ machinery, shared with ``tests/test_chaos.py``):
    each platform per post (round robin), ``--deliveries`` in all;
 3. arms every fault kind on every platform at ``--fault-rate`` of the
    requests in all: 5xx, 429 with a reset, connection resets mid-body, lost
-   answers (any call, and the calls that create or finish a post), delays,
-   401 expired tokens (plus every platform's tokens expired each
-   ``--expire-every`` seconds);
+   answers (any call, and the calls that create or finish a post), delays;
+   and every platform expires all the tokens it issued each
+   ``--expire-every`` seconds (real 401s: the refresh path runs);
 4. runs ``--workers`` ``pellacia-dist worker`` processes; SIGKILLs one at
    random every ``--kill-every`` seconds on average and at 12/30/50 % of the
    deliveries finished (restarted at once); stops PostgreSQL at 40 % and the
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=5.0, help="lease seconds")
     parser.add_argument("--spacing", type=float, default=0.0, help="min_interval seconds")
     parser.add_argument(
-        "--expire-every", type=float, default=30.0, help="seconds between token expiries"
+        "--expire-every", type=float, default=15.0, help="seconds between token expiries"
     )
     parser.add_argument(
         "--outage", type=float, default=3.0, help="seconds PostgreSQL / the sandbox stay down"

@@ -36,12 +36,13 @@ async def test_six_platforms_survive_kills_faults_and_restarts(run_dir: Path) ->
         kill_every=6.0,
         min_kills=3,
         lease=3.0,
-        expire_every=20.0,
+        expire_every=10.0,
         check_every=5.0,
+        quick_throttles=True,
         outage_seconds=2.0,
         retry_base_delay=0.5,
         retry_max_delay=4.0,
-        max_minutes=2.5,
+        max_minutes=3.0,
     )
     lines: list[str] = []
     result = await run_chaos(options, run_dir, log=lines.append)
