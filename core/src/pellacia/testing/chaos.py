@@ -79,7 +79,7 @@ FAULT_MIX: tuple[tuple[str, float, dict[str, Any]], ...] = (
 )
 # Token expiry is not a rule: a 401 drawn at random also refuses the token a
 # refresh issued a moment ago, which no platform does (a run of 10,000 made
-# ~50 such "refused after a refresh" manual entries, all the injector's). The
+# ~75 such "refused after a refresh" manual entries, all the injector's). The
 # fakes expire every token they issued each ``expire_every`` seconds instead
 # (``Run.expire_tokens``): every delivery in flight then meets a real 401 and
 # the refresh path.
@@ -703,6 +703,11 @@ def fake_posts(host: Any) -> dict[tuple[str, str], list[dict[str, Any]]]:
     return found
 
 
+def _shape(reason: str) -> str:
+    """A reason with its ids and numbers folded, so alike reasons count together."""
+    return re.sub(r"\d{4,}|[0-9a-f]{8}-[0-9a-f-]{27}", "N", reason)[:100]
+
+
 async def audit(run: Run, pool: Any, host: Any) -> None:
     """Compare the database with the fakes; fills ``run.result``."""
     result = run.result
@@ -738,7 +743,7 @@ async def audit(run: Run, pool: Any, host: Any) -> None:
             reason = (r["last_error"] or "").strip()
             if not reason:
                 result.manual_without_reason.append(ident)
-            result.manual_reasons[reason[:100]] += 1
+            result.manual_reasons[_shape(reason)] += 1
             if r["outcome_unknown"]:
                 result.manual_unknown += 1
             else:
@@ -750,7 +755,7 @@ async def audit(run: Run, pool: Any, host: Any) -> None:
             result.present_not_published.append(f"{ident}: {state}")
         if state == "failed":
             result.failed += 1
-            result.failed_reasons[(r["last_error"] or "")[:100]] += 1
+            result.failed_reasons[_shape(r["last_error"] or "")] += 1
     missing = run.o.deliveries - len(rows)
     if missing > 0:
         result.lost.append(f"{missing} deliveries never written")
