@@ -107,3 +107,52 @@ async def test_killed_worker_upload_resumes_in_a_new_worker(
     assert testplatform.posts_created == 1
     assert len(testplatform.uploads) == 1  # the same upload session, resumed
     assert testplatform.bytes_received < 2 * size  # not restarted from zero
+
+
+async def test_manual_entry_after_a_worker_died_mid_upload_says_outcome_unknown(
+    testplatform: Any, pg_dsn: str, tmp_path: Path
+) -> None:
+    """The dead worker may have sent the last chunk (TikTok and YouTube publish on
+    it): when the next try can only hand the delivery to a person (its token is
+    refused), the entry says "check before reposting", not "post it by hand"."""
+    video = make_video(tmp_path / "clip.mp4", seconds=1.0, width=160, height=120, noise=True)
+    config = _config(tmp_path / "config.toml", pg_dsn, testplatform)
+    conn = await connect_one(pg_dsn)
+    try:
+        [delivery] = await enqueue(
+            conn,
+            platforms=["testplatform"],
+            due_at=datetime.now(UTC),
+            video_path=str(video),
+            video_size=video.stat().st_size,
+            media=media_of(video),
+        )
+    finally:
+        await conn.close()
+    testplatform.chunk_delay = 0.05
+    first = await _start_worker(config)
+    second: asyncio.subprocess.Process | None = None
+    try:
+        while testplatform.bytes_received < 2 * CHUNK:
+            testplatform.chunk_event.clear()
+            await asyncio.wait_for(testplatform.chunk_event.wait(), 30)
+        first.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(first.wait(), 10)
+        testplatform.fail("401", times=1000)  # the token is refused from now on
+        second = await _start_worker(config)
+        await wait_until(
+            pg_dsn, "SELECT state FROM deliveries WHERE id = $1", delivery, expect="manual",
+            within=60,
+        )  # fmt: skip
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    conn = await connect_one(pg_dsn)
+    try:
+        row = await conn.fetchrow("SELECT * FROM deliveries WHERE id = $1", delivery)
+    finally:
+        await conn.close()
+    assert row["outcome_unknown"], row["last_error"]
+    assert row["last_error"].startswith("outcome unknown"), row["last_error"]

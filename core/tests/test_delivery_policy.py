@@ -213,6 +213,18 @@ def test_which_failures_use_up_the_layer_budget(exc: Exception, counted: bool) -
     assert count(2, Failure.of(exc), progressed=True) == 0  # new bytes acknowledged
 
 
+def test_an_outcome_no_wait_can_tell_goes_to_a_person_at_once() -> None:
+    """A reconcile that can never tell (no permission to read the account's posts)
+    is not "still processing": a flagged manual entry now, not six hours of checks."""
+    never = Failure.of(OutcomeUnknown("cannot read the posts", checkable=False))
+    step = decide(never, at(stage=REC, uploaded=True), LIMITS)
+    assert step == Manual(
+        "outcome unknown — check before reposting (cannot read the posts)", outcome_unknown=True
+    )
+    later = Failure.of(OutcomeUnknown("still processing"))
+    assert decide(later, at(stage=REC, uploaded=True), LIMITS) == WAIT
+
+
 def test_untyped_plugin_errors_are_labelled() -> None:
     failure = Failure.of(KeyError("video_id"))
     assert failure.error_class is None and failure.label == "plugin"

@@ -205,3 +205,59 @@ def test_auth_set_rejects_bad_json(pg_dsn: str, tmp_path: Path) -> None:
         cli, ["auth", "set", "youtube", "--stdin"], input='{"refresh_token": "x"', env=env
     )
     assert result.exit_code == 2 and "invalid" in result.output
+
+
+async def test_a_401_after_adopting_another_workers_revoked_tokens_refreshes_again(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Worker B refreshed and stored its tokens; then the platform revoked every
+    token. Worker A's 401 adopts B's stored tokens (refused too): A refreshes once
+    more for itself instead of asking a person to sign in again."""
+    from aiohttp import web
+    from pellacia.http import client_session
+    from pellacia.sdk import ApiClient
+
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization") == "Bearer access-2":
+            return web.json_response({"ok": True})
+        return web.json_response({"error": "revoked"}, status=401)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    clock = FakeClock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))  # an hour before expiry
+    vault = Vault(load_keyring(tmp_path, None))
+    platform = FakeAuthPlatform()
+    pool = await create_pool(pg_dsn)
+    try:
+        async with pool.acquire() as conn:
+            await vault.put(conn, "rotating", "a", tokens())
+        a, b = (
+            ManagedTokenSource(
+                platform,
+                OAuthClient("id"),
+                tokens(),
+                store=VaultTokenStore(pool, vault, "rotating", "a"),
+                clock=clock,
+            )
+            for _ in range(2)
+        )
+        platform_context(platform, account="a", http=None, tokens=b, clock=clock)
+        assert (await b.refresh()).access_token == "access-1"  # worker B, stored
+        async with client_session() as http:
+            ctx = platform_context(
+                platform, account="a", http=http, tokens=a, clock=clock, sandbox_url=url
+            )
+            reply = await ApiClient(ctx).request("GET", f"{url}/me", action="read")
+        assert reply.status == 200
+        assert seen == [f"Bearer {ACCESS}", "Bearer access-1", "Bearer access-2"]
+        assert platform.auth.calls == 2
+    finally:
+        await pool.close()
+        await runner.cleanup()

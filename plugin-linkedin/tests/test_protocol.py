@@ -91,8 +91,9 @@ async def test_member_post_as_the_signed_in_member(
         # without r_member_social a member's posts cannot be read back
         with pytest.raises(Unsupported, match="r_member_social"):
             await kit.platform.fetch_metrics([post], kit.ctx)
-        with pytest.raises(OutcomeUnknown, match="r_member_social"):
+        with pytest.raises(OutcomeUnknown, match="r_member_social") as unknown:
             await kit.platform.reconcile(request, receipt, kit.ctx)
+        assert not unknown.value.checkable  # waiting will not grant the permission
 
 
 async def test_member_with_read_scope_reconciles_and_counts(

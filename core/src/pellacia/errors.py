@@ -101,10 +101,18 @@ class Challenge(PlatformError):
 class OutcomeUnknown(PlatformError):
     """A non-idempotent call was sent but its result was not seen.
 
-    The engine must reconcile before it repeats anything.
+    The engine must reconcile before it repeats anything. ``checkable=False``
+    (raised by a reconcile): the plugin can never tell, however long it waits
+    (the account lacks the permission to read its posts): a person checks now.
     """
 
     error_class = ErrorClass.UNKNOWN_OUTCOME
+
+    def __init__(
+        self, message: str, *, platform: str | None = None, checkable: bool = True
+    ) -> None:
+        super().__init__(message, platform=platform)
+        self.checkable = checkable
 
 
 class Unsupported(PlatformError):

@@ -94,6 +94,10 @@ class ManagedTokenSource:
         self.margin = timedelta(seconds=margin)
         self.context: PlatformContext | None = None  # set by platform_context()
         self.refreshes = 0
+        #: the last refresh adopted tokens another task or worker had got instead
+        #: of refreshing: after a 401 they may be as dead as the refused ones (a
+        #: platform that revoked every token), so one more refresh is worth it
+        self.refresh_adopted = False
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -113,6 +117,7 @@ class ManagedTokenSource:
     async def _refresh(self, seen: TokenSet) -> TokenSet:
         async with self._lock:
             if self._tokens is not seen:
+                self.refresh_adopted = True
                 return self._tokens  # another task refreshed while we waited
             if not self._tokens.refresh_token:
                 raise AuthExpired(
@@ -124,10 +129,15 @@ class ManagedTokenSource:
                 raise RuntimeError("ManagedTokenSource used outside platform_context()")
             ctx = self.context
 
+            refreshed = False
+
             async def do_refresh(stale: TokenSet) -> TokenSet:
+                nonlocal refreshed
+                refreshed = True
                 return await self.platform.auth.refresh(ctx, client=self.client, tokens=stale)
 
             self._tokens = await self.store.refresh_locked(self._tokens, do_refresh)
+            self.refresh_adopted = not refreshed
             self.refreshes += 1
             return self._tokens
 
@@ -162,6 +172,11 @@ class LazyTokenSource:
 
     async def refresh(self) -> TokenSet:
         return await (await self._get()).refresh()
+
+    @property
+    def refresh_adopted(self) -> bool:
+        """``ManagedTokenSource.refresh_adopted`` of the loaded source."""
+        return self._source is not None and self._source.refresh_adopted
 
 
 class StaticTokenSource:

@@ -159,6 +159,7 @@ async def find_post(
                 "grant r_organization_social (pages) or r_member_social (members), or check "
                 "by hand",
                 platform=PLATFORM,
+                checkable=False,  # the permission will not come by waiting
             ) from None
         elements = [e for e in data.get("elements") or () if isinstance(e, dict)]
         for element in elements:

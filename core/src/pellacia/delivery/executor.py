@@ -90,6 +90,8 @@ class _Run:
     stage: Stage = Stage.UPLOAD
     last_error: str | None = None
     last_error_class: str | None = None
+    #: a reconcile in this run said the platform holds no post of this delivery
+    reconciled: bool = False
     bytes_sent: int = 0
     bytes_total: int = 0
     #: the latest saved resumable state: a retry in this run resumes from here
@@ -328,6 +330,7 @@ class DeliveryExecutor:
                         await self._published(run, found, via="reconcile")
                         return
                     run.need_reconcile = False
+                    run.reconciled = True
                     await run.held.update(outcome_unknown=False)
                     await run.held.event("delivery.reconciled", found=False)
                 if run.media_problem is not None:
@@ -428,6 +431,7 @@ class DeliveryExecutor:
                 await self._published(run, found, via="reconcile")
                 return
             run.need_reconcile = False
+            run.reconciled = True
             await run.held.update(outcome_unknown=False)
             await run.held.event("delivery.reconciled", found=False)
         if run.receipt is None:
@@ -554,11 +558,20 @@ class DeliveryExecutor:
         from pellacia.delivery.manual import package_dir, write_package
 
         claimed = run.claimed
-        unknown = run.need_reconcile
+        delivery, post, tries = await run.held.package_inputs()
+        # A worker that died mid-upload may have sent the last chunk, and on
+        # platforms where that publishes (TikTok, YouTube) the post is up though
+        # nothing here says so: unless a reconcile since said otherwise, a person
+        # must check before uploading by hand.
+        lost_mid_upload = (
+            not run.reconciled
+            and any(t.get("outcome") in ("worker lost", "database lost") for t in tries)
+            and bool(delivery.get("upload_state") or delivery.get("receipt"))
+        )
+        unknown = run.need_reconcile or lost_mid_upload
         reason = run.last_error or "every automatic layer was skipped or failed"
         if unknown and "outcome unknown" not in reason:
             reason = f"{policy.UNKNOWN_PREFIX} ({reason})"
-        delivery, post, tries = await run.held.package_inputs()
         folder: Path | None = package_dir(self.settings.data_dir, claimed.id)
         try:
             await asyncio.to_thread(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pellacia.delivery.layers import Layer, LayerKind
-from pellacia.errors import ErrorClass, PlatformError, RateLimited
+from pellacia.errors import ErrorClass, OutcomeUnknown, PlatformError, RateLimited
 
 if TYPE_CHECKING:
     from pellacia.config import RetrySettings
@@ -52,11 +52,15 @@ class Failure:
     retry_after: float | None = None
     reset_at: datetime | None = None
     quota: str | None = None
+    #: an unknown outcome that waiting will not make known (``OutcomeUnknown.checkable``)
+    uncheckable: bool = False
 
     @classmethod
     def of(cls, exc: BaseException) -> Failure:
         if isinstance(exc, RateLimited):
             return cls(exc.error_class, str(exc), exc.retry_after, exc.reset_at, exc.quota)
+        if isinstance(exc, OutcomeUnknown):
+            return cls(exc.error_class, str(exc), uncheckable=not exc.checkable)
         if isinstance(exc, PlatformError):
             return cls(exc.error_class, str(exc))
         return cls(None, f"plugin error {type(exc).__name__}: {exc}")
@@ -210,6 +214,8 @@ def decide(failure: Failure, at: Situation, limits: Limits) -> Step:
 def _unknown_outcome(failure: Failure, at: Situation, limits: Limits) -> Step:
     unknown = Manual(f"{UNKNOWN_PREFIX} ({failure.message})", outcome_unknown=True)
     exhausted = at.failures >= limits.tries_per_layer
+    if failure.uncheckable:
+        return unknown  # waiting for the platform would never tell either
     if at.uploaded and (at.stage is Stage.RECONCILE or exhausted):
         return _wait_for_platform(failure, at, limits)  # e.g. "still processing"
     if at.stage is Stage.RECONCILE or at.layer.kind is LayerKind.BROWSER:

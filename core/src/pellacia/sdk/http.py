@@ -1,7 +1,9 @@
 """The authorized request: one HTTP call to a platform's API, errors typed.
 
 ``ApiClient.request`` adds the account's bearer token, refreshes it **once**
-after a 401 and retries once (the only place refresh-on-401 lives), never
+after a 401 and retries once (the only place refresh-on-401 lives; a second
+time only when that refresh adopted tokens another worker had stored, which a
+platform may have revoked with ours), never
 follows redirects (an upload's 308 is an answer), and turns what went wrong
 into ``pellacia.errors``:
 
@@ -94,7 +96,8 @@ class ApiClient:
 
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
-        #: forced refreshes after a 401 (one per refused request at most)
+        #: forced refreshes after a 401 (one per refused request; two when the
+        #: first adopted another worker's tokens)
         self.refreshes = 0
 
     def __repr__(self) -> str:
@@ -237,13 +240,18 @@ class ApiClient:
             method, target, action, params, sent, json, data, auth, idempotent, time_limit
         )
         self.after_reply(reply)
-        if auth and self.is_unauthorized(reply) and reply.status not in accept:
+        for _ in range(2):
+            if not (auth and self.is_unauthorized(reply) and reply.status not in accept):
+                break
             self.refreshes += 1
             await self.ctx.tokens.refresh()
             reply = await self._once(
                 method, target, action, params, sent, json, data, auth, idempotent, time_limit
             )
             self.after_reply(reply)
+            # adopted tokens (another worker's refresh) may be revoked too: once more
+            if not getattr(self.ctx.tokens, "refresh_adopted", False):
+                break
         if reply.status in accept or not self.is_error(reply):
             return reply
         raise self.error_for(reply, action)

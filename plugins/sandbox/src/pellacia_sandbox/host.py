@@ -141,6 +141,7 @@ class SandboxHost:
         self._extra = dict(extra or {})
         self._plugins = plugins
         self._runner: web.AppRunner | None = None
+        self._loaded = False
         self.app: web.Application | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -217,8 +218,17 @@ class SandboxHost:
         return app
 
     async def start(self) -> None:
-        """Load the fakes and listen on ``(host, port)``; port 0 picks a free one."""
-        self._load_fakes()
+        """Load the fakes and listen on ``(host, port)``; port 0 picks a free one.
+
+        Started again after ``stop``, the host keeps its fakes (posts, uploads,
+        tokens), faults and request logs and listens on the same port: a
+        platform's outage, not a new platform.
+        """
+        if self._runner is not None:
+            raise RuntimeError("the sandbox host is already started")
+        if not self._loaded:
+            self._load_fakes()
+            self._loaded = True
         self.app = self.build_app()
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -239,7 +249,7 @@ class SandboxHost:
         self._runner = runner
 
     async def stop(self) -> None:
-        """Stop serving and close every connection."""
+        """Stop serving and close every connection (the fakes keep their state)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +54,24 @@ class ThreadedSandbox:
         if self._error is not None:
             raise self._error
         return self.host
+
+    def _on_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the sandbox's loop and wait for it."""
+        if not self._thread.is_alive():
+            coro.close()
+            raise RuntimeError("the sandbox thread is not running")
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(self._start_timeout)
+
+    def go_down(self) -> None:
+        """Stop listening and drop every connection, as a platform's outage does.
+
+        The fakes keep what they hold; ``come_up`` serves it again on the same port.
+        """
+        self._on_loop(self.host.stop())
+
+    def come_up(self) -> None:
+        """Listen again on the same port after ``go_down``, with the same fakes."""
+        self._on_loop(self.host.start())
 
     def stop(self) -> None:
         """Stop the host and the thread (waits for both)."""
