@@ -41,6 +41,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from pellacia.store import audit as store_audit
+from pellacia.store import models
+
 CLI = str(Path(sys.executable).with_name("pellacia-dist"))
 PLATFORMS: tuple[str, ...] = ("tiktok", "youtube", "instagram", "facebook", "twitter", "linkedin")
 #: one sign-in per entry: the platform signed in on -> every platform it serves
@@ -51,7 +54,7 @@ SIGN_INS: dict[str, tuple[str, ...]] = {
     "twitter": ("twitter",),
     "linkedin": ("linkedin",),
 }
-FINAL = frozenset({"published", "failed", "manual", "cancelled"})
+FINAL = frozenset(str(state) for state in models.FINAL)
 #: not the token endpoints: a rotating refresh token (X) whose answer is lost is
 #: gone for good, and only a new sign-in mends that (the platform's protocol)
 _NOT_TOKEN_ENDPOINTS = r"^(?!.*(?:oauth|/token|accessToken))"
@@ -526,10 +529,9 @@ async def _counts(pool: Any) -> dict[str, int] | None:
     """Deliveries per state, or None while the database is away."""
     try:
         async with pool.acquire(timeout=5) as conn:
-            rows = await conn.fetch("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
+            return await store_audit.state_counts(conn)
     except Exception:
         return None
-    return {r["state"]: r["n"] for r in rows}
 
 
 async def claim_probe(pool: Any, options: ChaosOptions, samples: int = 15) -> list[float]:
@@ -573,12 +575,7 @@ async def _lingering(pool: Any) -> list[str]:
     """The last few deliveries not final yet: why each waits."""
     try:
         async with pool.acquire(timeout=5) as conn:
-            rows = await conn.fetch(
-                "SELECT platform, state, wait_reason, last_error,"
-                " extract(epoch FROM due_at - now()) AS due_in FROM deliveries"
-                " WHERE state <> ALL($1::text[]) ORDER BY due_at LIMIT 6",
-                list(FINAL),
-            )
+            rows = await store_audit.unfinished(conn, limit=6)
     except Exception:
         return []
     return [
@@ -712,16 +709,8 @@ async def audit(run: Run, pool: Any, host: Any) -> None:
     """Compare the database with the fakes; fills ``run.result``."""
     result = run.result
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT d.id, d.platform, d.account, d.state, d.outcome_unknown, d.last_error,"
-            " d.remote_id, p.title FROM deliveries d JOIN posts p ON p.id = d.post_id"
-        )
-        result.attempts_without_outcome = await conn.fetchval(
-            "SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id"
-            " WHERE a.outcome IS NULL AND d.state = ANY($1::text[])",
-            list(FINAL),
-        )
-        result.attempts = await conn.fetchval("SELECT count(*) FROM delivery_attempts")
+        rows = await store_audit.deliveries_with_titles(conn)
+        result.attempts_without_outcome, result.attempts = await store_audit.attempt_totals(conn)
     posts = fake_posts(host)
     result.deliveries = len(rows)
     result.states = dict(collections.Counter(r["state"] for r in rows))
@@ -759,10 +748,8 @@ async def audit(run: Run, pool: Any, host: Any) -> None:
     missing = run.o.deliveries - len(rows)
     if missing > 0:
         result.lost.append(f"{missing} deliveries never written")
-    for key, extra in posts.items():
-        if key not in seen:
-            result.present_not_published.append(f"{key[0]} {key[1]}: no such delivery")
-            del extra
+    for key in posts.keys() - seen:
+        result.present_not_published.append(f"{key[0]} {key[1]}: no such delivery")
     for platform in PLATFORMS:
         requests = host.fakes[platform].requests
         result.requests[platform] = len(requests)
