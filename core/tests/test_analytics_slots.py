@@ -20,7 +20,6 @@ from pellacia.delivery.service import create_post
 from pellacia.plugins import load_plugins
 from pellacia.store import analytics as store
 from pellacia.store.pool import create_pool
-from pellacia.testing.videos import make_video
 
 NY = "America/New_York"
 
@@ -70,11 +69,6 @@ async def pool(pg_dsn: str) -> AsyncIterator[Any]:
     pool = await create_pool(pg_dsn, max_size=4)
     yield pool
     await pool.close()
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=1.0)
 
 
 def slot_settings(tmp_path: Path, slots: list[str]) -> Settings:

@@ -16,13 +16,7 @@ from pellacia.api.keys import ApiKey, parse_scopes
 from pellacia.api.limits import RateLimiter
 from pellacia.delivery.errors import BadInput
 from pellacia.testing.api import LiveApi, api_settings, live_api
-from pellacia.testing.videos import make_video
 from pellacia_testplatform.fake import FakeTestPlatform
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=1.0)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from pellacia.delivery.timeparse import describe, parse_local
 from pellacia.plugins import load_plugins
 from pellacia.store import posts as post_store
 from pellacia.store.pool import create_pool
-from pellacia.testing.videos import make_video
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
 
@@ -77,11 +76,6 @@ def test_post_urls_give_platform_ids() -> None:
 
 
 # ------------------------------------------------------------------ intake
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=1.0)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from pellacia.plugins import load_plugins
 from pellacia.store import posts as post_store
 from pellacia.store.pool import create_pool
 from pellacia.testing.fuzz import fuzz_settings
-from pellacia.testing.videos import make_video
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
 
@@ -83,11 +82,6 @@ def test_metadata_round_trips_through_its_json(data: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------ the folder
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=1.0)
 
 
 @pytest.fixture

@@ -17,14 +17,9 @@ from pellacia.intake.folder import FolderIntake
 from pellacia.plugins import load_plugins
 from pellacia.store import posts as post_store
 from pellacia.store.pool import create_pool
-from pellacia.testing.videos import make_not_video, make_video
+from pellacia.testing.videos import make_not_video
 from pellacia_testplatform.fake import FakeTestPlatform
 from pellacia_testplatform.fixtures import settings_for
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=1.0)
 
 
 @pytest.fixture
